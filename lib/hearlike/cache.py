@@ -1,0 +1,68 @@
+"""Atomic file writes and self-describing netCDF caches.
+
+A cache file is written to a temporary name in the same folder and renamed into place, so a killed
+run never leaves a half-written file under the final name. Every cache carries attrs saying how it
+was made (``config_hash``, ``hearlike_version``); :func:`read_netcdf` returns ``None`` when the file is
+missing or was made with another configuration, so callers recompute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import xarray as xr
+
+from . import __version__
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_netcdf(obj: xr.Dataset | xr.DataArray, path: str | Path, *, config_hash: str | None = None) -> Path:
+    """Write ``obj`` to ``path`` atomically (h5netcdf engine) with provenance attrs."""
+    obj = obj.copy()
+    obj.attrs["hearlike_version"] = __version__
+    if config_hash is not None:
+        obj.attrs["config_hash"] = config_hash
+    with atomic_path(path) as tmp:
+        obj.to_netcdf(tmp, engine="h5netcdf")
+    logger.info("wrote %s", path)
+    return Path(path)
+
+
+def read_netcdf(path: str | Path, *, config_hash: str | None = None, dataarray: bool = False):
+    """Read a cache written by :func:`write_netcdf`; ``None`` if missing or made with another config."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    opener = xr.open_dataarray if dataarray else xr.open_dataset
+    try:
+        with opener(path, engine="h5netcdf") as obj:
+            obj = obj.load()
+    except Exception as err:  # a corrupt cache is recomputed, never trusted
+        logger.warning("cache %s is unreadable (%s); it will be recomputed", path, err)
+        return None
+    if config_hash is not None and obj.attrs.get("config_hash") != config_hash:
+        logger.info("cache %s was made with another configuration; recomputing", path)
+        return None
+    return obj

@@ -1,0 +1,140 @@
+"""Command line: ``python -m hearlike <command>`` (or the ``hearlike`` script).
+
+Commands
+--------
+models         print the model registry
+metrics        print the metric registry
+demo           write the embedded demo dataset (or its null twin)
+extract        extract per-word layer states of one model for one dataset (cached, resumable)
+align          compute the metric grid for a parameter file (cached)
+fetch          download a public EEG dataset (or explain where to put it)
+run-notebooks  execute the finding notebooks with papermill into book/
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _table(frame) -> str:
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                           "display.max_colwidth", 48):
+        return frame.to_string(index=False)
+
+
+def _cmd_models(args) -> int:
+    from .models import registry_table
+
+    print(_table(registry_table()))
+    return 0
+
+
+def _cmd_metrics(args) -> int:
+    from .metrics import metrics_table
+
+    print(_table(metrics_table()))
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import write_demo
+
+    root = write_demo(args.out, null=args.null, seed=args.seed)
+    print(f"demo data written to {root}")
+    return 0
+
+
+def _cmd_extract(args) -> int:
+    from .config import load_params
+    from .pipeline import model_states
+
+    params = load_params(args.params)
+    states = model_states(params, args.model, model_path=args.model_path)
+    print(f"{args.model}: {dict(states.sizes)} cached under {params['cache_dir']}")
+    return 0
+
+
+def _cmd_align(args) -> int:
+    from .config import load_params
+    from .pipeline import metric_grid
+
+    params = load_params(args.params)
+    grid = metric_grid(params)
+    print(grid)
+    return 0
+
+
+def _cmd_fetch(args) -> int:
+    from .eeg import fetch
+
+    path = fetch(args.name, dest=args.dest)
+    print(f"{args.name}: {path}")
+    return 0
+
+
+def _cmd_run_notebooks(args) -> int:
+    from .notebooks import run_notebooks
+
+    paths = run_notebooks(args.params, source_dir=args.source, output_dir=args.output, names=args.names or None)
+    for path in paths:
+        print(f"executed {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hearlike", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("models", help="print the model registry").set_defaults(func=_cmd_models)
+    sub.add_parser("metrics", help="print the metric registry").set_defaults(func=_cmd_metrics)
+
+    p = sub.add_parser("demo", help="write the embedded demo dataset")
+    p.add_argument("--out", default="data/demo", help="output folder (default data/demo)")
+    p.add_argument("--null", action="store_true", help="write the null twin (nothing planted)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("extract", help="extract per-word layer states of one model")
+    p.add_argument("--model", required=True, help="model key from `hearlike models`")
+    p.add_argument("--params", default="params.yml", help="study parameter file (dataset, cache)")
+    p.add_argument("--model-path", default=None, help="local folder with the weights (else the HF id)")
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("align", help="compute the metric grid for a parameter file")
+    p.add_argument("--params", default="params.yml")
+    p.set_defaults(func=_cmd_align)
+
+    p = sub.add_parser("fetch", help="download a public EEG dataset (needs a network)")
+    p.add_argument("name", help="dataset name from data/datasets.yml")
+    p.add_argument("--dest", default=None, help="target folder (default $HEARLIKE_DATA)")
+    p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("run-notebooks", help="execute notebooks/*.md with papermill into book/")
+    p.add_argument("--params", default="params.yml")
+    p.add_argument("--source", default="notebooks")
+    p.add_argument("--output", default="book")
+    p.add_argument("names", nargs="*", help="notebook names to run (default: all)")
+    p.set_defaults(func=_cmd_run_notebooks)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        print(f"hearlike {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

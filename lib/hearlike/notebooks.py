@@ -1,0 +1,104 @@
+"""Execute the finding notebooks: jupytext MyST sources -> papermill -> ``book/*.ipynb``.
+
+The sources in ``notebooks/*.md`` are jupytext MyST markdown (reviewable diffs; JupyterLab opens them
+as notebooks). Each has a cell tagged ``parameters``; papermill injects the values from the study's
+parameter file (``params.yml``), so the study runs on other data or models without editing a notebook.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .cache import atomic_path
+from .config import load_params
+
+logger = logging.getLogger(__name__)
+
+#: keys of the parameter file passed to every notebook (besides its own section)
+SHARED_KEYS = (
+    "dataset", "data_root", "cache_dir", "models", "metrics", "windows", "regions",
+    "n_permutations", "seed", "min_words", "device", "params_file",
+)
+
+
+def notebook_parameters(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """Parameters injected into notebook ``name``: the shared keys plus ``notebooks[name]``."""
+    injected = {k: params[k] for k in SHARED_KEYS if k in params}
+    injected.update((params.get("notebooks") or {}).get(name) or {})
+    return injected
+
+
+def run_notebooks(
+    params_file: str | Path,
+    *,
+    source_dir: str | Path = "notebooks",
+    output_dir: str | Path = "book",
+    names: list[str] | None = None,
+    kernel_name: str = "python3",
+    extra_parameters: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Execute every ``source_dir/*.md`` notebook with papermill into ``output_dir``.
+
+    Parameters
+    ----------
+    params_file : path
+        The study parameter file (see ``params.yml``).
+    source_dir, output_dir : path
+        Folder of jupytext sources, folder of executed ``.ipynb`` outputs.
+    names : list of str, optional
+        Notebook stems to run (default: all, in name order).
+    extra_parameters : dict, optional
+        Overrides applied after the parameter file (used by tests to run tiny versions).
+
+    Returns
+    -------
+    paths : list of Path
+        The executed notebooks. A failing notebook raises papermill's ``PapermillExecutionError``
+        naming the cell; its partial output is kept as ``<name>.failed.ipynb``.
+    """
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    params = load_params(params_file)
+    source_dir, output_dir = Path(source_dir), Path(output_dir)
+    sources = sorted(source_dir.glob("*.md"))
+    if names:
+        sources = [s for s in sources if s.stem in names]
+        unknown = set(names) - {s.stem for s in sources}
+        if unknown:
+            raise ValueError(f"no notebook source named {sorted(unknown)} in {source_dir}")
+    if not sources:
+        raise FileNotFoundError(f"no jupytext notebook sources (*.md) in {source_dir}")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sources:
+        notebook = jupytext.read(source)
+        notebook.metadata.setdefault("kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"})
+        injected = notebook_parameters(params, source.stem)
+        injected.update(extra_parameters or {})
+        target = output_dir / f"{source.stem}.ipynb"
+        started = time.perf_counter()
+        logger.info("executing %s -> %s", source, target)
+        with tempfile.TemporaryDirectory() as workdir, atomic_path(target) as tmp_out:
+            tmp_in = Path(workdir) / f"{source.stem}.ipynb"
+            nbformat.write(notebook, tmp_in)
+            try:
+                pm.execute_notebook(
+                    str(tmp_in), str(tmp_out), parameters=injected, kernel_name=kernel_name,
+                    cwd=str(source.parent.resolve()), progress_bar=False, log_output=False,
+                )
+            except Exception:
+                failed = output_dir / f"{source.stem}.failed.ipynb"
+                if tmp_out.exists():
+                    shutil.copyfile(tmp_out, failed)
+                    logger.error("%s failed; partial output kept in %s", source.name, failed)
+                raise
+        logger.info("executed %s in %.1f s", source.name, time.perf_counter() - started)
+        written.append(target)
+    return written
