@@ -1,0 +1,614 @@
+"""Tri-modal Neighborhood Consistency (TNC) labelling of negative prosody.
+
+A sentence is labelled ``"negative"`` without human annotation only when three independent views
+agree on it *and* on its neighbourhood:
+
+=========  =====================================================  ==============================
+view       embedding (one row per sentence)                       seed score (low = negative)
+=========  =====================================================  ==============================
+prosody    z-scored acoustic features (:mod:`hearlike.prosody`)   composite z
+                                                                  (:func:`~hearlike.prosody.negative_prosody_score`)
+text       sentence embedding (``hearlike.text.embed_texts``)     VADER compound valence, -1..1
+model      the Audio LLM's mean word state of one layer           leave-one-out projection (below)
+=========  =====================================================  ==============================
+
+Each view's seed is *negative* when its score is below that view's threshold (defaults
+:data:`DEFAULT_THRESHOLDS`). The model view's seed is the projection of a sentence on the direction
+from the *agreed negatives* (prosody- and text-negative) to the *agreed non-negatives* (neither),
+fitted without the sentence itself (leave-one-out, no leakage), in units where -1 is the
+negatives' centroid and +1 the non-negatives'; a sentence whose leave-one-out fit lacks one of the
+two classes gets NaN (never seed-negative).
+
+**Criterion.** A sentence is TNC-negative when its seed is negative in all three views and, in
+each view's space, at least ``theta`` of its ``k`` nearest neighbours (cosine, itself excluded) are
+seed-negative *in that view*. Sentences that no view's seed calls negative are ``"non-negative"``;
+the rest are ``"ambiguous"``, excluded from the negative/non-negative contrast and counted
+(``DataFrame.attrs["counts"]``).
+
+Before cosine neighbours and the projection, each view's embedding is centred over sentences
+(a label-free step that removes the common direction of anisotropic embeddings) and rows are
+L2-normalised.
+
+**Degenerate inputs.** ``k`` must be smaller than the number of sentences (else ``ValueError``).
+If every sentence is negative in both the prosody and text views there is nothing to contrast:
+``ValueError``. If no sentence is (the model direction cannot be fitted) every model seed is NaN,
+nothing is TNC-negative, and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+logger = logging.getLogger(__name__)
+
+MODALITIES = ("prosody", "text", "model")
+"""The three views, in column order."""
+
+DEFAULT_THRESHOLDS = {"prosody": -0.3, "text": -0.05, "model": 0.0}
+"""Seed score below which a view calls a sentence negative."""
+
+LABELS = ("negative", "non-negative", "ambiguous")
+
+
+# --------------------------------------------------------------------------- view building blocks
+
+
+def vader_valence(texts: Sequence[str]) -> np.ndarray:
+    """VADER compound valence of each text.
+
+    Parameters
+    ----------
+    texts : sequence of str, length n
+
+    Returns
+    -------
+    ndarray, shape (n,), float64, in [-1, 1]
+        Low = negative wording.
+    """
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    return np.array([analyzer.polarity_scores(str(t))["compound"] for t in texts], dtype=float)
+
+
+def sentence_embeddings(word_states: xr.DataArray) -> xr.DataArray:
+    """Mean word state of each sentence.
+
+    Parameters
+    ----------
+    word_states : DataArray, dims (word, feature)
+        One layer's word states (e.g. ``stack_layers(ds).sel(layer="decoder.3")``), with the word
+        coordinate ``sentence_id`` (see ``ARCHITECTURE.md``). The feature dimension may have any
+        name.
+
+    Returns
+    -------
+    DataArray, dims (sentence, feature), float32
+        Sentences in order of first appearance; ``sentence`` holds the sentence ids.
+    """
+    if not isinstance(word_states, xr.DataArray):
+        raise TypeError(
+            f"word_states must be an xarray.DataArray (word, feature); got "
+            f"{type(word_states).__name__} (select a variable and one layer first, e.g. "
+            "stack_layers(ds).sel(layer='decoder.3'))"
+        )
+    if word_states.ndim != 2 or "word" not in word_states.dims:
+        raise ValueError(
+            f"word_states must have dims (word, feature); got {word_states.dims} "
+            "(select one layer first, e.g. .sel(layer='decoder.3'))"
+        )
+    if "sentence_id" not in word_states.coords:
+        raise ValueError("word_states lacks the word coordinate 'sentence_id' (see ARCHITECTURE.md)")
+    feature_dim = next(d for d in word_states.dims if d != "word")
+    values = torch.as_tensor(
+        np.asarray(word_states.transpose("word", feature_dim).values, dtype=np.float32)
+    )
+    if not torch.isfinite(values).all():
+        raise ValueError("word_states contain NaN or infinite values; check the extraction cache")
+    codes, ids = pd.factorize(np.asarray(word_states["sentence_id"].values).astype(str))
+    index = torch.as_tensor(codes, dtype=torch.long)
+    sums = torch.zeros(len(ids), values.shape[1], dtype=torch.float64)
+    sums.index_add_(0, index, values.double())
+    counts = torch.bincount(index, minlength=len(ids)).double()
+    means = (sums / counts[:, None]).float().numpy()
+    return xr.DataArray(
+        means,
+        dims=("sentence", feature_dim),
+        coords={"sentence": np.asarray(ids, dtype=object)},
+        attrs=dict(word_states.attrs),
+        name="sentence_embedding",
+    )
+
+
+def _normalised(embedding: np.ndarray) -> torch.Tensor:
+    """Centre over rows, then L2-normalise rows; shape (n, d) float64."""
+    x = torch.from_numpy(np.array(embedding, dtype=np.float64))  # a copy: inputs may be read-only
+    x = x - x.mean(dim=0, keepdim=True)
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def _neighbour_order(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the k nearest rows by cosine, self excluded; shape (n, k)."""
+    similarity = x @ x.T
+    similarity.fill_diagonal_(-math.inf)
+    return similarity.topk(k, dim=1).indices
+
+
+def neighbour_negative_fraction(
+    embedding: np.ndarray, seed_negative: np.ndarray, *, k: int = 5
+) -> np.ndarray:
+    """Fraction of each sentence's k nearest neighbours (cosine, self excluded) that are negative.
+
+    Parameters
+    ----------
+    embedding : array, shape (n, d)
+        One view's sentence embeddings (centred and L2-normalised here).
+    seed_negative : array of bool, shape (n,)
+    k : int
+        Number of neighbours, 1 <= k < n.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64, in [0, 1]
+    """
+    embedding = np.asarray(embedding, dtype=float)
+    seed_negative = np.asarray(seed_negative, dtype=bool)
+    _check_k(k, embedding.shape[0])
+    order = _neighbour_order(_normalised(embedding), k)
+    return torch.as_tensor(seed_negative)[order].double().mean(dim=1).numpy()
+
+
+def leave_one_out_projection(
+    embedding: np.ndarray, negative: np.ndarray, non_negative: np.ndarray
+) -> np.ndarray:
+    """Project each sentence on the negative→non-negative direction fitted without it.
+
+    The direction is the difference of class centroids (of centred, L2-normalised rows), which
+    stays well-posed when features outnumber sentences.
+
+    Parameters
+    ----------
+    embedding : array, shape (n, d)
+    negative, non_negative : array of bool, shape (n,)
+        Training classes (disjoint); sentences in neither are only scored.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+        ``2 (x_i - m_i) . w_i / |w_i|^2`` with ``w_i`` the leave-one-out centroid difference and
+        ``m_i`` the centroids' midpoint: -1 at the negatives' centroid, +1 at the non-negatives',
+        NaN where the leave-one-out fit lacks a class.
+    """
+    x = _normalised(np.asarray(embedding, dtype=float))
+    negative = torch.as_tensor(np.asarray(negative, dtype=bool))
+    non_negative = torch.as_tensor(np.asarray(non_negative, dtype=bool))
+    if (negative & non_negative).any():
+        raise ValueError("a sentence cannot be in both the negative and non-negative classes")
+
+    def loo_mean(member: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        total = x[member].sum(dim=0, keepdim=True)  # (1, d)
+        counts = member.sum() - member.double()  # (n,)
+        sums = total - x * member.double()[:, None]
+        return sums / counts.clamp_min(1)[:, None], counts
+
+    negative_mean, negative_count = loo_mean(negative)
+    non_negative_mean, non_negative_count = loo_mean(non_negative)
+    direction = non_negative_mean - negative_mean
+    midpoint = (non_negative_mean + negative_mean) / 2
+    squared = (direction**2).sum(dim=1)
+    score = 2 * ((x - midpoint) * direction).sum(dim=1) / squared.clamp_min(1e-24)
+    undefined = (negative_count < 1) | (non_negative_count < 1) | (squared < 1e-24)
+    score[undefined] = math.nan
+    return score.numpy()
+
+
+# --------------------------------------------------------------------------- labelling
+
+
+def _check_k(k: int, n_sentences: int) -> None:
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer; got {k!r}")
+    if k >= n_sentences:
+        raise ValueError(
+            f"k={k} nearest neighbours need more than k sentences (a sentence is not its own "
+            f"neighbour); got {n_sentences}: pass k <= {n_sentences - 1}"
+        )
+
+
+def _aligned(
+    embeddings: Mapping[str, object],
+    seeds: Mapping[str, object],
+    sentence_ids: Sequence[str] | None,
+) -> tuple[pd.Index, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Validate the views and align them to one sentence order."""
+    missing = [m for m in MODALITIES if m not in embeddings]
+    if missing:
+        raise ValueError(f"embeddings lacks view(s) {missing}; need keys {list(MODALITIES)}")
+    if "model" in seeds:
+        raise ValueError(
+            "seeds must not contain 'model': the model view's seed is the leave-one-out "
+            "projection computed here; pass seeds for 'prosody' and 'text' only"
+        )
+    missing = [m for m in ("prosody", "text") if m not in seeds]
+    if missing:
+        raise ValueError(f"seeds lacks view(s) {missing}; need keys ['prosody', 'text']")
+
+    frames: dict[str, pd.DataFrame | np.ndarray] = {}
+    for name in MODALITIES:
+        value = embeddings[name]
+        if isinstance(value, xr.DataArray):
+            if value.ndim != 2 or value.dims[0] != "sentence":
+                raise ValueError(f"{name} embedding must have dims (sentence, feature); got {value.dims}")
+            value = value.to_pandas()
+        if not isinstance(value, pd.DataFrame):
+            value = np.asarray(value, dtype=float)
+            if value.ndim != 2:
+                raise ValueError(f"{name} embedding must be 2-D (sentence, feature); got shape {value.shape}")
+        frames[name] = value
+    if sentence_ids is None:  # the first view that carries sentence ids, else 0..n-1
+        labelled = [f.index for f in frames.values() if isinstance(f, pd.DataFrame)]
+        sentence_ids = labelled[0] if labelled else range(len(frames["prosody"]))
+    index = pd.Index([str(s) for s in sentence_ids], name="sentence_id")
+    for name, value in frames.items():
+        if isinstance(value, np.ndarray):
+            if value.shape[0] != len(index):
+                raise ValueError(
+                    f"{name} embedding has {value.shape[0]} rows for {len(index)} sentences"
+                )
+            frames[name] = pd.DataFrame(value, index=index)
+    if index.has_duplicates:
+        raise ValueError(f"sentence ids repeat, e.g. {index[index.duplicated()][0]!r}")
+
+    def reindex(name: str, value: pd.DataFrame | pd.Series, kind: str):
+        value = value.copy()
+        value.index = value.index.astype(str)
+        absent = index.difference(value.index)
+        if len(absent):
+            raise ValueError(
+                f"{name} {kind} lacks {len(absent)} sentence(s), e.g. {list(absent[:3])}; "
+                "every view must cover the same sentences"
+            )
+        return value.loc[index].to_numpy(dtype=float)
+
+    embedding_arrays = {m: reindex(m, frames[m], "embedding") for m in MODALITIES}
+    seed_arrays = {}
+    for name in ("prosody", "text"):
+        value = seeds[name]
+        if not isinstance(value, pd.Series):
+            array = np.asarray(value, dtype=float)
+            if array.shape != (len(index),):
+                raise ValueError(f"{name} seeds must have shape ({len(index)},); got {array.shape}")
+            value = pd.Series(array, index=index)
+        seed_arrays[name] = reindex(name, value, "seeds")
+        if not np.isfinite(seed_arrays[name]).all():
+            raise ValueError(f"{name} seeds contain NaN or infinite values")
+    for name, array in embedding_arrays.items():
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} embedding contains NaN or infinite values")
+    return index, embedding_arrays, seed_arrays
+
+
+def _prepare(embeddings, seeds, sentence_ids, thresholds):
+    """Seeds (with the model's leave-one-out projection) and normalised views."""
+    thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
+    unknown = set(thresholds) - set(MODALITIES)
+    if unknown:
+        raise ValueError(f"thresholds has unknown view(s) {sorted(unknown)}; use {list(MODALITIES)}")
+    index, embedding_arrays, scores = _aligned(embeddings, seeds, sentence_ids)
+    negative = {m: scores[m] < thresholds[m] for m in ("prosody", "text")}
+    agreed_negative = negative["prosody"] & negative["text"]
+    agreed_non_negative = ~negative["prosody"] & ~negative["text"]
+    if agreed_negative.all():
+        raise ValueError(
+            f"all {len(index)} sentences are seed-negative in both the prosody and text views, so "
+            "there is no non-negative sentence to contrast them with; check the data or lower "
+            f"thresholds (prosody={thresholds['prosody']}, text={thresholds['text']})"
+        )
+    if not agreed_non_negative.any():
+        raise ValueError(
+            "no sentence is non-negative in both the prosody and text views, so the model view's "
+            "direction cannot be fitted; check the data or lower the thresholds "
+            f"(prosody={thresholds['prosody']}, text={thresholds['text']})"
+        )
+    if agreed_negative.sum() < 2:
+        logger.warning(
+            "only %d sentence(s) are negative in both prosody and text: the model direction "
+            "needs >= 2 to be fitted leave-one-out, so no sentence can be TNC-negative",
+            int(agreed_negative.sum()),
+        )
+    scores["model"] = leave_one_out_projection(
+        embedding_arrays["model"], agreed_negative, agreed_non_negative
+    )
+    negative["model"] = np.nan_to_num(scores["model"], nan=np.inf) < thresholds["model"]
+    views = {m: _normalised(embedding_arrays[m]) for m in MODALITIES}
+    return index, views, scores, negative, thresholds
+
+
+def _label(negative, fractions, theta, k):
+    """Labels and confidences from seed negatives and neighbour fractions (all arrays, (n,))."""
+    needed = math.ceil(theta * k - 1e-9)
+    seeds_all = np.all([negative[m] for m in MODALITIES], axis=0)
+    seeds_any = np.any([negative[m] for m in MODALITIES], axis=0)
+    counts = {m: np.rint(fractions[m] * k) for m in MODALITIES}
+    consistent = np.all([counts[m] >= needed for m in MODALITIES], axis=0)
+    label = np.full(seeds_all.shape, "ambiguous", dtype=object)
+    label[~seeds_any] = "non-negative"
+    label[seeds_all & consistent] = "negative"
+    stacked = np.stack([fractions[m] for m in MODALITIES])
+    confidence = np.full(label.shape, np.nan)
+    confidence[label == "negative"] = stacked.min(axis=0)[label == "negative"]
+    confidence[label == "non-negative"] = (1 - stacked).min(axis=0)[label == "non-negative"]
+    return label, confidence
+
+
+def _check_theta(theta: float) -> None:
+    if not 0 < theta <= 1:
+        raise ValueError(f"theta is a fraction of neighbours in (0, 1]; got {theta}")
+
+
+def tnc_labels(
+    embeddings: Mapping[str, object],
+    seeds: Mapping[str, object],
+    *,
+    sentence_ids: Sequence[str] | None = None,
+    k: int = 5,
+    theta: float = 0.6,
+    thresholds: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """Label sentences negative / non-negative / ambiguous by tri-modal neighbourhood consistency.
+
+    Parameters
+    ----------
+    embeddings : mapping with keys ``"prosody"``, ``"text"``, ``"model"``
+        Each a DataFrame (index = sentence id), a DataArray (sentence, feature) or an array of
+        shape (n, d_view) in ``sentence_ids`` order.
+    seeds : mapping with keys ``"prosody"``, ``"text"``
+        Seed scores, low = negative: Series (index = sentence id) or arrays of shape (n,). The
+        model seed is computed here (leave-one-out projection, module docstring).
+    sentence_ids : sequence of str, optional
+        Sentence order; defaults to the index of the first view given as a DataFrame or
+        DataArray, else ``"0" .. "n-1"``. Plain arrays are taken to be in this order.
+    k : int
+        Neighbours per view, 1 <= k < n.
+    theta : float
+        Minimum fraction of the k neighbours that must be seed-negative, in (0, 1].
+    thresholds : mapping, optional
+        Per-view seed thresholds overriding :data:`DEFAULT_THRESHOLDS`.
+
+    Returns
+    -------
+    DataFrame, index ``sentence_id``
+        ``label`` (one of :data:`LABELS`); per view ``{view}_seed`` (score),
+        ``{view}_negative`` (bool) and ``{view}_consistency`` (fraction of its k neighbours in
+        that view that are seed-negative, 0-1); ``n_negative_seeds`` (0-3); ``confidence``
+        (0-1: for negatives the smallest consistency over views, for non-negatives the smallest
+        ``1 - consistency``, NaN for ambiguous). ``attrs`` holds ``k``, ``theta``,
+        ``thresholds`` and ``counts`` (sentences per label).
+    """
+    _check_theta(theta)
+    index, views, scores, negative, thresholds = _prepare(embeddings, seeds, sentence_ids, thresholds)
+    _check_k(k, len(index))
+    fractions = {
+        m: torch.as_tensor(negative[m])[_neighbour_order(views[m], k)].double().mean(dim=1).numpy()
+        for m in MODALITIES
+    }
+    label, confidence = _label(negative, fractions, theta, k)
+    columns = {"label": label}
+    for m in MODALITIES:
+        columns[f"{m}_seed"] = scores[m]
+    for m in MODALITIES:
+        columns[f"{m}_negative"] = negative[m]
+    for m in MODALITIES:
+        columns[f"{m}_consistency"] = fractions[m]
+    columns["n_negative_seeds"] = np.sum([negative[m] for m in MODALITIES], axis=0)
+    columns["confidence"] = confidence
+    result = pd.DataFrame(columns, index=index)
+    counts = {name: int((label == name).sum()) for name in LABELS}
+    result.attrs.update(k=int(k), theta=float(theta), thresholds=dict(thresholds), counts=counts)
+    logger.info(
+        "TNC (k=%d, theta=%.2f): %d negative, %d non-negative, %d ambiguous (excluded from the contrast)",
+        k, theta, counts["negative"], counts["non-negative"], counts["ambiguous"],
+    )
+    return result
+
+
+def tnc_sensitivity(
+    embeddings: Mapping[str, object],
+    seeds: Mapping[str, object],
+    *,
+    sentence_ids: Sequence[str] | None = None,
+    ks: Sequence[int] = (3, 5, 7, 10),
+    thetas: Sequence[float] = (0.5, 0.6, 0.7, 0.8),
+    thresholds: Mapping[str, float] | None = None,
+    planted: Sequence[bool] | pd.Series | None = None,
+) -> pd.DataFrame:
+    """Label counts (and accuracy against planted labels) over a grid of ``k`` and ``theta``.
+
+    Seeds and neighbour orders are computed once; each (k, theta) cell only re-thresholds.
+
+    Parameters
+    ----------
+    embeddings, seeds, sentence_ids, thresholds
+        As for :func:`tnc_labels`.
+    ks : sequence of int
+        Neighbour counts; those >= the number of sentences are skipped with a warning.
+    thetas : sequence of float
+        Neighbour fractions in (0, 1].
+    planted : bool array of shape (n,) or bool Series indexed by sentence id, optional
+        True for sentences planted negative (e.g. the demo's ``condition``).
+
+    Returns
+    -------
+    DataFrame, one row per (k, theta)
+        ``k``, ``theta``, ``n_negative``, ``n_non_negative``, ``n_ambiguous``; with ``planted``
+        also ``precision`` (planted among TNC-negatives; NaN when none) and ``recall`` (TNC-negative
+        among planted).
+    """
+    for theta in thetas:
+        _check_theta(theta)
+    index, views, scores, negative, thresholds = _prepare(embeddings, seeds, sentence_ids, thresholds)
+    n = len(index)
+    usable = [int(k) for k in ks if int(k) < n]
+    skipped = [k for k in ks if int(k) >= n]
+    for k in usable:
+        _check_k(k, n)
+    if skipped:
+        logger.warning("skipping k=%s: need fewer neighbours than the %d sentences", skipped, n)
+    if not usable:
+        raise ValueError(f"every k in {list(ks)} is >= the number of sentences ({n}); pass smaller ks")
+    if planted is not None:
+        if isinstance(planted, pd.Series):
+            planted = planted.copy()
+            planted.index = planted.index.astype(str)
+            absent = index.difference(planted.index)
+            if len(absent):
+                raise ValueError(f"planted lacks sentence(s) {list(absent[:3])}")
+            planted = planted.loc[index]
+        planted = np.asarray(planted)
+        if planted.shape != (n,) or planted.dtype != bool:
+            raise ValueError(f"planted must be a bool array of shape ({n},); got {planted.dtype} {planted.shape}")
+    orders = {m: _neighbour_order(views[m], max(usable)) for m in MODALITIES}
+    rows = []
+    for k in usable:
+        fractions = {
+            m: torch.as_tensor(negative[m])[orders[m][:, :k]].double().mean(dim=1).numpy()
+            for m in MODALITIES
+        }
+        for theta in thetas:
+            label, _ = _label(negative, fractions, theta, k)
+            row = {
+                "k": k,
+                "theta": float(theta),
+                "n_negative": int((label == "negative").sum()),
+                "n_non_negative": int((label == "non-negative").sum()),
+                "n_ambiguous": int((label == "ambiguous").sum()),
+            }
+            if planted is not None:
+                called = label == "negative"
+                hits = int((called & planted).sum())
+                row["precision"] = hits / called.sum() if called.any() else math.nan
+                row["recall"] = hits / planted.sum() if planted.any() else math.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- from project data
+
+
+def tnc_views(
+    stimuli: pd.DataFrame,
+    word_states: xr.DataArray,
+    *,
+    root: str | Path = ".",
+    embed_fn: Callable[[list[str]], np.ndarray] | None = None,
+    prosody: pd.DataFrame | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.Series]]:
+    """Build the three views' embeddings and the prosody and text seeds from project data.
+
+    Parameters
+    ----------
+    stimuli : DataFrame
+        Stimulus table (one row per word, ``ARCHITECTURE.md``).
+    word_states : DataArray, dims (word, feature)
+        One layer of the Audio LLM's word states with word coordinate ``sentence_id``.
+    root : path
+        The stimulus table's folder (``audio_path`` is relative to it).
+    embed_fn : callable, optional
+        ``list[str] -> ndarray (n, d)`` sentence embedder; defaults to
+        ``hearlike.text.embed_texts``.
+    prosody : DataFrame, optional
+        Precomputed :func:`hearlike.prosody.standardize_prosody` output (skips the audio).
+
+    Returns
+    -------
+    embeddings : dict of DataFrame, index ``sentence_id``
+        ``"prosody"`` (z-scored :data:`~hearlike.prosody.PROSODY_FEATURES`), ``"text"``,
+        ``"model"`` (mean word state).
+    seeds : dict of Series, index ``sentence_id``
+        ``"prosody"`` (composite z) and ``"text"`` (VADER compound).
+    """
+    from hearlike import prosody as prosody_module
+
+    if "sentence_text" not in stimuli.columns:
+        raise ValueError("stimulus table lacks column 'sentence_text' (see ARCHITECTURE.md)")
+    texts = stimuli.assign(sentence_id=stimuli["sentence_id"].astype(str)).groupby(
+        "sentence_id", sort=False
+    )["sentence_text"].first()
+    if prosody is None:
+        prosody = prosody_module.standardize_prosody(
+            prosody_module.prosody_features(stimuli, root=root)
+        )
+    if embed_fn is None:
+        try:
+            from hearlike.text import embed_texts as embed_fn
+        except ImportError as error:
+            raise ImportError(
+                "hearlike.text.embed_texts is unavailable; pass embed_fn= (list[str] -> (n, d) array)"
+            ) from error
+    text_embedding = np.asarray(embed_fn(list(texts.values)), dtype=float)
+    if text_embedding.shape[0] != len(texts):
+        raise ValueError(
+            f"embed_fn returned {text_embedding.shape[0]} rows for {len(texts)} sentences"
+        )
+    model = sentence_embeddings(word_states).to_pandas()
+    model.index = model.index.astype(str)
+    absent = texts.index.difference(model.index)
+    if len(absent):
+        raise ValueError(
+            f"word_states lack {len(absent)} sentence(s) of the stimulus table, e.g. "
+            f"{list(absent[:3])}; extract model states for the same stimuli"
+        )
+    embeddings = {
+        "prosody": prosody.loc[texts.index, list(prosody_module.PROSODY_FEATURES)],
+        "text": pd.DataFrame(text_embedding, index=texts.index),
+        "model": model.loc[texts.index],
+    }
+    seeds = {
+        "prosody": prosody_module.negative_prosody_score(prosody).loc[texts.index],
+        "text": pd.Series(vader_valence(list(texts.values)), index=texts.index, name="text_seed"),
+    }
+    return embeddings, seeds
+
+
+def tnc_from_stimuli(
+    stimuli: pd.DataFrame,
+    word_states: xr.DataArray,
+    *,
+    root: str | Path = ".",
+    embed_fn: Callable[[list[str]], np.ndarray] | None = None,
+    prosody: pd.DataFrame | None = None,
+    k: int = 5,
+    theta: float = 0.6,
+    thresholds: Mapping[str, float] | None = None,
+) -> pd.DataFrame:
+    """TNC labels for the sentences of a stimulus table (:func:`tnc_views` + :func:`tnc_labels`).
+
+    Returns
+    -------
+    DataFrame, index ``sentence_id``
+        As :func:`tnc_labels`, plus ``sentence_text`` and ``f0_imputed`` (the sentence was
+        unvoiced and its F0 features imputed, see :mod:`hearlike.prosody`).
+    """
+    if prosody is None:
+        from hearlike import prosody as prosody_module
+
+        prosody = prosody_module.standardize_prosody(
+            prosody_module.prosody_features(stimuli, root=root)
+        )
+    embeddings, seeds = tnc_views(stimuli, word_states, root=root, embed_fn=embed_fn, prosody=prosody)
+    result = tnc_labels(embeddings, seeds, k=k, theta=theta, thresholds=thresholds)
+    texts = stimuli.assign(sentence_id=stimuli["sentence_id"].astype(str)).groupby(
+        "sentence_id", sort=False
+    )["sentence_text"].first()
+    result.insert(1, "sentence_text", texts.loc[result.index].values)
+    if "f0_imputed" in prosody.columns:
+        result["f0_imputed"] = prosody["f0_imputed"].reindex(result.index).to_numpy()
+    return result
