@@ -1,0 +1,327 @@
+"""Word-level layer states of one model on one stimulus table, cached as resumable netCDF.
+
+The output follows the *Model states* contract of ``ARCHITECTURE.md``: variables ``encoder``
+(``encoder_layer, word, encoder_feature``) and/or ``decoder`` (``decoder_layer, word,
+decoder_feature``), float32, word coordinates ``sentence_id, word_index, word_text``.
+
+Sentences are processed in blocks; each finished block is written atomically to a parts folder
+named by the configuration hash, so a killed run resumes at the next unfinished block, and the
+merged file replaces the parts when all blocks are done. Any change of model, weights, pooling,
+context, dtype or stimuli changes the hash and invalidates the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..cache import read_netcdf, write_netcdf
+from ..config import config_hash
+from .adapters import Adapter, ItemStates, load_adapter
+from .pooling import POOLING_METHODS, pool_words, word_frame_weights
+from .registry import get_spec
+
+__all__ = ["extract_states", "stack_layers", "layer_matrices", "load_audio", "word_char_spans"]
+
+logger = logging.getLogger(__name__)
+
+_REQUIRED = ("sentence_id", "word_index", "word", "onset_s", "offset_s", "audio_path", "sentence_text")
+
+
+def load_audio(path: str | Path, *, sampling_rate_hz: int, resample: bool = True) -> np.ndarray:
+    """Read a sound file as mono float32 at ``sampling_rate_hz``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Any format libsndfile reads (WAV, FLAC, OGG).
+    sampling_rate_hz : int
+        Rate the model expects.
+    resample : bool
+        Resample (soxr, high quality) when the file's rate differs; if False, a differing rate is an error.
+
+    Returns
+    -------
+    ndarray, shape (n_samples,), float32
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"audio file {path} does not exist (audio_path is relative to the table's folder)")
+    try:
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    except RuntimeError as err:
+        raise ValueError(f"audio file {path} is not a readable sound file: {err}") from err
+    audio = audio.mean(axis=1)
+    if rate != sampling_rate_hz:
+        if not resample:
+            raise ValueError(f"audio file {path} is sampled at {rate} Hz but the model expects {sampling_rate_hz} Hz; "
+                             f"resample it or pass resample=True")
+        if rate < 8000:
+            raise ValueError(f"audio file {path} is sampled at {rate} Hz; speech needs at least 8000 Hz")
+        import soxr
+
+        audio = soxr.resample(audio, rate, sampling_rate_hz, quality="HQ").astype(np.float32)
+    return audio
+
+
+def word_char_spans(sentence_text: str, words: list[str], *, sentence_id: str = "") -> np.ndarray:
+    """Character span ``[start, end)`` of each word in ``sentence_text``, searched left to right.
+
+    Returns
+    -------
+    ndarray, shape (n_words, 2), float64
+    """
+    spans, cursor, lowered = [], 0, sentence_text.lower()
+    for word in words:
+        start = lowered.find(str(word).lower(), cursor)
+        if start < 0:
+            raise ValueError(f"sentence {sentence_id!r}: word {word!r} not found in sentence_text "
+                             f"{sentence_text!r} after character {cursor}")
+        spans.append((start, start + len(word)))
+        cursor = start + len(word)
+    return np.asarray(spans, dtype=np.float64).reshape(-1, 2)
+
+
+def _check_table(stimuli: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in _REQUIRED if c not in stimuli.columns]
+    if missing:
+        raise ValueError(f"stimulus table lacks column(s) {missing}; it needs {list(_REQUIRED)} (see ARCHITECTURE.md)")
+    if len(stimuli) == 0:
+        raise ValueError("stimulus table has no words (the word list is empty); nothing to extract")
+    bad = stimuli[~(stimuli["offset_s"] > stimuli["onset_s"]) | (stimuli["onset_s"] < 0)]
+    if len(bad):
+        row = bad.iloc[0]
+        raise ValueError(f"sentence {row.sentence_id!r} word {row.word_index} ({row.word!r}) has onset_s "
+                         f"{row.onset_s} and offset_s {row.offset_s}; need 0 <= onset_s < offset_s")
+    table = stimuli.copy()
+    table["sentence_id"] = table["sentence_id"].astype(str)
+    order = pd.unique(table["sentence_id"])
+    table["_order"] = table["sentence_id"].map({s: i for i, s in enumerate(order)})
+    return table.sort_values(["_order", "word_index"]).drop(columns="_order").reset_index(drop=True)
+
+
+def _word_coords(words: pd.DataFrame) -> dict:
+    sid = words["sentence_id"].astype(str).to_numpy()
+    index = words["word_index"].astype(int).to_numpy()
+    return {"word": ("word", np.array([f"{s}:{i}" for s, i in zip(sid, index)])),
+            "sentence_id": ("word", sid), "word_index": ("word", index),
+            "word_text": ("word", words["word"].astype(str).to_numpy())}
+
+
+def _sentence_dataset(states: ItemStates, words: pd.DataFrame, onsets, offsets, *, pooling: str) -> xr.Dataset:
+    variables = {}
+    for name, tensor, times in (("encoder", states.encoder, states.encoder_times),
+                                ("decoder", states.decoder, states.decoder_times)):
+        if tensor is None:
+            continue
+        weights = word_frame_weights(onsets, offsets, times, method=pooling)
+        pooled = pool_words(tensor, weights).cpu().numpy()
+        variables[name] = ((f"{name}_layer", "word", f"{name}_feature"), pooled)
+    return xr.Dataset(variables, coords=_word_coords(words))
+
+
+def _blocks(sentence_ids: list[str], size: int) -> list[list[str]]:
+    return [sentence_ids[i:i + size] for i in range(0, len(sentence_ids), size)]
+
+
+def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str | Path, cache_dir: str | Path,
+                   model_path: str | Path | None = None, dataset: str = "stimuli", pooling: str = "mean",
+                   context_s: float = 0.0, dtype: str = "float32", device: str = "cpu", batch_size: int = 4,
+                   block_size: int = 16, resample: bool = True, trust_remote_code: bool = False,
+                   adapter: Adapter | None = None) -> xr.Dataset:
+    """Word-level encoder and decoder states of ``model_key`` for every word of ``stimuli``.
+
+    Parameters
+    ----------
+    model_key : str
+        Registry key (``hearlike models`` lists them).
+    stimuli : DataFrame
+        Stimulus table (one row per word; see ARCHITECTURE.md).
+    stimuli_root : str or Path
+        Folder the table's ``audio_path`` values are relative to.
+    cache_dir : str or Path
+        Folder of the cache file ``{model_key}__{dataset}.nc``.
+    model_path : str or Path, optional
+        Local weights folder; default: the registry's Hugging Face id.
+    dataset : str
+        Name of the stimulus set, used in the cache file name.
+    pooling : {"mean", "last", "center"}
+        How frames become words (see :func:`hearlike.models.pooling.word_frame_weights`).
+    context_s : float
+        Seconds of preceding audio fed before each sentence: the tail of the previous sentence's
+        audio in the table (so at most that sentence's length). The text baseline prepends the whole
+        previous transcript when ``context_s > 0``.
+    dtype, device : str
+        Model precision and torch device.
+    batch_size : int
+        Sentences per forward pass.
+    block_size : int
+        Sentences per checkpoint block.
+    resample : bool
+        Resample audio whose rate differs from the model's (else an error).
+    trust_remote_code : bool
+        Opt-in for registry entries that need it.
+    adapter : Adapter, optional
+        An already loaded adapter of ``model_key`` (skips loading).
+
+    Returns
+    -------
+    Dataset
+        ``encoder`` (encoder_layer, word, encoder_feature) and/or ``decoder`` (decoder_layer, word,
+        decoder_feature), float32, in table order.
+    """
+    spec = get_spec(model_key)
+    if pooling not in POOLING_METHODS:
+        raise ValueError(f"pooling {pooling!r} is not one of {POOLING_METHODS}")
+    if context_s < 0:
+        raise ValueError(f"context_s must be >= 0 seconds, got {context_s}")
+    if batch_size < 1 or block_size < 1:
+        raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
+    table = _check_table(stimuli)
+    stimuli_root = Path(stimuli_root)
+    source = str(Path(model_path).resolve()) if model_path is not None else spec.hf_id
+    digest = config_hash({
+        "model": spec.key, "source": source, "template": spec.prompt_template, "pooling": pooling,
+        "context_s": float(context_s), "dtype": dtype, "resample": resample, "version": __version__,
+        "stimuli": pd.util.hash_pandas_object(table[list(_REQUIRED)], index=False).tolist()})
+    cache_dir = Path(cache_dir)
+    final = cache_dir / f"{spec.key}__{dataset}.nc"
+    cached = read_netcdf(final, config_hash=digest)
+    if cached is not None:
+        logger.info("%s: using cache %s", spec.key, final)
+        return cached
+    parts = cache_dir / f".{spec.key}__{dataset}.parts"
+    if parts.exists() and not (parts / digest).exists():
+        shutil.rmtree(parts)  # parts of another configuration
+    (parts / digest).mkdir(parents=True, exist_ok=True)
+
+    sentence_ids = list(pd.unique(table["sentence_id"]))
+    by_sentence = {sid: rows for sid, rows in table.groupby("sentence_id", sort=False)}
+    previous = dict(zip(sentence_ids[1:], sentence_ids[:-1]))
+    blocks = _blocks(sentence_ids, block_size)
+    pieces = []
+    for number, block in enumerate(tqdm(blocks, desc=f"extract {spec.key}", unit="block")):
+        path = parts / digest / f"block_{number:05d}.nc"
+        done = read_netcdf(path, config_hash=digest)
+        if done is None:
+            if adapter is None:
+                adapter = load_adapter(spec, model_path=model_path, dtype=dtype, device=device,
+                                       trust_remote_code=trust_remote_code)
+            done = xr.concat([_run_batch(adapter, batch, by_sentence, previous, stimuli_root, pooling=pooling,
+                                         context_s=context_s, resample=resample)
+                              for batch in _blocks(block, batch_size)], dim="word")
+            write_netcdf(done, path, config_hash=digest)
+        pieces.append(done)
+    # string coordinates read back from netCDF are fixed-width; concatenating them can truncate,
+    # so the word coordinates are rebuilt from the (validated) table
+    result = xr.concat([p.drop_vars(list(_word_coords(table))) for p in pieces], dim="word")
+    result = result.assign_coords(_word_coords(table))
+    result.attrs = {"model_id": spec.key, "hf_id": spec.hf_id, "source": source, "config_hash": digest,
+                    "hearlike_version": __version__, "pooling": pooling, "context_s": float(context_s),
+                    "dtype": dtype, "dataset": dataset}
+    write_netcdf(result, final, config_hash=digest)
+    shutil.rmtree(parts, ignore_errors=True)
+    return read_netcdf(final, config_hash=digest)
+
+
+def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: dict, root: Path, *,
+               pooling: str, context_s: float, resample: bool) -> xr.Dataset:
+    spec = adapter.spec
+    spans = []
+    if spec.family == "text":
+        texts = []
+        for sid in batch:
+            rows = by_sentence[sid]
+            text = str(rows["sentence_text"].iloc[0])
+            span = word_char_spans(text, rows["word"].tolist(), sentence_id=sid)
+            if context_s > 0 and sid in previous:
+                prefix = str(by_sentence[previous[sid]]["sentence_text"].iloc[0]) + " "
+                text, span = prefix + text, span + len(prefix)
+            texts.append(text)
+            spans.append(span)
+        states = adapter.run_text(texts)
+    else:
+        rate = adapter.sampling_rate_hz
+        audios = []
+        for sid in batch:
+            rows = by_sentence[sid]
+            file = root / str(rows["audio_path"].iloc[0])
+            audio = load_audio(file, sampling_rate_hz=rate, resample=resample)
+            duration_s = len(audio) / rate
+            if rows["offset_s"].max() > duration_s + 0.05:
+                raise ValueError(f"sentence {sid!r}: words end at {rows['offset_s'].max():.2f} s but {file} lasts "
+                                 f"{duration_s:.2f} s; the table's times do not match the audio")
+            shift = 0.0
+            if context_s > 0 and sid in previous:
+                prev_file = root / str(by_sentence[previous[sid]]["audio_path"].iloc[0])
+                tail = load_audio(prev_file, sampling_rate_hz=rate, resample=resample)[-int(round(context_s * rate)):]
+                audio, shift = np.concatenate([tail, audio]), len(tail) / rate
+            if len(audio) / rate > spec.max_audio_s:
+                raise ValueError(f"sentence {sid!r} ({file}) gives {len(audio) / rate:.1f} s of audio with context; "
+                                 f"{spec.key} accepts at most {spec.max_audio_s:.0f} s per input: split the "
+                                 f"sentence or lower context_s")
+            audios.append(audio)
+            spans.append(rows[["onset_s", "offset_s"]].to_numpy(dtype=np.float64) + shift)
+        states = adapter.run_audio(audios)
+    return xr.concat([_sentence_dataset(s, by_sentence[sid], span[:, 0], span[:, 1], pooling=pooling)
+                      for s, sid, span in zip(states, batch, spans)], dim="word")
+
+
+def stack_layers(ds: xr.Dataset) -> xr.DataArray:
+    """Stack encoder and decoder layers along one analysis ``layer`` dimension.
+
+    Encoder and decoder widths usually differ, so the ``feature`` axis has the larger width and a
+    narrower component's layers are padded with NaN; the ``n_features`` coordinate gives each
+    layer's true width. Use :func:`layer_matrices` to get each layer's unpadded (word, feature)
+    matrix (what the metric grid needs); never feed padded rows to a metric.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Model states (``encoder`` and/or ``decoder``).
+
+    Returns
+    -------
+    DataArray, shape (n_layers, n_words, n_features), float32
+        Dims ``layer, word, feature``; ``layer`` labels ``"encoder.3"``; coords ``component``,
+        ``depth_index`` (0 … n_layers-1, encoder first), ``relative_depth`` (0 = first encoder
+        layer, 1 = last decoder layer), ``n_features``.
+    """
+    arrays = []
+    for component in ("encoder", "decoder"):
+        if component not in ds:
+            continue
+        data = ds[component].rename({f"{component}_layer": "layer", f"{component}_feature": "feature"})
+        n_layers, n_features = data.sizes["layer"], data.sizes["feature"]
+        data = data.drop_vars([c for c in ("layer", "feature") if c in data.coords])
+        data = data.assign_coords(layer=[f"{component}.{i}" for i in range(n_layers)],
+                                  component=("layer", [component] * n_layers),
+                                  n_features=("layer", [n_features] * n_layers))
+        arrays.append(data)
+    if not arrays:
+        raise ValueError("dataset has neither an 'encoder' nor a 'decoder' variable; is it a model-states cache?")
+    width = max(a.sizes["feature"] for a in arrays)
+    arrays = [a.pad(feature=(0, width - a.sizes["feature"]), constant_values=np.nan) for a in arrays]
+    stacked = xr.concat(arrays, dim="layer").astype(np.float32)
+    n = stacked.sizes["layer"]
+    stacked = stacked.assign_coords(depth_index=("layer", np.arange(n)),
+                                    relative_depth=("layer", np.arange(n) / max(n - 1, 1)))
+    stacked.name = "states"
+    stacked.attrs = dict(ds.attrs)
+    return stacked.transpose("layer", "word", "feature")
+
+
+def layer_matrices(stacked: xr.DataArray):
+    """Yield ``(label, DataArray (word, feature))`` per layer of :func:`stack_layers`, padding removed."""
+    for label in stacked["layer"].values:
+        layer = stacked.sel(layer=label)
+        yield str(label), layer.isel(feature=slice(0, int(layer["n_features"])))
