@@ -1,0 +1,88 @@
+"""EEG: dataset readers, preprocessing, word-locked epochs, scalp regions and time windows.
+
+Typical use::
+
+    from hearlike import eeg
+    epochs = eeg.load_epochs("alice2019", stimuli="stimuli.tsv", cache_dir="cache")
+    regions = eeg.regions_from_montage(eeg.epochs_info(epochs))
+    print(eeg.describe_preprocessing(params["eeg"]))
+
+See ``data/datasets.yml`` for the datasets' layouts, DOIs and citations.
+"""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import xarray as xr
+
+from .catalog import DATA_ENV, data_root, dataset_names, dataset_spec, fetch
+from .epochs import (
+    WordAlignmentError,
+    align_words,
+    epoch_words,
+    load_epochs,
+    normalize_word,
+    preprocessing_log,
+    stimulus_words,
+)
+from .preprocess import (
+    DEFAULT_PREPROCESSING,
+    describe_preprocessing,
+    find_bad_channels,
+    preprocess_raw,
+    validate_preprocessing,
+)
+from .readers import (
+    list_subjects,
+    read_alice,
+    read_bids,
+    read_broderick,
+    read_subject,
+    write_bids_recording,
+)
+from .regions import DEFAULT_WINDOWS, REGION_NAMES, regions_from_montage, validate_windows
+
+
+def epochs_info(epochs: xr.DataArray) -> mne.Info:
+    """An :class:`mne.Info` with the channel names and positions of an epochs array.
+
+    Useful for :func:`regions_from_montage` and MNE topomaps from cached epochs.
+    """
+    info = mne.create_info([str(c) for c in epochs["channel"].values], float(epochs.attrs["sfreq_hz"]), "eeg")
+    positions = np.stack([epochs["ch_x"].values, epochs["ch_y"].values, epochs["ch_z"].values], axis=1)
+    montage = mne.channels.make_dig_montage(dict(zip(info.ch_names, positions)), coord_frame="head")
+    info.set_montage(montage)
+    return info
+
+
+__all__ = [
+    "DATA_ENV",
+    "DEFAULT_PREPROCESSING",
+    "DEFAULT_WINDOWS",
+    "REGION_NAMES",
+    "WordAlignmentError",
+    "align_words",
+    "data_root",
+    "dataset_names",
+    "dataset_spec",
+    "describe_preprocessing",
+    "epoch_words",
+    "epochs_info",
+    "fetch",
+    "find_bad_channels",
+    "list_subjects",
+    "load_epochs",
+    "normalize_word",
+    "preprocess_raw",
+    "preprocessing_log",
+    "read_alice",
+    "read_bids",
+    "read_broderick",
+    "read_subject",
+    "regions_from_montage",
+    "stimulus_words",
+    "validate_preprocessing",
+    "validate_windows",
+    "write_bids_recording",
+]

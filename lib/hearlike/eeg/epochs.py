@@ -1,0 +1,450 @@
+"""Word-locked epochs aligned to the stimulus table, cached per subject as netCDF.
+
+The result of :func:`load_epochs` follows the EEG-epochs contract of ARCHITECTURE.md: an
+``xarray.DataArray`` with dims ``(subject, word, channel, time)``, float32 volts. Epochs that are
+rejected (peak-to-peak, recording boundary, missing data, past the end of the recording) are NaN
+rather than dropped, so all subjects share the stimulus table's word axis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import mne
+import numpy as np
+import pandas as pd
+import xarray as xr
+from tqdm.auto import tqdm
+
+from ..cache import read_netcdf, write_netcdf
+from ..config import config_hash
+from .catalog import data_root, dataset_spec
+from .preprocess import preprocess_raw, validate_preprocessing
+from .readers import list_subjects, read_subject
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the epoch computation changes so old caches are recomputed.
+EPOCHS_FORMAT_VERSION = 1
+_STIMULUS_COLUMNS = ("sentence_id", "word_index", "word")
+_MAX_LISTED = 20
+
+
+class WordAlignmentError(ValueError):
+    """The EEG recording's words and the stimulus table's words do not match one to one."""
+
+
+# ----------------------------------------------------------------------------------------------
+# word alignment
+# ----------------------------------------------------------------------------------------------
+def normalize_word(word: str) -> str:
+    """Case-folded word without punctuation, for comparing spellings across files."""
+    return re.sub(r"[\W_]+", "", str(word).casefold())
+
+
+def stimulus_words(stimuli: pd.DataFrame | str | Path) -> pd.DataFrame:
+    """Validate a stimulus table (DataFrame or ``stimuli.tsv`` path) for epoching.
+
+    Returns
+    -------
+    DataFrame
+        The table with ``sentence_id`` as str and ``word_index`` as int, index reset.
+    """
+    source = "stimulus table"
+    if not isinstance(stimuli, pd.DataFrame):
+        source = str(stimuli)
+        if not Path(stimuli).exists():
+            raise FileNotFoundError(f"stimulus table {stimuli} does not exist")
+        stimuli = pd.read_csv(stimuli, sep="\t", dtype={"sentence_id": str, "word": str}, keep_default_na=False)
+    missing = [c for c in _STIMULUS_COLUMNS if c not in stimuli.columns]
+    if missing:
+        raise ValueError(f"{source} lacks columns {missing} (has {list(stimuli.columns)})")
+    table = stimuli.reset_index(drop=True).copy()
+    table["sentence_id"] = table["sentence_id"].astype(str)
+    table["word_index"] = table["word_index"].astype(int)
+    table["word"] = table["word"].astype(str)
+    dup = table.duplicated(["sentence_id", "word_index"])
+    if dup.any():
+        raise ValueError(
+            f"{source} has duplicated (sentence_id, word_index) rows: "
+            f"{table.loc[dup, ['sentence_id', 'word_index']].head(5).values.tolist()}"
+        )
+    table.attrs["source"] = source
+    return table
+
+
+def _raise_mismatch(problems: list[str], n_total: int, source: str, hint: str) -> None:
+    listed = "\n  ".join(problems[:_MAX_LISTED])
+    more = f"\n  ... and {len(problems) - _MAX_LISTED} more" if len(problems) > _MAX_LISTED else ""
+    raise WordAlignmentError(
+        f"EEG words ({source}) and stimulus words do not match one to one: {len(problems)} "
+        f"problem(s) among {n_total} stimulus words:\n  {listed}{more}\n{hint}"
+    )
+
+
+def align_words(
+    eeg_words: pd.DataFrame,
+    stimuli: pd.DataFrame,
+    *,
+    tolerance_s: float = 0.025,
+    strict: bool = True,
+) -> np.ndarray:
+    """Find, for every stimulus word, its row in the recording's word table.
+
+    Two ways to match, chosen by the columns of ``eeg_words``:
+
+    - ``sentence_id`` + ``word_index`` (BIDS events): by key;
+    - ``audio_file`` + ``onset_s`` (Broderick, Alice): the stimulus row's ``audio_path`` file
+      name and ``onset_s`` must match an EEG word within ``tolerance_s``.
+
+    Either way the word texts must agree after :func:`normalize_word`.
+
+    Parameters
+    ----------
+    eeg_words : DataFrame
+        From a reader (see :mod:`hearlike.eeg.readers`).
+    stimuli : DataFrame
+        Stimulus table (ARCHITECTURE.md contract).
+    tolerance_s : float
+        Largest onset difference accepted in the audio/onset mode.
+    strict : bool
+        If True, EEG words without a stimulus word are an error too; if False they are logged.
+
+    Returns
+    -------
+    ndarray of int, shape (n_stimulus_words,)
+        Row positions in ``eeg_words``.
+
+    Raises
+    ------
+    WordAlignmentError
+        Listing the mismatched words.
+    """
+    source = eeg_words.attrs.get("source", "recording")
+    n = len(stimuli)
+    index = np.full(n, -1, dtype=int)
+    problems: list[str] = []
+    if {"sentence_id", "word_index"} <= set(eeg_words.columns):
+        keys = pd.MultiIndex.from_arrays([eeg_words["sentence_id"].astype(str), eeg_words["word_index"].astype(int)])
+        wanted = pd.MultiIndex.from_arrays([stimuli["sentence_id"].astype(str), stimuli["word_index"].astype(int)])
+        index = keys.get_indexer(wanted)
+        for i in np.flatnonzero(index < 0):
+            problems.append(f"{wanted[i][0]}:{wanted[i][1]} {stimuli['word'].iat[i]!r}: no EEG word event with this key")
+        hint = "The events.tsv word rows must carry the stimulus table's sentence_id and word_index."
+    elif {"audio_file", "onset_s"} <= set(eeg_words.columns):
+        if not {"audio_path", "onset_s"} <= set(stimuli.columns):
+            raise ValueError("stimulus table needs audio_path and onset_s to align with this dataset's word times")
+        stim_files = stimuli["audio_path"].map(lambda p: Path(str(p)).name).to_numpy()
+        stim_onsets = stimuli["onset_s"].to_numpy(float)
+        eeg_files = eeg_words["audio_file"].astype(str).to_numpy()
+        eeg_onsets = eeg_words["onset_s"].to_numpy(float)
+        for audio in pd.unique(stim_files):
+            rows = np.flatnonzero(stim_files == audio)
+            candidates = np.flatnonzero(eeg_files == audio)
+            if not len(candidates):
+                for i in rows:
+                    problems.append(
+                        f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r}: "
+                        f"the recording has no words for audio file {audio}"
+                    )
+                continue
+            order = candidates[np.argsort(eeg_onsets[candidates], kind="stable")]
+            sorted_onsets = eeg_onsets[order]
+            pos = np.clip(np.searchsorted(sorted_onsets, stim_onsets[rows]), 1, len(order) - 1) if len(order) > 1 else np.zeros(len(rows), int)
+            left = np.clip(pos - 1, 0, len(order) - 1)
+            pick = np.where(
+                np.abs(sorted_onsets[left] - stim_onsets[rows]) <= np.abs(sorted_onsets[pos] - stim_onsets[rows]), left, pos
+            )
+            nearest = order[pick]
+            close = np.abs(eeg_onsets[nearest] - stim_onsets[rows]) <= tolerance_s
+            for i, j, ok in zip(rows, nearest, close):
+                if ok:
+                    index[i] = j
+                else:
+                    problems.append(
+                        f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r} "
+                        f"({audio} @ {stim_onsets[i]:.3f} s): no EEG word within {tolerance_s * 1000:g} ms "
+                        f"(nearest {eeg_words['word'].iat[j]!r} @ {eeg_onsets[j]:.3f} s)"
+                    )
+        hint = (
+            "The stimulus table must reference the dataset's own audio files (e.g. audio1.wav, "
+            "DownTheRabbitHoleFinal_SoundFile1.wav) with onsets in them."
+        )
+    else:
+        raise ValueError(
+            f"EEG word table from {source} has neither sentence_id/word_index nor audio_file/onset_s columns"
+        )
+    matched = np.flatnonzero(index >= 0)
+    taken, counts = np.unique(index[matched], return_counts=True)
+    for j in taken[counts > 1]:
+        users = [f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]}" for i in matched[index[matched] == j]]
+        problems.append(f"EEG word {eeg_words['word'].iat[j]!r} (row {j}) matches several stimulus words {users}")
+    for i in matched:
+        j = index[i]
+        if normalize_word(stimuli["word"].iat[i]) != normalize_word(eeg_words["word"].iat[j]):
+            problems.append(
+                f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]}: stimulus word "
+                f"{stimuli['word'].iat[i]!r} but EEG word {eeg_words['word'].iat[j]!r}"
+            )
+    unused = np.setdiff1d(np.arange(len(eeg_words)), index[matched])
+    if len(unused) and strict:
+        for j in unused:
+            where = (
+                f"{eeg_words['audio_file'].iat[j]} @ {eeg_words['onset_s'].iat[j]:.3f} s"
+                if "audio_file" in eeg_words
+                else f"{eeg_words['sentence_id'].iat[j]}:{eeg_words['word_index'].iat[j]}"
+            )
+            problems.append(f"EEG word {eeg_words['word'].iat[j]!r} ({where}) has no stimulus word")
+    elif len(unused):
+        logger.info("%s: %d EEG words have no stimulus word and are not epoched", source, len(unused))
+    if problems:
+        _raise_mismatch(problems, n, source, hint + " Pass strict=False to ignore extra EEG words.")
+    return index
+
+
+# ----------------------------------------------------------------------------------------------
+# epoching
+# ----------------------------------------------------------------------------------------------
+def _bad_sample_mask(raw: mne.io.BaseRaw) -> np.ndarray:
+    """True at samples covered by ``BAD*``/``EDGE*`` annotations (zero-length ones cover one sample)."""
+    mask = np.zeros(raw.n_times, dtype=bool)
+    sfreq = raw.info["sfreq"]
+    onsets = np.asarray(raw.annotations.onset, dtype=float)
+    if raw.annotations.orig_time is not None:
+        onsets = onsets - raw.first_time
+    for onset, duration, description in zip(onsets, raw.annotations.duration, raw.annotations.description):
+        if description.lower().startswith(("bad", "edge")):
+            start = int(np.floor(onset * sfreq))
+            stop = max(int(np.ceil((onset + duration) * sfreq)), start + 1)
+            mask[max(start, 0) : max(min(stop, raw.n_times), 0)] = True
+    return mask
+
+
+def epoch_words(
+    raw: mne.io.BaseRaw, onsets_s: np.ndarray, *, params: dict[str, Any] | None = None, chunk_words: int = 512
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Cut word-locked epochs from preprocessed continuous EEG.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        Preprocessed EEG, volts.
+    onsets_s : ndarray, shape (n_words,)
+        Word onsets, s from the first sample of ``raw``.
+    params : dict, optional
+        Uses ``tmin_s``, ``tmax_s``, ``baseline_s``, ``reject_peak_to_peak_v``.
+    chunk_words : int
+        Words processed at once (bounds memory).
+
+    Returns
+    -------
+    data : ndarray, shape (n_words, n_channels, n_times), float32
+        Volts; rejected epochs are NaN.
+    times : ndarray, shape (n_times,)
+        Seconds relative to word onset.
+    counts : dict
+        ``n_words``, ``n_out_of_bounds``, ``n_bad_segment``, ``n_peak_to_peak``, ``n_rejected``.
+    """
+    p = validate_preprocessing(params)
+    sfreq = raw.info["sfreq"]
+    offsets = np.arange(int(round(p["tmin_s"] * sfreq)), int(round(p["tmax_s"] * sfreq)) + 1)
+    times = offsets / sfreq
+    onsets_s = np.asarray(onsets_s, dtype=float)
+    n_words, n_times = len(onsets_s), len(offsets)
+    signal = raw.get_data()
+    n_channels = signal.shape[0]
+    finite = np.isfinite(onsets_s)
+    onset_samples = np.where(finite, np.round(np.where(finite, onsets_s, 0) * sfreq), -(10**9)).astype(np.int64)
+    starts, stops = onset_samples + offsets[0], onset_samples + offsets[-1]
+    out_of_bounds = (starts < 0) | (stops >= raw.n_times) | ~finite
+    bad_cumsum = np.concatenate([[0], np.cumsum(_bad_sample_mask(raw))])
+    safe_starts, safe_stops = np.clip(starts, 0, raw.n_times), np.clip(stops + 1, 0, raw.n_times)
+    in_bad = ~out_of_bounds & (bad_cumsum[safe_stops] - bad_cumsum[safe_starts] > 0)
+    baseline = None
+    if p["baseline_s"] is not None:
+        b0, b1 = p["baseline_s"]
+        baseline = (times >= b0 - 1e-9) & (times <= b1 + 1e-9)
+    data = np.full((n_words, n_channels, n_times), np.nan, dtype=np.float32)
+    ptp_rejected = np.zeros(n_words, dtype=bool)
+    valid = np.flatnonzero(~out_of_bounds & ~in_bad)
+    for chunk in np.array_split(valid, max(1, int(np.ceil(len(valid) / chunk_words)))):
+        if not len(chunk):
+            continue
+        idx = onset_samples[chunk, None] + offsets[None, :]  # (n_chunk, n_times)
+        block = signal[:, idx].transpose(1, 0, 2)  # (n_chunk, n_channels, n_times)
+        if baseline is not None:
+            block = block - block[:, :, baseline].mean(axis=2, keepdims=True)
+        if p["reject_peak_to_peak_v"] is not None:
+            ptp = block.max(axis=2) - block.min(axis=2)
+            ptp_rejected[chunk] = (ptp > p["reject_peak_to_peak_v"]).any(axis=1)
+        data[chunk] = block
+    data[ptp_rejected] = np.nan
+    counts = {
+        "n_words": int(n_words),
+        "n_out_of_bounds": int(out_of_bounds.sum()),
+        "n_bad_segment": int(in_bad.sum()),
+        "n_peak_to_peak": int(ptp_rejected.sum()),
+    }
+    counts["n_rejected"] = counts["n_out_of_bounds"] + counts["n_bad_segment"] + counts["n_peak_to_peak"]
+    return data, times, counts
+
+
+# ----------------------------------------------------------------------------------------------
+# load_epochs
+# ----------------------------------------------------------------------------------------------
+def _words_fingerprint(stimuli: pd.DataFrame) -> str:
+    columns = [c for c in ("sentence_id", "word_index", "word", "onset_s", "audio_path") if c in stimuli]
+    blob = stimuli[columns].to_csv(index=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _subject_epochs(
+    dataset: str, subject: str, *, root: Path, stimuli: pd.DataFrame, params: dict[str, Any], strict: bool
+) -> xr.DataArray:
+    spec = dataset_spec(dataset)
+    label = f"{dataset} subject {subject}"
+    raw, words = read_subject(dataset, subject, root=root)
+    index = align_words(words, stimuli, strict=strict)
+    raw, report = preprocess_raw(raw, params=params, mastoid_channels=spec.get("mastoid_channels"), label=label)
+    data, times, counts = epoch_words(raw, words["time_s"].to_numpy(float)[index], params=params)
+    logger.info(
+        "%s: %d/%d epochs rejected (%s), interpolated %s",
+        label, counts["n_rejected"], counts["n_words"], counts, report["interpolated_channels"],
+    )
+    positions = np.array([raw.info["chs"][i]["loc"][:3] for i in range(len(raw.ch_names))], dtype=float)
+    log_row = {"subject": str(subject), **counts, **report}
+    return xr.DataArray(
+        data,
+        dims=("word", "channel", "time"),
+        coords={
+            "word": [f"{s}:{i}" for s, i in zip(stimuli["sentence_id"], stimuli["word_index"])],
+            "sentence_id": ("word", stimuli["sentence_id"].to_numpy(str)),
+            "word_index": ("word", stimuli["word_index"].to_numpy(int)),
+            "word_text": ("word", stimuli["word"].to_numpy(str)),
+            "channel": list(raw.ch_names),
+            "ch_x": ("channel", positions[:, 0]),
+            "ch_y": ("channel", positions[:, 1]),
+            "ch_z": ("channel", positions[:, 2]),
+            "time": times,
+        },
+        attrs={"sfreq_hz": float(raw.info["sfreq"]), "dataset": dataset, "preprocessing_log": json.dumps([log_row])},
+        name="eeg",
+    )
+
+
+def load_epochs(
+    dataset: str,
+    *,
+    stimuli: pd.DataFrame | str | Path,
+    subjects: list[str] | None = None,
+    params: dict[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
+    root: str | Path | None = None,
+    strict: bool = True,
+) -> xr.DataArray:
+    """Word-locked EEG epochs of ``dataset``, aligned to the stimulus table's words.
+
+    Parameters
+    ----------
+    dataset : str
+        Catalogue name (``"broderick2018"``, ``"alice2019"``, ``"bids"``, ``"demo"``, ``"demo-null"``).
+    stimuli : DataFrame or path
+        Stimulus table (ARCHITECTURE.md); its row order becomes the ``word`` axis.
+    subjects : list of str, optional
+        Default: all subjects found under the dataset folder.
+    params : dict, optional
+        EEG options over :data:`~hearlike.eeg.preprocess.DEFAULT_PREPROCESSING`.
+    cache_dir : str or Path, optional
+        Where per-subject epochs are cached as netCDF (``epochs-<dataset>-<subject>-<hash>.nc``,
+        written atomically; an interrupted run resumes with the subjects already done).
+    root : str or Path, optional
+        Dataset folder; default ``$HEARLIKE_DATA/<dataset>``.
+    strict : bool
+        Passed to :func:`align_words`.
+
+    Returns
+    -------
+    xarray.DataArray, dims (subject, word, channel, time), float32, volts
+        Coords: ``time`` (s from word onset), ``ch_x/ch_y/ch_z`` (m), ``sentence_id``,
+        ``word_index``, ``word_text``. Attrs: ``sfreq_hz``, ``dataset``, ``config_hash``,
+        ``preprocessing`` (JSON of the options), ``preprocessing_log`` (JSON, see
+        :func:`preprocessing_log`). Rejected epochs are NaN.
+    """
+    params = validate_preprocessing(params)
+    stimuli = stimulus_words(stimuli)
+    root = data_root(dataset, root)
+    subjects = [str(s) for s in (subjects if subjects is not None else list_subjects(dataset, root=root))]
+    if not subjects:
+        raise ValueError("subjects is empty; pass None to use every subject of the dataset")
+    key = config_hash(
+        {"dataset": dataset, "params": params, "words": _words_fingerprint(stimuli), "strict": strict,
+         "version": EPOCHS_FORMAT_VERSION}
+    )
+    per_subject = []
+    for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=len(subjects) < 2):
+        path = Path(cache_dir) / f"epochs-{dataset}-{subject}-{key}.nc" if cache_dir is not None else None
+        epochs = read_netcdf(path, config_hash=key, dataarray=True) if path is not None else None
+        if epochs is None:
+            epochs = _subject_epochs(dataset, subject, root=root, stimuli=stimuli, params=params, strict=strict)
+            if path is not None:
+                write_netcdf(epochs, path, config_hash=key)
+        else:
+            logger.info("%s subject %s: epochs from cache %s", dataset, subject, path)
+        per_subject.append(epochs)
+    reference = per_subject[0]
+    for subject, epochs in zip(subjects[1:], per_subject[1:]):
+        if list(epochs["channel"].values) != list(reference["channel"].values):
+            missing = sorted(set(reference["channel"].values) ^ set(epochs["channel"].values))
+            raise ValueError(
+                f"{dataset}: subject {subject} has channels differing from subject {subjects[0]} "
+                f"(channel count mismatch: {epochs.sizes['channel']} vs {reference.sizes['channel']}; "
+                f"differences {missing[:10]}); all subjects need the same montage"
+            )
+        if epochs.attrs["sfreq_hz"] != reference.attrs["sfreq_hz"] or epochs.sizes["time"] != reference.sizes["time"]:
+            raise ValueError(
+                f"{dataset}: subject {subject} is at {epochs.attrs['sfreq_hz']} Hz but subject {subjects[0]} at "
+                f"{reference.attrs['sfreq_hz']} Hz; set resample_hz so that all subjects share a rate"
+            )
+    log = [row for epochs in per_subject for row in json.loads(epochs.attrs["preprocessing_log"])]
+    combined = xr.concat(
+        [e.drop_attrs() if hasattr(e, "drop_attrs") else e for e in per_subject],
+        dim="subject",
+        coords="minimal",
+        compat="override",
+        join="exact",
+    )
+    combined = combined.assign_coords(subject=np.array(subjects, dtype=str)).astype(np.float32)
+    combined.attrs = {
+        "sfreq_hz": float(reference.attrs["sfreq_hz"]),
+        "dataset": dataset,
+        "config_hash": key,
+        "preprocessing": json.dumps(params),
+        "preprocessing_log": json.dumps(log),
+        "units": "V",
+    }
+    combined.name = "eeg"
+    return combined.transpose("subject", "word", "channel", "time")
+
+
+def preprocessing_log(epochs: xr.DataArray) -> pd.DataFrame:
+    """Per-subject table of what preprocessing did: epochs lost (by reason) and channels interpolated.
+
+    Columns: ``subject``, ``n_words``, ``n_rejected``, ``n_out_of_bounds``, ``n_bad_segment``,
+    ``n_peak_to_peak``, ``interpolated_channels`` (comma-separated), ``n_nan_channels``,
+    ``nan_segments_s``, ``ica_components_removed``.
+    """
+    rows = json.loads(epochs.attrs.get("preprocessing_log", "[]"))
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["interpolated_channels"] = table["interpolated_channels"].map(lambda chans: ",".join(chans))
+    columns = [
+        "subject", "n_words", "n_rejected", "n_out_of_bounds", "n_bad_segment", "n_peak_to_peak",
+        "interpolated_channels", "n_nan_channels", "nan_segments_s", "ica_components_removed",
+    ]
+    return table[[c for c in columns if c in table.columns]]
