@@ -1,0 +1,231 @@
+"""hearlike.grid: agreement with a slow loop, ragged sentences, small-n bias, null calibration."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import scipy.stats as ss
+import torch
+import xarray as xr
+
+from hearlike import grid as hg
+from hearlike import metrics as hm
+
+CHANNELS = [f"E{i}" for i in range(6)]
+REGIONS = {"left": ["E0", "E1", "E2"], "right": ["E3", "E4"]}
+WINDOWS = [("early", 0, 40), ("late", 40, 100)]
+
+
+def _words(lengths, prefix="s"):
+    sid, widx = [], []
+    for s, n in enumerate(lengths):
+        sid += [f"{prefix}{s:02d}"] * n
+        widx += list(range(n))
+    return sid, widx
+
+
+def make_epochs(lengths, *, n_subjects=2, n_times=10, sfreq=100.0, seed=0, signal=None, snr=1.0):
+    """EEG epochs (subject, word, channel, time); ``signal (word, k)`` is mixed into every channel."""
+    rng = np.random.default_rng(seed)
+    sid, widx = _words(lengths)
+    n_words = len(sid)
+    data = rng.standard_normal((n_subjects, n_words, len(CHANNELS), n_times))
+    if signal is not None:
+        mix = rng.standard_normal((signal.shape[1], len(CHANNELS) * n_times))
+        data += snr * (signal @ mix).reshape(1, n_words, len(CHANNELS), n_times)
+    return xr.DataArray(
+        (data * 1e-6).astype(np.float32),
+        dims=("subject", "word", "channel", "time"),
+        coords={
+            "subject": [f"sub-{i}" for i in range(n_subjects)],
+            "word": [f"{s}:{k}" for s, k in zip(sid, widx)],
+            "sentence_id": ("word", sid),
+            "word_index": ("word", widx),
+            "channel": CHANNELS,
+            "time": np.arange(n_times) / sfreq,
+        },
+        attrs={"sfreq_hz": sfreq, "dataset": "test"},
+    )
+
+
+def make_states(lengths, n_layers, n_features, *, seed=0, latent=None, widths=None):
+    """Model states (layer, word, feature); ``widths`` per layer NaN-pads like stack_layers."""
+    rng = np.random.default_rng(seed)
+    sid, widx = _words(lengths)
+    data = rng.standard_normal((n_layers, len(sid), n_features))
+    if latent is not None:
+        data += latent @ rng.standard_normal((n_layers, latent.shape[1], n_features))
+    if widths is not None:
+        for layer, width in enumerate(widths):
+            data[layer, :, width:] = np.nan
+    coords = {
+        "layer": [f"decoder.{i}" for i in range(n_layers)],
+        "component": ("layer", ["decoder"] * n_layers),
+        "relative_depth": ("layer", np.linspace(0, 1, n_layers)),
+        "word": [f"{s}:{k}" for s, k in zip(sid, widx)],
+        "sentence_id": ("word", sid),
+        "word_index": ("word", widx),
+    }
+    if widths is not None:
+        coords["n_features"] = ("layer", list(widths))
+    return xr.DataArray(data.astype(np.float32), dims=("layer", "word", "feature"), coords=coords)
+
+
+def _cell_matrix(epochs, subject, window, region):
+    _, start, stop = window
+    t_ms = epochs["time"].values * 1000
+    sel = epochs.isel(subject=subject).sel(channel=REGIONS[region])
+    sel = sel.isel(time=np.nonzero((t_ms >= start) & (t_ms < stop))[0])
+    return sel.values.reshape(sel.sizes["word"], -1)
+
+
+def test_grid_matches_slow_loop_with_ragged_sentences_and_exclusion(caplog):
+    lengths = [4, 6, 2, 5, 4]  # sentence s02 (2 words) must be excluded
+    epochs = make_epochs(lengths, seed=1)
+    # model "small" has 3 layers < 8 cells (its side is permuted); "wide" has 9 NaN-padded layers
+    states = {
+        "small": make_states(lengths, 3, 7, seed=2),
+        "wide": make_states(lengths, 9, 12, seed=3, widths=[8] * 4 + [12] * 5),
+    }
+    # shuffle the word order of one model: matching must go by label, not position
+    order = np.random.default_rng(0).permutation(states["small"].sizes["word"])
+    states["small"] = states["small"].isel(word=order)
+    names = sorted(hm.METRICS)
+    n_perm = 4
+    with caplog.at_level(logging.INFO, logger="hearlike.grid"):
+        ds = hg.compute_grid(
+            states, epochs, windows=WINDOWS, regions=REGIONS, metrics=names,
+            n_permutations=n_perm, seed=7, min_words=4, keep_null=True, keep_sentences=True,
+        )
+    assert ds.attrs["n_sentences_used"] == 4 and ds.attrs["n_sentences_excluded"] == 1
+    assert ds.attrs["excluded_sentences"] == "s02"
+    assert "1 sentence(s) have fewer than 4 words and are excluded: s02" in caplog.text
+    assert ds["score"].dims == ("model", "layer", "subject", "window", "region", "metric")
+    assert np.isnan(ds["score"].sel(model="small", layer="decoder.5")).all()
+    assert ds.attrs["permuted_side"] == '{"small": "model", "wide": "eeg"}'
+
+    used = [s for s, n in enumerate(lengths) if n >= 4]
+    word_list = list(epochs["word"].values)
+    for model, da in states.items():
+        # slow reference: per cell and sentence, the one-call metric on the raw matrices (layers of
+        # equal width and the permutations batched only to keep the test fast)
+        groups = {}
+        for layer in da["layer"].values:
+            width = int(da["n_features"].sel(layer=layer)) if "n_features" in da.coords else da.sizes["feature"]
+            groups.setdefault(width, []).append(str(layer))
+        for width, layer_names in groups.items():
+            lay = da.sel(layer=layer_names)
+            for subject in range(2):
+                for window in WINDOWS:
+                    for region in REGIONS:
+                        cell = _cell_matrix(epochs, subject, window, region)
+                        scores = np.zeros((len(layer_names), len(names)))
+                        nulls = np.zeros((len(layer_names), len(names), n_perm))
+                        for s in used:
+                            sid = f"s{s:02d}"
+                            words = [f"{sid}:{k}" for k in range(lengths[s])]
+                            x = torch.as_tensor(lay.sel(word=words).values[..., :width], dtype=torch.float64)
+                            y = torch.as_tensor(cell[[word_list.index(w) for w in words]], dtype=torch.float64)
+                            perms = hg.sentence_permutations(sid, lengths[s], n_perm, seed=7)
+                            ys = torch.stack([y] + [y[p] for p in perms])
+                            for k, name in enumerate(names):
+                                vals = hm.METRICS[name](x[:, None], ys[None]).numpy()  # (layer, 1 + perm)
+                                scores[:, k] += vals[:, 0]
+                                nulls[:, k] += vals[:, 1:]
+                        scores /= len(used)
+                        nulls /= len(used)
+                        got = ds.sel(model=model, layer=layer_names, subject=f"sub-{subject}",
+                                     window=window[0], region=region)
+                        np.testing.assert_allclose(got["score"].values, scores, rtol=1e-9, atol=1e-12)
+                        np.testing.assert_allclose(got["null"].values, nulls, rtol=1e-9, atol=1e-12)
+                        tol = 1e-9 * np.maximum(np.abs(scores), np.abs(nulls).max(-1))
+                        want_p = (1 + (nulls >= (scores - tol)[..., None]).sum(-1)) / (1 + n_perm)
+                        np.testing.assert_allclose(got["p_value"].values, want_p)
+    # the per-sentence scores average to the score
+    np.testing.assert_allclose(ds["sentence_score"].mean("sentence"), ds["score"], rtol=1e-10)
+    np.testing.assert_allclose(ds["excess"], ds["score"] - ds["null"].mean("permutation"), atol=1e-12)
+
+
+def test_small_n_trap_excess_is_near_zero():
+    lengths = [10] * 30
+    epochs = make_epochs(lengths, n_subjects=1, n_times=100, seed=4)  # 20 ch·t per region? 3·100 / 2·100
+    states = {"m": make_states(lengths, 1, 2000, seed=5)}
+    regions = {"all": CHANNELS}  # 6 channels × 100 samples
+    ds = hg.compute_grid(
+        states, epochs, windows=[("all", 0, 1000)], regions=regions,
+        metrics=["linear_cka", "cka_debiased", "dcor", "procrustes"], n_permutations=30, seed=0, min_words=4,
+        dtype=torch.float32,
+    ).squeeze()
+    assert float(ds["score"].sel(metric="linear_cka")) > 0.5
+    assert float(ds["score"].sel(metric="dcor")) > 0.5
+    for metric in ("linear_cka", "cka_debiased", "dcor", "procrustes"):
+        assert abs(float(ds["excess"].sel(metric=metric))) < 0.05, metric
+    assert abs(float(ds["score"].sel(metric="cka_debiased"))) < 0.05
+
+
+def test_permutation_p_values_are_uniform_under_independence():
+    lengths = [6, 7, 8, 6, 7, 8]
+    epochs = make_epochs(lengths, n_subjects=1, n_times=5, seed=6)
+    states = {"m": make_states(lengths, 80, 10, seed=7)}  # 80 independent layers
+    ds = hg.compute_grid(
+        states, epochs, windows=[("w", 0, 50)], regions={"r": CHANNELS}, metrics=["pearson_rsa", "linear_cka"],
+        n_permutations=99, seed=1,
+    )
+    for metric in ("pearson_rsa", "linear_cka"):
+        p = ds["p_value"].sel(metric=metric).values.ravel()
+        assert ss.kstest(p, "uniform").pvalue > 0.01, metric
+
+
+def test_planted_shared_structure_is_detected():
+    lengths = [8] * 12
+    latent = np.random.default_rng(8).standard_normal((sum(lengths), 3))
+    epochs = make_epochs(lengths, n_subjects=1, seed=9, signal=latent, snr=1.0)
+    states = {"m": make_states(lengths, 2, 16, seed=10, latent=latent)}
+    names = sorted(set(hm.METRICS) - {"hsic"}) + ["hsic"]
+    ds = hg.compute_grid(
+        states, epochs, windows=WINDOWS, regions=REGIONS, metrics=names, n_permutations=99, seed=2, min_words=4,
+    )
+    assert (ds["p_value"] < 0.05).all(), ds["p_value"].max(["layer", "subject", "window", "region"])
+    assert (ds["excess"].drop_sel(metric="hsic") > 0).all()
+
+
+def test_save_load_roundtrip(tmp_path):
+    lengths = [4, 5, 4]
+    ds = hg.compute_grid(
+        {"m": make_states(lengths, 2, 5)}, make_epochs(lengths), windows=WINDOWS, regions=REGIONS,
+        metrics=["spearman_rsa", "svcca"], n_permutations=3, keep_null=True,
+    )
+    path = hg.save_grid(ds, tmp_path / "grid.nc")
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.nc"]  # no temp file left behind
+    back = hg.load_grid(path, config_hash=ds.attrs["config_hash"])
+    xr.testing.assert_allclose(back.drop_attrs(), ds.drop_attrs())
+    assert back.attrs["n_sentences_used"] == 3 and back.attrs["hearlike_version"]
+    with pytest.raises(FileNotFoundError, match="config_hash='other'"):
+        hg.load_grid(path, config_hash="other")
+
+
+def test_same_seed_same_result_and_permutations_are_per_sentence():
+    a = hg.sentence_permutations("s01", 6, 5, seed=3)
+    assert (a == hg.sentence_permutations("s01", 6, 5, seed=3)).all()
+    assert not (a == hg.sentence_permutations("s02", 6, 5, seed=3)).all()
+    assert (np.sort(a, axis=1) == np.arange(6)).all()
+
+
+def test_bad_inputs_have_clear_messages():
+    lengths = [4, 4, 4]
+    epochs, states = make_epochs(lengths), {"m": make_states(lengths, 1, 4)}
+    kw = dict(windows=WINDOWS, regions=REGIONS, n_permutations=0)
+    with pytest.raises(ValueError, match=r"window 'late' \(200–300 ms\) holds no sample of epochs.time \(0–90 ms\)"):
+        hg.compute_grid(states, epochs, **{**kw, "windows": [("late", 200, 300)]})
+    with pytest.raises(ValueError, match=r"region 'bad': channels \['Cz'\] are not in epochs.channel"):
+        hg.compute_grid(states, epochs, **{**kw, "regions": {"bad": ["E0", "Cz"]}})
+    with pytest.raises(ValueError, match="metric 'cka_debiased' needs sentences of >= 4 words but min_words=3"):
+        hg.compute_grid(states, epochs, metrics=["cka_debiased"], **kw)
+    with pytest.raises(ValueError, match="dims \\(layer, word, feature\\)"):
+        hg.compute_grid({"m": states["m"].transpose("word", "layer", "feature")}, epochs, **kw)
+    nan_states = states["m"].copy()
+    nan_states[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="model 'm' layer 'decoder.0' has NaN states"):
+        hg.compute_grid({"m": nan_states}, epochs, **kw)
