@@ -19,6 +19,9 @@ KEYS = {
     "audioflamingo3": "audio-flamingo-3",
     "whisper": "whisper-large-v3-encoder",
     "text": "qwen2-7b-text",
+    "granite_speech": "granite-speech-3.3-2b",
+    "gemma3n": "gemma-3n-e2b-it",
+    "phi4_multimodal": "phi-4-multimodal-instruct",
 }
 
 

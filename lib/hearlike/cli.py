@@ -30,7 +30,10 @@ def _table(frame) -> str:
 def _cmd_models(args) -> int:
     from .models import registry_table
 
-    print(_table(registry_table()))
+    table = registry_table().reset_index()
+    columns = ["key", "display_name", "family", "hf_id", "n_params_billion", "n_encoder_layers",
+               "n_decoder_layers", "trust_remote_code"]
+    print(_table(table[columns]))
     return 0
 
 

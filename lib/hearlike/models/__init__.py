@@ -6,6 +6,7 @@ Public API: :func:`registry_table`, :func:`get_spec`, :func:`load_adapter`, :fun
 """
 
 from .adapters import Adapter, ItemStates, load_adapter
+from .features import GraniteLogMelExtractor
 from .extract import extract_states, layer_matrices, load_audio, stack_layers, word_char_spans
 from .frames import AudioLayout, layout_for
 from .pooling import POOLING_METHODS, pool_words, word_frame_weights
@@ -13,7 +14,7 @@ from .registry import FAMILIES, REGISTRY, ModelSpec, get_spec, registry_table
 from .tiny import TINY_FAMILIES, build_tiny, save_tiny
 
 __all__ = [
-    "Adapter", "AudioLayout", "FAMILIES", "ItemStates", "ModelSpec", "POOLING_METHODS", "REGISTRY",
+    "Adapter", "AudioLayout", "FAMILIES", "GraniteLogMelExtractor", "ItemStates", "ModelSpec", "POOLING_METHODS", "REGISTRY",
     "TINY_FAMILIES", "build_tiny", "extract_states", "get_spec", "layer_matrices", "layout_for", "load_adapter",
     "load_audio", "pool_words", "registry_table", "save_tiny", "stack_layers", "word_char_spans",
     "word_frame_weights",

@@ -5,10 +5,16 @@ Encoder states are the outputs of the audio encoder's transformer blocks (captur
 hooks during the single forward pass of the whole model, so the encoder runs once); decoder states
 are ``output_hidden_states`` of the language model without the embedding layer, taken at the audio
 placeholder positions (for the text baseline, at the transcript's tokens).
+
+Granite-Speech and Phi-4-multimodal are run one audio per forward pass: neither model masks batch
+padding everywhere (Granite's conformer has no padding mask; Phi-4's feature extractor and
+convolution stem see the padding), so batching would change the states of shorter audios.
+Gemma-3n pads every audio to 30 s, which its fixed 188 audio tokens assume, so it batches exactly.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .classes import model_class
+from .features import TINY_MARKER, GraniteLogMelExtractor
 from .frames import layout_for
-from .registry import FAMILIES, ModelSpec, get_spec
+from .registry import ModelSpec, get_spec
 
 __all__ = ["ItemStates", "Adapter", "load_adapter"]
 
@@ -31,7 +39,18 @@ _MASK_ARGUMENT = {
     "audioflamingo3": "input_features_mask",
     "voxtral": None,
     "whisper": None,
+    "granite_speech": None,  # one audio per pass (see the module docstring)
+    "gemma3n": "input_features_mask",
+    "phi4_multimodal": None,  # one audio per pass
 }
+# audio-encoder module (dotted path from the loaded model) and its list of blocks
+_TOWER = {
+    "granite_speech": ("model.encoder", "layers"),
+    "gemma3n": ("model.audio_tower", "conformer"),
+    "phi4_multimodal": ("model.embed_tokens_extend.audio_embed.encoder", "encoders"),
+}
+_ONE_AT_A_TIME = ("granite_speech", "phi4_multimodal")
+_GEMMA3N_PADDED_SAMPLES = 480000  # 30 s at 16 kHz: the 188 audio tokens of the processor
 _SUPPORTED = tuple(_MASK_ARGUMENT) + ("text",)
 
 
@@ -63,6 +82,38 @@ def _get(obj, dotted: str):
     return obj
 
 
+def _layout_options(family: str, config) -> dict:
+    """Architecture numbers of the loaded config that the frame layout of ``family`` needs."""
+    audio = getattr(config, "audio_config", None)
+    if family == "granite_speech":
+        return {"window_size": config.window_size, "downsample_rate": config.downsample_rate}
+    if family == "gemma3n":
+        return {"n_tokens": config.audio_soft_tokens_per_image, "reduction": audio.conf_reduction_factor,
+                "padded_samples": _GEMMA3N_PADDED_SAMPLES}
+    if family == "phi4_multimodal":
+        return {"time_reduction": audio.time_reduction}
+    return {"n_window": audio.n_window} if hasattr(audio, "n_window") else {}
+
+
+def _load_feature_extractor(spec: ModelSpec, source: str, options: dict):
+    """The checkpoint's own feature extractor; for tiny Granite folders, the torchaudio-free port."""
+    import transformers
+
+    try:
+        return transformers.AutoFeatureExtractor.from_pretrained(source, **options)
+    except ImportError as err:
+        if spec.family != "granite_speech" or "torchaudio" not in str(err):
+            raise
+        config = Path(source, "preprocessor_config.json")
+        if config.is_file() and json.loads(config.read_text()).get(TINY_MARKER):
+            logger.info("%s: torchaudio missing; tiny test folder, using the torch.stft log-mel port", source)
+            return GraniteLogMelExtractor.from_pretrained(source)
+        raise ImportError(
+            f"model {spec.key!r}: the Granite-Speech feature extractor computes its log-mel spectrogram with "
+            f"torchaudio, which is not installed; install the torchaudio build matching torch {torch.__version__} "
+            f"(pip install torchaudio=={torch.__version__.split('+')[0]} on a supported platform) and retry") from err
+
+
 class Adapter:
     """A loaded model (state) with the family-specific glue.
 
@@ -77,13 +128,17 @@ class Adapter:
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.base = model.model if hasattr(model, "model") and self.family != "whisper" else model
-        tower = next((m for m in (_get(model, "model.audio_tower"), _get(model, "audio_tower"),
-                                  _get(model, "encoder")) if m is not None), None)
-        self.encoder_blocks = list(tower.layers) if (tower is not None and self.family != "text") else []
+        path, blocks = _TOWER.get(self.family, (None, "layers"))
+        candidates = (path,) if path else ("model.audio_tower", "audio_tower", "encoder")
+        tower = next((m for m in map(lambda p: _get(model, p), candidates) if m is not None), None)
+        self.encoder_blocks = list(getattr(tower, blocks)) if (tower is not None and self.family != "text") else []
         config = model.config
-        self.audio_token_id = getattr(config, "audio_token_id", None)
         audio_config = getattr(config, "audio_config", None)
-        self.layout_options = {"n_window": audio_config.n_window} if hasattr(audio_config, "n_window") else {}
+        self.audio_token_id = getattr(config, "audio_token_id", None)
+        if self.audio_token_id is None and audio_config is not None:  # Phi-4 keeps it in the audio config
+            self.audio_token_id = getattr(audio_config, "audio_token_id", None)
+        self.layout_options = _layout_options(self.family, config)
+        self.altup_active_idx = getattr(getattr(config, "text_config", None), "altup_active_idx", 0)
 
     @property
     def sampling_rate_hz(self) -> int:
@@ -107,15 +162,17 @@ class Adapter:
         ----------
         audios : list of ndarray, each shape (n_samples,), float32
         """
-        features = self.feature_extractor(
-            [np.asarray(a, dtype=np.float32) for a in audios], sampling_rate=self.sampling_rate_hz,
-            return_attention_mask=True, padding="max_length", return_tensors="pt")
+        if self.family in _ONE_AT_A_TIME and len(audios) > 1:
+            return [item for audio in audios for item in self.run_audio([audio])]
+        features, kwargs = self._features([np.asarray(a, dtype=np.float32) for a in audios])
         layouts = [layout_for(self.family, len(a), **self.layout_options) for a in audios]
         captured: list[torch.Tensor] = []
+        # Granite adds its mid-encoder CTC feedback to a block's output in place: keep a copy
+        copy = (lambda t: t.clone()) if self.family == "granite_speech" else (lambda t: t)  # noqa: E731
         hooks = [block.register_forward_hook(
-            lambda _m, _i, out: captured.append(out[0] if isinstance(out, tuple) else out))
+            lambda _m, _i, out: captured.append(copy(out[0] if isinstance(out, tuple) else out)))
             for block in self.encoder_blocks]
-        input_features = features["input_features"].to(self.device, self.dtype)
+        input_features = kwargs.get("input_features")
         try:
             if self.family == "whisper":
                 self.model.encoder(input_features)
@@ -123,12 +180,11 @@ class Adapter:
             else:
                 ids = [self._prompt_ids(len(layout.token_times_s)) for layout in layouts]
                 input_ids, attention_mask = self._pad(ids)
-                kwargs = {"input_features": input_features}
-                if _MASK_ARGUMENT[self.family]:
-                    kwargs[_MASK_ARGUMENT[self.family]] = features["attention_mask"].to(self.device)
                 out = self.base(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
                                 use_cache=False, **kwargs)
-                hidden = torch.stack(out.hidden_states[1:])  # (layers, batch, seq, features)
+                # (layers, batch, seq, features); Gemma-3n's AltUp layers emit (streams, batch, seq,
+                # features): the active stream is the one the layer computed (the others are predicted)
+                hidden = torch.stack([h[self.altup_active_idx] if h.dim() == 4 else h for h in out.hidden_states[1:]])
         finally:
             for hook in hooks:
                 hook.remove()
@@ -164,6 +220,30 @@ class Adapter:
             raise RuntimeError(f"{self.spec.key}: the encoder emitted {encoder.shape[1]} packed frames, "
                                f"the layout accounts for {packed_start}")
         return results
+
+    def _features(self, audios: list[np.ndarray]) -> tuple[dict, dict]:
+        """Run the family's feature extractor; return its output and the forward's audio arguments."""
+        rate = self.sampling_rate_hz
+        fe = self.feature_extractor
+        if self.family == "granite_speech":
+            features = fe(audios, device="cpu")
+            return features, {"input_features": features["input_features"].to(self.device, self.dtype),
+                              "input_features_mask": features["input_features_mask"].to(self.device)}
+        if self.family == "phi4_multimodal":
+            features = fe(audios, sampling_rate=rate, return_tensors="pt")
+            return features, {"audio_input_features": features["audio_input_features"].to(self.device, self.dtype),
+                              "audio_embed_sizes": features["audio_embed_sizes"].to(self.device)}
+        if self.family == "gemma3n":
+            features = fe(audios, sampling_rate=rate, padding="max_length", max_length=_GEMMA3N_PADDED_SAMPLES,
+                          truncation=False, return_tensors="pt")
+            return features, {"input_features": features["input_features"].to(self.device, self.dtype),
+                              "input_features_mask": features["input_features_mask"].to(self.device)}
+        features = fe(audios, sampling_rate=rate, return_attention_mask=True, padding="max_length",
+                      return_tensors="pt")
+        kwargs = {"input_features": features["input_features"].to(self.device, self.dtype)}
+        if _MASK_ARGUMENT.get(self.family):
+            kwargs[_MASK_ARGUMENT[self.family]] = features["attention_mask"].to(self.device)
+        return features, kwargs
 
     # ------------------------------------------------------------------ text baseline
     @torch.no_grad()
@@ -230,9 +310,9 @@ def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None
     source = str(model_path) if model_path is not None else spec.hf_id
     options = dict(trust_remote_code=trust_remote_code)
     try:
-        model_class = getattr(transformers, FAMILIES[spec.family])
-        loaded = model_class.from_pretrained(source, dtype=getattr(torch, dtype), **options).to(device).eval()
-        feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(source, **options)
+        feature_extractor = _load_feature_extractor(spec, source, options)  # first: it may lack a backend
+        loaded = model_class(spec.family).from_pretrained(source, dtype=getattr(torch, dtype), **options)
+        loaded = loaded.to(device).eval()
         tokenizer = None if spec.family == "whisper" else transformers.AutoTokenizer.from_pretrained(source, **options)
     except OSError as err:
         raise OSError(f"could not load {spec.key!r} from {source!r} ({err}); without network the weights must be "

@@ -109,6 +109,61 @@ def layout_voxtral(n_samples: int, *, chunk_s: float = 30.0, frames_per_token: i
     return AudioLayout(frames, tokens)
 
 
+def layout_granite_speech(n_samples: int, *, window_size: int = 15, downsample_rate: int = 5, **_) -> AudioLayout:
+    """Granite-Speech: 2 stacked mel frames per encoder frame (20 ms), Q-Former windows of projector queries.
+
+    The conformer keeps its input rate; encoder frame ``j`` stacks mel frames ``2j, 2j+1`` (centre
+    ``0.02 j + 0.005`` s). The projector cuts the frames in windows of ``window_size`` (zero-padding
+    the last) and emits ``window_size // downsample_rate`` queries per window; the queries
+    cross-attend to the whole window, so query ``q`` of window ``w`` is given the centre of the
+    ``q``-th run of ``downsample_rate`` frames (evenly spread; the true resolution is one window,
+    0.3 s for the released 15/5).
+    """
+    n_encoder = (n_samples // 160 + 1) // 2
+    encoder = _affine(n_encoder, 2 * HOP_S, HOP_S / 2)
+    per_window = window_size // downsample_rate
+    n_tokens = math.ceil(n_encoder / window_size) * per_window
+    token = np.arange(n_tokens)
+    centre_frame = (token // per_window) * window_size + (token % per_window) * downsample_rate \
+        + (downsample_rate - 1) / 2
+    return AudioLayout(encoder, 2 * HOP_S * centre_frame + HOP_S / 2)
+
+
+def layout_gemma3n(n_samples: int, *, n_tokens: int = 188, reduction: int = 4, padded_samples: int = 480000,
+                   **_) -> AudioLayout:
+    """Gemma-3n: un-centred 32 ms frames, two 3x3 stride-2 convs (40 ms), every ``reduction``-th frame a token.
+
+    The adapter pads every audio to ``padded_samples`` (30 s) as the processor's fixed
+    ``n_tokens`` (188) audio tokens assume. Mel frame ``m`` spans samples ``160 m … 160 m + 512``
+    (centre ``0.01 m + 0.016`` s); each conv (kernel 3, stride 2, padding 0 before / 2 after) maps
+    output ``j`` to inputs ``2j … 2j+2``, so encoder frame ``k`` is centred on mel frame ``4k + 3``;
+    the conformer output is subsampled ``[::reduction]`` into tokens (6.25 tokens/s).
+    """
+    n_mel = 1 + (padded_samples - 513) // 160
+    n_encoder = conv_output_length(conv_output_length(n_mel))  # 2 padding rows in total, as p=1
+    encoder = 0.016 + HOP_S * (4 * np.arange(n_encoder, dtype=np.float64) + 3)
+    tokens = encoder[::reduction]
+    if tokens.size < n_tokens:
+        raise ValueError(f"gemma3n layout: {padded_samples} samples give {tokens.size} audio tokens, fewer than the "
+                         f"{n_tokens} the prompt holds")
+    return AudioLayout(encoder, tokens[:n_tokens])
+
+
+def layout_phi4_multimodal(n_samples: int, *, time_reduction: int = 8, **_) -> AudioLayout:
+    """Phi-4-multimodal: un-centred 25 ms frames, 10 ms hop, stride-2 3x3 convs (8x: 80 ms); tokens = frames.
+
+    Frame ``m`` spans samples ``160 m … 160 m + 400`` (centre ``0.01 m + 0.0125`` s); each conv
+    (kernel 3, stride 2, padding 1) maps output ``j`` to input centre ``2j``, so encoder frame ``k``
+    sits on feature frame ``time_reduction * k``. The projector keeps one token per frame.
+    """
+    n_features = (n_samples - 400) // 160 + 1
+    n_encoder = n_features
+    for _ in range(int(round(math.log2(time_reduction)))):
+        n_encoder = conv_output_length(n_encoder)
+    encoder = _affine(n_encoder, time_reduction * HOP_S, 199.5 / 16000)
+    return AudioLayout(encoder, encoder.copy())
+
+
 _LAYOUTS = {
     "qwen2_audio": layout_qwen2_audio,
     "audioflamingo3": layout_qwen2_audio,
@@ -116,6 +171,9 @@ _LAYOUTS = {
     "qwen2_5_omni": layout_qwen2_5_omni,
     "qwen3_omni": layout_qwen3_omni,
     "voxtral": layout_voxtral,
+    "granite_speech": layout_granite_speech,
+    "gemma3n": layout_gemma3n,
+    "phi4_multimodal": layout_phi4_multimodal,
 }
 
 

@@ -25,7 +25,7 @@ FAMILIES = {
     "whisper": "WhisperModel",
     "text": "Qwen2AudioForConditionalGeneration",
     "granite_speech": "GraniteSpeechForConditionalGeneration",
-    "gemma3n": "Gemma3nForConditionalGeneration",
+    "gemma3n": "Gemma3nForConditionalGeneration",  # loaded without its vision tower (see classes.py)
     "phi4_multimodal": "Phi4MultimodalForCausalLM",
 }
 
@@ -115,21 +115,33 @@ _SPECS = [
               "Granite-Speech-3.3-2B", 3.0, 10, 40,
               "<|start_of_role|>user<|end_of_role|>{audio}<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>",
               licence="Apache-2.0",
-              note="conformer CTC encoder + windowed Q-Former projector; feature extractor needs torchaudio"),
+              note="conformer CTC encoder + windowed Q-Former projector (10 audio tokens/s); the feature extractor "
+                   "needs torchaudio; run one audio per pass; the repository's audio LoRA is applied only if peft "
+                   "is installed; 10 encoder blocks as released (revision 3.3.2 has a deeper encoder: the "
+                   "extraction reads the loaded config)"),
     ModelSpec("granite-speech-3.3-8b", "ibm-granite/granite-speech-3.3-8b", "granite_speech",
               "Granite-Speech-3.3-8B", 8.7, 10, 40,
               "<|start_of_role|>user<|end_of_role|>{audio}<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>",
               licence="Apache-2.0",
-              note="conformer CTC encoder + windowed Q-Former projector; feature extractor needs torchaudio"),
+              note="conformer CTC encoder + windowed Q-Former projector (10 audio tokens/s); the feature extractor "
+                   "needs torchaudio; run one audio per pass; the repository's audio LoRA is applied only if peft "
+                   "is installed; 10 encoder blocks as released (revision 3.3.2 has a deeper encoder: the "
+                   "extraction reads the loaded config)"),
     ModelSpec("gemma-3n-e2b-it", "google/gemma-3n-E2B-it", "gemma3n", "Gemma-3n-E2B-it", 5.4, 12, 30,
-              "<bos><start_of_turn>user\n<start_of_audio>{audio}<end_of_audio><end_of_turn>\n<start_of_turn>model\n",
-              licence="Gemma Terms of Use (gated)", note="USM conformer audio encoder, 6.25 audio tokens/s"),
+              "<bos><start_of_turn>user\n\n\n<start_of_audio>{audio}<end_of_audio>\n\n<end_of_turn>\n<start_of_turn>model\n",
+              licence="Gemma Terms of Use (gated)",
+              note="USM conformer audio encoder, 6.25 audio tokens/s, audio padded to 30 s (188 tokens); "
+                   "vision tower (timm) not loaded"),
     ModelSpec("gemma-3n-e4b-it", "google/gemma-3n-E4B-it", "gemma3n", "Gemma-3n-E4B-it", 7.9, 12, 35,
-              "<bos><start_of_turn>user\n<start_of_audio>{audio}<end_of_audio><end_of_turn>\n<start_of_turn>model\n",
-              licence="Gemma Terms of Use (gated)", note="USM conformer audio encoder, 6.25 audio tokens/s"),
+              "<bos><start_of_turn>user\n\n\n<start_of_audio>{audio}<end_of_audio>\n\n<end_of_turn>\n<start_of_turn>model\n",
+              licence="Gemma Terms of Use (gated)",
+              note="USM conformer audio encoder, 6.25 audio tokens/s, audio padded to 30 s (188 tokens); "
+                   "vision tower (timm) not loaded"),
     ModelSpec("phi-4-multimodal-instruct", "microsoft/Phi-4-multimodal-instruct", "phi4_multimodal",
               "Phi-4-multimodal-instruct", 5.6, 24, 32, "<|user|>{audio}<|end|><|assistant|>",
-              licence="MIT", note="loads the transformers-native port (revision with model_type phi4_multimodal)"),
+              licence="MIT",
+              note="loads the transformers-native port (revision with model_type phi4_multimodal); speech LoRA "
+                   "not applied; run one audio per pass"),
     ModelSpec("audio-flamingo-3", "nvidia/audio-flamingo-3-hf", "audioflamingo3", "Audio Flamingo 3", 8.3, 32, 28,
               _QWEN_CHAT + "{audio}<|im_end|>\n<|im_start|>assistant\n",
               max_audio_s=30.0, licence="NVIDIA OneWay Noncommercial License",
