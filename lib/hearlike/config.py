@@ -37,7 +37,7 @@ def project_root() -> Path:
     return Path.cwd()
 
 
-def load_params(path: str | Path) -> dict[str, Any]:
+def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Load and validate a study parameter file.
 
     Parameters
@@ -45,6 +45,9 @@ def load_params(path: str | Path) -> dict[str, Any]:
     path : str or Path
         YAML file such as ``params.yml``. Relative paths inside it (``data_root``,
         ``cache_dir``) are resolved against the file's folder.
+    overrides : dict, optional
+        Values replacing entries of the file (e.g. a tiny test configuration), applied before
+        validation; their relative paths are resolved against the current directory.
 
     Returns
     -------
@@ -61,13 +64,16 @@ def load_params(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"parameter file {path} is not valid YAML: {err}") from err
     if not isinstance(params, dict):
         raise ValueError(f"parameter file {path} must hold a mapping of keys, got {type(params).__name__}")
+    base = path.resolve().parent
+    for key in ("data_root", "cache_dir"):
+        if key in params:
+            params[key] = str((base / params[key]).resolve())
+    for key, value in (overrides or {}).items():
+        params[key] = str(Path(value).resolve()) if key in ("data_root", "cache_dir") else value
     missing = [k for k in REQUIRED_KEYS if k not in params]
     if missing:
         hints = "; ".join(f"{k}: {REQUIRED_KEYS[k]}" for k in missing)
         raise ValueError(f"parameter file {path} lacks required keys {missing} ({hints})")
-    base = path.resolve().parent
-    for key in ("data_root", "cache_dir"):
-        params[key] = str((base / params[key]).resolve())
     params["params_file"] = str(path.resolve())
     return params
 

@@ -19,16 +19,13 @@ from .config import load_params
 
 logger = logging.getLogger(__name__)
 
-#: keys of the parameter file passed to every notebook (besides its own section)
-SHARED_KEYS = (
-    "dataset", "data_root", "cache_dir", "models", "metrics", "windows", "regions",
-    "n_permutations", "seed", "min_words", "device", "params_file",
-)
-
-
 def notebook_parameters(params: dict[str, Any], name: str) -> dict[str, Any]:
-    """Parameters injected into notebook ``name``: the shared keys plus ``notebooks[name]``."""
-    injected = {k: params[k] for k in SHARED_KEYS if k in params}
+    """Parameters injected into notebook ``name``: the parameter file's path plus ``notebooks[name]``.
+
+    The notebook loads the file itself (so it runs the same in JupyterLab), and papermill's injected
+    cell shows which file and which notebook-specific values were used.
+    """
+    injected = {"params_file": params["params_file"]}
     injected.update((params.get("notebooks") or {}).get(name) or {})
     return injected
 
@@ -40,7 +37,7 @@ def run_notebooks(
     output_dir: str | Path = "book",
     names: list[str] | None = None,
     kernel_name: str = "python3",
-    extra_parameters: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Execute every ``source_dir/*.md`` notebook with papermill into ``output_dir``.
 
@@ -52,8 +49,9 @@ def run_notebooks(
         Folder of jupytext sources, folder of executed ``.ipynb`` outputs.
     names : list of str, optional
         Notebook stems to run (default: all, in name order).
-    extra_parameters : dict, optional
-        Overrides applied after the parameter file (used by tests to run tiny versions).
+    overrides : dict, optional
+        Entries replacing those of the parameter file inside every notebook (injected as the
+        notebook parameter ``overrides``; tests use it to run tiny versions).
 
     Returns
     -------
@@ -65,7 +63,7 @@ def run_notebooks(
     import nbformat
     import papermill as pm
 
-    params = load_params(params_file)
+    params = load_params(params_file, overrides)
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     sources = sorted(source_dir.glob("*.md"))
     if names:
@@ -81,7 +79,8 @@ def run_notebooks(
         notebook = jupytext.read(source)
         notebook.metadata.setdefault("kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"})
         injected = notebook_parameters(params, source.stem)
-        injected.update(extra_parameters or {})
+        if overrides:
+            injected["overrides"] = dict(overrides)
         target = output_dir / f"{source.stem}.ipynb"
         started = time.perf_counter()
         logger.info("executing %s -> %s", source, target)

@@ -1,0 +1,121 @@
+"""Text and tables for the book's methods and reproducibility chapters, generated from parameters.
+
+Nothing here is hand-typed about a particular run: every sentence is built from the parameter file,
+the registries and the data, so the methods always describe the analysis that produced the results.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def describe_stimuli(params: dict[str, Any]) -> str:
+    """Markdown: the stimulus set's size and sentence lengths."""
+    from .pipeline import stimuli_of
+
+    table = stimuli_of(params)
+    lengths = table.groupby("sentence_id").size()
+    min_words = int(params.get("min_words", 3))
+    return (
+        f"Dataset `{params['dataset']}` (`{params['data_root']}`): {lengths.size} sentences, "
+        f"{len(table)} words, {lengths.min()}–{lengths.max()} words per sentence (median "
+        f"{lengths.median():.0f}). Sentences with fewer than {min_words} words are excluded from every "
+        f"metric ({int((lengths < min_words).sum())} here)."
+    )
+
+
+def models_table(params: dict[str, Any]) -> pd.DataFrame:
+    """The study's models: registry rows for registry keys, a description for reference/tiny models."""
+    from .models import registry_table
+    from .pipeline import REFERENCE_PREFIX, TINY_PREFIX, TINY_STANDS_FOR, _tiny_family
+
+    registry = registry_table()
+    rows = []
+    for key in params["models"]:
+        if key.startswith(REFERENCE_PREFIX):
+            rows.append({"model": key, "source": "reference states shipped with the dataset",
+                         "architecture": "simulated (see the demo chapter)"})
+        elif key.startswith(TINY_PREFIX):
+            stands_for = TINY_STANDS_FOR[_tiny_family(key)]
+            rows.append({"model": key, "source": "tiny random weights built offline from the real config class",
+                         "architecture": registry.loc[stands_for, "display_name"]})
+        else:
+            spec = registry.loc[key]
+            rows.append({"model": key, "source": spec["hf_id"], "architecture": spec["display_name"],
+                         "encoder layers": spec["n_encoder_layers"], "decoder layers": spec["n_decoder_layers"]})
+    return pd.DataFrame(rows).set_index("model")
+
+
+def describe_eeg(params: dict[str, Any]) -> str:
+    """Markdown: preprocessing actually applied (from the parameters), windows and regions."""
+    from .eeg import describe_preprocessing
+    from .pipeline import windows_of
+
+    windows = ", ".join(f"{name} ({start:g}–{stop:g} ms)" for name, start, stop in windows_of(params))
+    regions = ", ".join(params.get("regions") or [])
+    return (
+        describe_preprocessing(params.get("eeg"))
+        + f"\n\nTime windows after word onset: {windows}. Scalp regions (from the montage's channel "
+        f"positions): {regions}. An EEG pattern is the region's channels × the window's samples, flattened."
+    )
+
+
+def metrics_table(params: dict[str, Any]) -> pd.DataFrame:
+    """Registry rows of the metrics the study uses (main and extra)."""
+    from .metrics import metrics_table as registry
+
+    names = list(params["metrics"]) + list(params.get("extra_metrics") or [])
+    table = registry()
+    table = table.set_index("name") if "name" in table.columns else table
+    return table.loc[names]
+
+
+def describe_statistics(params: dict[str, Any]) -> str:
+    """Markdown: the permutation null, corrections, CIs and seeds used."""
+    n_perm = int(params["n_permutations"])
+    return (
+        f"**Permutation null.** For every sentence, the word labels of one side are shuffled "
+        f"{n_perm} times (the same permutations for every model, layer, subject, window and region, "
+        f"seed {params['seed']}); the null mean of a cell is its small-n baseline and every score is "
+        f"also reported as its **excess** over it. Debiased CKA (unbiased HSIC) and bias-corrected "
+        f"distance correlation are computed beside the biased estimators.\n\n"
+        f"**Group tests.** Subject-mean scores are compared with the subject-mean null under the same "
+        f"permutations; p = (1 + #null ≥ observed) / (1 + {n_perm}). Family-wise error over layers × "
+        f"windows × regions is controlled by the maximum statistic; Benjamini–Hochberg FDR is available "
+        f"for other families. Paired comparisons of windows use exact sign-flip tests over subjects "
+        f"(Holm-corrected).\n\n"
+        f"**Uncertainty.** 95 % percentile bootstrap CIs over subjects (1000 resamples). Rank agreement "
+        f"across metrics: Kendall's W with its χ² test; pairwise Kendall τ-b with subject-bootstrap CIs.\n\n"
+        f"**Conditions.** Negative-prosody (TNC) and other sentences are compared within sentence-length "
+        f"strata, with condition labels shuffled within strata."
+    )
+
+
+def _git_commit(root: Path) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def environment_table(params: dict[str, Any]) -> pd.DataFrame:
+    """Versions of Python and the key packages, the commit, the parameter file and seed."""
+    from .config import project_root
+
+    rows = {"python": platform.python_version(), "platform": platform.platform(),
+            "hearlike commit": _git_commit(project_root()), "parameter file": params["params_file"],
+            "seed": params["seed"]}
+    for name in ("hearlike", "torch", "transformers", "mne", "mne-bids", "numpy", "scipy", "xarray", "pandas",
+                 "jupyter-book", "papermill", "jupytext", "myst-nb", "praat-parselmouth", "vaderSentiment"):
+        try:
+            rows[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            rows[name] = "not installed"
+    return pd.DataFrame({"value": rows}).rename_axis("item")
