@@ -52,11 +52,26 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _overrides(args) -> dict:
+    """Parameter overrides from ``--dataset``/``--data-root``/``--cache-dir``."""
+    overrides = {}
+    if getattr(args, "dataset", None):
+        overrides["dataset"] = args.dataset
+        if args.dataset in ("demo", "demo-null") and not args.data_root:
+            overrides["data_root"] = f"data/{args.dataset}"
+            overrides["cache_dir"] = f"cache/{args.dataset}"
+    if getattr(args, "data_root", None):
+        overrides["data_root"] = args.data_root
+    if getattr(args, "cache_dir", None):
+        overrides["cache_dir"] = args.cache_dir
+    return overrides
+
+
 def _cmd_extract(args) -> int:
     from .config import load_params
     from .pipeline import model_states
 
-    params = load_params(args.params)
+    params = load_params(args.params, _overrides(args))
     states = model_states(params, args.model, model_path=args.model_path)
     print(f"{args.model}: {dict(states.sizes)} cached under {params['cache_dir']}")
     return 0
@@ -66,7 +81,7 @@ def _cmd_align(args) -> int:
     from .config import load_params
     from .pipeline import metric_grid
 
-    params = load_params(args.params)
+    params = load_params(args.params, _overrides(args))
     grid = metric_grid(params)
     print(grid)
     return 0
@@ -89,6 +104,12 @@ def _cmd_run_notebooks(args) -> int:
     return 0
 
 
+def _dataset_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default=None, help="dataset name overriding the parameter file (demo, demo-null, bids, ...)")
+    p.add_argument("--data-root", default=None, help="dataset folder overriding the parameter file")
+    p.add_argument("--cache-dir", default=None, help="cache folder overriding the parameter file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hearlike", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
@@ -107,10 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model key from `hearlike models`")
     p.add_argument("--params", default="params.yml", help="study parameter file (dataset, cache)")
     p.add_argument("--model-path", default=None, help="local folder with the weights (else the HF id)")
+    _dataset_options(p)
     p.set_defaults(func=_cmd_extract)
 
     p = sub.add_parser("align", help="compute the metric grid for a parameter file")
     p.add_argument("--params", default="params.yml")
+    _dataset_options(p)
     p.set_defaults(func=_cmd_align)
 
     p = sub.add_parser("fetch", help="download a public EEG dataset (needs a network)")
