@@ -138,3 +138,127 @@ def test_resume_after_crash_and_invalidation(tiny, stimuli, tmp_path):
         assert len(calls) == 3 and changed.attrs["config_hash"] != resumed.attrs["config_hash"]
     finally:
         delattr(adapter, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# sentences cut from a long audio file
+# ---------------------------------------------------------------------------------------------
+RATE = 16000
+PAD_S = 0.213
+CONTEXT_S = 0.5
+#: (first onset, word lengths) of two sentences in one long file: times on the 16 kHz sample grid and,
+#: relative to each crop, at least 1 ms from the 10 ms grid of frame centres and edges (so that float
+#: rounding cannot move a frame in or out of a word)
+LONG_SENTENCES = {"a": (0.607, [0.254, 0.302, 0.208]), "b": (2.513, [0.303, 0.206, 0.353, 0.254])}
+LONG_S = 4.4
+
+
+def _long_file(root):
+    """One 4.4 s file holding two sentences (and their table, onsets relative to the file)."""
+    rng = np.random.default_rng(5)
+    t = np.arange(int(LONG_S * RATE)) / RATE
+    audio = (0.2 * np.sin(2 * np.pi * (180 + 120 * np.sin(2 * np.pi * 0.7 * t)) * t)
+             + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+    sf.write(root / "long.wav", audio, RATE, subtype="FLOAT")  # read back bit-exact
+    rows = []
+    for sid, (start, lengths) in LONG_SENTENCES.items():
+        words = ["one", "two", "three", "four"][: len(lengths)]
+        onsets = start + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])
+        for i, (word, onset, length) in enumerate(zip(words, onsets, lengths)):
+            rows.append(dict(sentence_id=sid, word_index=i, word=word, onset_s=onset, offset_s=onset + length,
+                             audio_path="long.wav", sentence_text=" ".join(words)))
+    return audio, pd.DataFrame(rows)
+
+
+def _precut(root, audio, table, *, context_s=0.0):
+    """Write each sentence's window (with ``context_s`` of preceding audio) as its own file."""
+    cut = []
+    for sid, rows in table.groupby("sentence_id", sort=False):
+        start = max(rows.onset_s.min() - PAD_S, 0.0)
+        stop = min(rows.offset_s.max() + PAD_S, LONG_S)
+        first = max(start - context_s, 0.0)
+        a, b = int(round(first * RATE)), int(round(stop * RATE))
+        sf.write(root / f"cut_{sid}.wav", audio[a:b], RATE, subtype="FLOAT")
+        cut.append(rows.assign(audio_path=f"cut_{sid}.wav", onset_s=rows.onset_s - a / RATE,
+                               offset_s=rows.offset_s - a / RATE))
+    return pd.concat(cut, ignore_index=True)
+
+
+@pytest.fixture(scope="module", params=["whisper", "qwen2_audio"])
+def crop_model(request, tmp_path_factory):
+    family = request.param
+    path = save_tiny(family, tmp_path_factory.mktemp(f"crop-{family}"), seed=0)
+    return KEYS[family], path, load_adapter(KEYS[family], model_path=path)
+
+
+def test_sentence_window_pads_and_clips():
+    from hearlike.models.extract import sentence_window
+
+    assert sentence_window([1.0, 1.5], [1.4, 2.0], duration_s=10.0, pad_s=0.2) == pytest.approx((0.8, 2.2))
+    assert sentence_window([0.05, 0.5], [0.4, 0.95], duration_s=1.0, pad_s=0.2) == (0.0, 1.0)  # a no-op
+    assert sentence_window([3.0], [4.0], duration_s=5.0, pad_s=None) == (0.0, 5.0)
+    with pytest.raises(ValueError, match="segment_pad_s must be >= 0"):
+        sentence_window([3.0], [4.0], duration_s=5.0, pad_s=-0.1)
+
+
+def test_long_file_equals_precut_files(crop_model, tmp_path):
+    """Two sentences of one long file give the states of the same sentences cut into files."""
+    key, path, adapter = crop_model
+    audio, long_table = _long_file(tmp_path)
+    cut_table = _precut(tmp_path, audio, long_table)
+    options = dict(stimuli_root=tmp_path, model_path=path, adapter=adapter, batch_size=2, segment_pad_s=PAD_S)
+    from_long = extract_states(key, long_table, cache_dir=tmp_path / "long", **options)
+    from_cut = extract_states(key, cut_table, cache_dir=tmp_path / "cut", **options)
+    xr.testing.assert_allclose(from_long.drop_attrs(), from_cut.drop_attrs(), rtol=1e-4, atol=1e-5)
+    assert from_long.attrs["segment_pad_s"] == PAD_S
+    whole = extract_states(key, long_table, cache_dir=tmp_path / "whole", **(options | {"segment_pad_s": None}))
+    assert whole.attrs["config_hash"] != from_long.attrs["config_hash"]
+    name = "encoder" if "encoder" in whole else "decoder"
+    assert not np.allclose(whole[name].values, from_long[name].values, atol=1e-3)  # cropping changed the input
+
+
+def test_context_comes_from_the_same_file_and_word_times_shift(crop_model, tmp_path, monkeypatch):
+    """With context_s > 0 a segment gets the audio before it in its file; word times move with it."""
+    from hearlike.models import extract as extract_module
+
+    key, path, adapter = crop_model
+    audio, long_table = _long_file(tmp_path)
+    context_s = CONTEXT_S
+    fed, times = [], {}
+    run = adapter.run_audio
+    monkeypatch.setattr(adapter, "run_audio", lambda items: (fed.extend(items), run(items))[1])
+    original = extract_module._sentence_dataset
+
+    def recording(states, words, onsets, offsets, **kwargs):
+        times[words["sentence_id"].iloc[0]] = np.asarray(onsets)
+        return original(states, words, onsets, offsets, **kwargs)
+
+    monkeypatch.setattr(extract_module, "_sentence_dataset", recording)
+    with_context = extract_states(key, long_table, stimuli_root=tmp_path, cache_dir=tmp_path / "ctx",
+                                  model_path=path, adapter=adapter, context_s=context_s, segment_pad_s=PAD_S,
+                                  batch_size=2)
+    assert len(fed) == 2
+    for item, sid in zip(fed, ["a", "b"]):
+        # window [first onset - pad, last offset + pad], preceded by up to context_s of the same file
+        # (sentence a starts 0.607 s into the file: only 0.394 s of context exist)
+        rows = long_table[long_table.sentence_id == sid]
+        start = max(rows.onset_s.min() - PAD_S - context_s, 0.0)
+        stop = rows.offset_s.max() + PAD_S
+        np.testing.assert_array_equal(item, audio[int(round(start * RATE)):int(round(stop * RATE))])
+        np.testing.assert_allclose(times[sid], rows.onset_s.to_numpy() - start, atol=1e-9)
+    assert times["b"][0] == pytest.approx(PAD_S + context_s) and times["a"][0] == pytest.approx(0.607)
+    monkeypatch.setattr(extract_module, "_sentence_dataset", original)
+    cut_table = _precut(tmp_path, audio, long_table, context_s=context_s)  # context baked into the files
+    from_cut = extract_states(key, cut_table, stimuli_root=tmp_path, cache_dir=tmp_path / "cut", model_path=path,
+                              adapter=adapter, batch_size=2, segment_pad_s=None)  # files fed whole
+    xr.testing.assert_allclose(with_context.drop_attrs(), from_cut.drop_attrs(), rtol=1e-4, atol=1e-5)
+
+
+def test_per_sentence_files_are_not_cropped(crop_model, stimuli, tmp_path):
+    """Words filling their own files: the default padding gives the uncropped states."""
+    key, path, adapter = crop_model
+    root, table = stimuli
+    options = dict(stimuli_root=root, model_path=path, adapter=adapter, batch_size=3, context_s=0.3)
+    padded = extract_states(key, table, cache_dir=tmp_path / "pad", **options)
+    whole = extract_states(key, table, cache_dir=tmp_path / "whole", segment_pad_s=None, **options)
+    xr.testing.assert_allclose(padded.drop_attrs(), whole.drop_attrs())

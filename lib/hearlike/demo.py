@@ -1075,3 +1075,52 @@ def check_planted_effects(root, *, layer=None, region=None, window_ms=N400_WINDO
             row[f"{name}_excess"] = row[name] - float(np.mean([metric(x, y[p]) for p in shuffles]))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def describe_demo(truth):
+    """Markdown account of the demo's generative model and what was planted (for the book).
+
+    Parameters
+    ----------
+    truth : dict
+        :func:`read_ground_truth` of a written demo.
+
+    Returns
+    -------
+    str
+        The generative model (from this module's documentation) followed by a table of the planted
+        quantities of that particular dataset.
+    """
+    doc = __doc__
+    model = doc[doc.index("Generative model"):doc.index("Everything is deterministic")]
+    lines, in_code = [], False
+    for line in model.splitlines():
+        if line.rstrip().endswith("::"):
+            lines += [line.rstrip()[:-1].removeprefix("    "), "", "```text"]
+            in_code = True
+            continue
+        if in_code and line.strip() and not line.startswith("        "):
+            lines.append("```")
+            in_code = False
+        lines.append(line[4:] if line.startswith("    ") and not in_code else line)
+    if in_code:
+        lines.append("```")
+    oracle = truth.get("oracle", {})
+    rows = [
+        ("planted in the EEG", "no (null twin)" if truth.get("null") else "yes"),
+        ("subjects", len(truth.get("subjects", []))),
+        ("sampling rate", f"{truth.get('sfreq_hz')} Hz, {truth.get('montage')} montage"),
+        ("early (acoustic) window", f"{truth['windows_ms']['early']} ms"),
+        ("N400 (meaning) window", f"{truth['windows_ms']['n400']} ms, peak {truth.get('n400_peak_ms')} ms"),
+        ("negative-prosody sentences", len(truth.get("negative_prosody_sentences", []))),
+        ("meaning scale in negative sentences", truth.get("negative_meaning_scale")),
+        ("oracle layers", f"{oracle.get('n_encoder_layers')} encoder + {oracle.get('n_decoder_layers')} decoder, "
+                          f"{oracle.get('n_features')} features"),
+        ("oracle planted peak (relative depth)", oracle.get("planted_peak_relative_depth")),
+        ("seed", truth.get("seed")),
+    ]
+    table = "| planted quantity | value |\n| --- | --- |\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
+    text = "\n".join(lines).replace(":func:`", "`").replace(":data:`", "`")
+    for heading in ("Generative model of the EEG", 'Reference model "oracle"'):
+        text = text.replace(heading, f"**{heading}**", 1)
+    return text + "\n\n" + table

@@ -7,7 +7,11 @@ decoder_feature``), float32, word coordinates ``sentence_id, word_index, word_te
 Sentences are processed in blocks; each finished block is written atomically to a parts folder
 named by the configuration hash, so a killed run resumes at the next unfinished block, and the
 merged file replaces the parts when all blocks are done. Any change of model, weights, pooling,
-context, dtype or stimuli changes the hash and invalidates the cache.
+context, segment padding, dtype or stimuli changes the hash and invalidates the cache.
+
+A sentence need not have an audio file of its own: when the table's onsets point into a long file
+(an audiobook run), each sentence is cropped to its words plus ``segment_pad_s`` (see
+:func:`sentence_window`) and its word times are shifted to the crop.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from .adapters import Adapter, ItemStates, load_adapter
 from .pooling import POOLING_METHODS, pool_words, word_frame_weights
 from .registry import get_spec
 
-__all__ = ["extract_states", "stack_layers", "layer_matrices", "load_audio", "word_char_spans"]
+__all__ = ["extract_states", "stack_layers", "layer_matrices", "load_audio", "sentence_window", "word_char_spans"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +95,54 @@ def word_char_spans(sentence_text: str, words: list[str], *, sentence_id: str = 
     return np.asarray(spans, dtype=np.float64).reshape(-1, 2)
 
 
+def sentence_window(onsets_s, offsets_s, *, duration_s: float, pad_s: float | None) -> tuple[float, float]:
+    """The stretch of a sentence's audio file that is fed to a model.
+
+    A sentence may be a segment of a long audio file (a whole audiobook run, with onsets relative
+    to the file's start). Its window is ``[first onset - pad_s, last offset + pad_s]``, clipped to
+    ``[0, duration_s]``. For a per-sentence file whose words fill it up to ``pad_s`` at each end the
+    window is the whole file, i.e. cropping is a no-op.
+
+    Parameters
+    ----------
+    onsets_s, offsets_s : array-like, shape (n_words,)
+        Word times in seconds from the start of the audio file.
+    duration_s : float
+        Length of the audio file in seconds.
+    pad_s : float or None
+        Seconds kept before the first and after the last word; None keeps the whole file.
+
+    Returns
+    -------
+    start_s, stop_s : float
+        Window in seconds from the start of the file.
+    """
+    if pad_s is None:
+        return 0.0, float(duration_s)
+    if pad_s < 0:
+        raise ValueError(f"segment_pad_s must be >= 0 seconds or None (no cropping), got {pad_s}")
+    start = max(0.0, float(np.min(onsets_s)) - pad_s)
+    stop = min(float(duration_s), float(np.max(offsets_s)) + pad_s)
+    return start, stop
+
+
+class _AudioFiles:
+    """The few most recently read audio files (consecutive sentences share a long file)."""
+
+    def __init__(self, *, sampling_rate_hz: int, resample: bool, keep: int = 2):
+        self.rate, self.resample, self.keep = sampling_rate_hz, resample, keep
+        self._files: dict[Path, np.ndarray] = {}
+
+    def __call__(self, path: Path) -> np.ndarray:
+        if path in self._files:
+            self._files[path] = self._files.pop(path)  # most recent last
+        else:
+            self._files[path] = load_audio(path, sampling_rate_hz=self.rate, resample=self.resample)
+            while len(self._files) > self.keep:
+                self._files.pop(next(iter(self._files)))
+        return self._files[path]
+
+
 def _check_table(stimuli: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in _REQUIRED if c not in stimuli.columns]
     if missing:
@@ -135,7 +187,8 @@ def _blocks(sentence_ids: list[str], size: int) -> list[list[str]]:
 
 def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str | Path, cache_dir: str | Path,
                    model_path: str | Path | None = None, dataset: str = "stimuli", pooling: str = "mean",
-                   context_s: float = 0.0, dtype: str = "float32", device: str = "cpu", batch_size: int = 4,
+                   context_s: float = 0.0, segment_pad_s: float | None = 0.2, dtype: str = "float32",
+                   device: str = "cpu", batch_size: int = 4,
                    block_size: int = 16, resample: bool = True, trust_remote_code: bool = False,
                    adapter: Adapter | None = None) -> xr.Dataset:
     """Word-level encoder and decoder states of ``model_key`` for every word of ``stimuli``.
@@ -157,9 +210,17 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     pooling : {"mean", "last", "center"}
         How frames become words (see :func:`hearlike.models.pooling.word_frame_weights`).
     context_s : float
-        Seconds of preceding audio fed before each sentence: the tail of the previous sentence's
-        audio in the table (so at most that sentence's length). The text baseline prepends the whole
-        previous transcript when ``context_s > 0``.
+        Seconds of preceding audio fed before each sentence. When the sentence's window (see
+        ``segment_pad_s``) starts after the start of its audio file, this is the audio just before
+        the window in the same file (less when the file starts sooner). Otherwise (per-sentence
+        files) it is the tail of the previous table sentence's audio window (so at most that
+        sentence's length). Word times are shifted by the context's length. The text baseline
+        prepends the whole previous transcript when ``context_s > 0``.
+    segment_pad_s : float or None
+        Audio files are cropped to ``[first onset - segment_pad_s, last offset + segment_pad_s]``
+        of each sentence (see :func:`sentence_window`), so that sentences cut from a long file
+        (Broderick runs, Alice segments) are fed one at a time with word times shifted to the
+        crop; a per-sentence file whose words fill it is fed whole. None feeds whole files.
     dtype, device : str
         Model precision and torch device.
     batch_size : int
@@ -184,6 +245,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
         raise ValueError(f"pooling {pooling!r} is not one of {POOLING_METHODS}")
     if context_s < 0:
         raise ValueError(f"context_s must be >= 0 seconds, got {context_s}")
+    if segment_pad_s is not None and segment_pad_s < 0:
+        raise ValueError(f"segment_pad_s must be >= 0 seconds or None (no cropping), got {segment_pad_s}")
     if batch_size < 1 or block_size < 1:
         raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
     table = _check_table(stimuli)
@@ -191,7 +254,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     source = str(Path(model_path).resolve()) if model_path is not None else spec.hf_id
     digest = config_hash({
         "model": spec.key, "source": source, "template": spec.prompt_template, "pooling": pooling,
-        "context_s": float(context_s), "dtype": dtype, "resample": resample, "version": __version__,
+        "context_s": float(context_s), "segment_pad_s": None if segment_pad_s is None else float(segment_pad_s),
+        "dtype": dtype, "resample": resample, "version": __version__,
         "stimuli": pd.util.hash_pandas_object(table[list(_REQUIRED)], index=False).tolist()})
     cache_dir = Path(cache_dir)
     final = cache_dir / f"{spec.key}__{dataset}.nc"
@@ -208,6 +272,7 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     by_sentence = {sid: rows for sid, rows in table.groupby("sentence_id", sort=False)}
     previous = dict(zip(sentence_ids[1:], sentence_ids[:-1]))
     blocks = _blocks(sentence_ids, block_size)
+    files = None
     pieces = []
     for number, block in enumerate(tqdm(blocks, desc=f"extract {spec.key}", unit="block")):
         path = parts / digest / f"block_{number:05d}.nc"
@@ -216,8 +281,10 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
             if adapter is None:
                 adapter = load_adapter(spec, model_path=model_path, dtype=dtype, device=device,
                                        trust_remote_code=trust_remote_code)
+            if files is None and spec.family != "text":
+                files = _AudioFiles(sampling_rate_hz=adapter.sampling_rate_hz, resample=resample)
             done = xr.concat([_run_batch(adapter, batch, by_sentence, previous, stimuli_root, pooling=pooling,
-                                         context_s=context_s, resample=resample)
+                                         context_s=context_s, segment_pad_s=segment_pad_s, files=files)
                               for batch in _blocks(block, batch_size)], dim="word")
             write_netcdf(done, path, config_hash=digest)
         pieces.append(done)
@@ -227,14 +294,29 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     result = result.assign_coords(_word_coords(table))
     result.attrs = {"model_id": spec.key, "hf_id": spec.hf_id, "source": source, "config_hash": digest,
                     "hearlike_version": __version__, "pooling": pooling, "context_s": float(context_s),
+                    "segment_pad_s": "none" if segment_pad_s is None else float(segment_pad_s),
                     "dtype": dtype, "dataset": dataset}
     write_netcdf(result, final, config_hash=digest)
     shutil.rmtree(parts, ignore_errors=True)
     return read_netcdf(final, config_hash=digest)
 
 
+def _sentence_audio(rows: pd.DataFrame, sid: str, root: Path, files: _AudioFiles, pad_s: float | None):
+    """The full audio of a sentence's file and the sample range ``[start, stop)`` of its window."""
+    file = root / str(rows["audio_path"].iloc[0])
+    audio = files(file)
+    duration_s = len(audio) / files.rate
+    if rows["offset_s"].max() > duration_s + 0.05:
+        raise ValueError(f"sentence {sid!r}: words end at {rows['offset_s'].max():.2f} s but {file} lasts "
+                         f"{duration_s:.2f} s; the table's times do not match the audio")
+    start_s, stop_s = sentence_window(rows["onset_s"].to_numpy(float), rows["offset_s"].to_numpy(float),
+                                      duration_s=duration_s, pad_s=pad_s)
+    start, stop = int(round(start_s * files.rate)), min(len(audio), int(round(stop_s * files.rate)))
+    return file, audio, start, stop
+
+
 def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: dict, root: Path, *,
-               pooling: str, context_s: float, resample: bool) -> xr.Dataset:
+               pooling: str, context_s: float, segment_pad_s: float | None, files: _AudioFiles | None) -> xr.Dataset:
     spec = adapter.spec
     spans = []
     if spec.family == "text":
@@ -251,24 +333,25 @@ def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: 
         states = adapter.run_text(texts)
     else:
         rate = adapter.sampling_rate_hz
+        n_context = int(round(context_s * rate))
         audios = []
         for sid in batch:
             rows = by_sentence[sid]
-            file = root / str(rows["audio_path"].iloc[0])
-            audio = load_audio(file, sampling_rate_hz=rate, resample=resample)
-            duration_s = len(audio) / rate
-            if rows["offset_s"].max() > duration_s + 0.05:
-                raise ValueError(f"sentence {sid!r}: words end at {rows['offset_s'].max():.2f} s but {file} lasts "
-                                 f"{duration_s:.2f} s; the table's times do not match the audio")
-            shift = 0.0
-            if context_s > 0 and sid in previous:
-                prev_file = root / str(by_sentence[previous[sid]]["audio_path"].iloc[0])
-                tail = load_audio(prev_file, sampling_rate_hz=rate, resample=resample)[-int(round(context_s * rate)):]
-                audio, shift = np.concatenate([tail, audio]), len(tail) / rate
+            file, full, start, stop = _sentence_audio(rows, sid, root, files, segment_pad_s)
+            audio, shift = full[start:stop], -start / rate
+            if n_context > 0 and start > 0:  # a segment of a longer file: the audio before it
+                tail = full[max(0, start - n_context):start]
+            elif n_context > 0 and sid in previous:  # a file of its own: the previous sentence's end
+                _, prev_full, prev_start, prev_stop = _sentence_audio(by_sentence[previous[sid]], previous[sid],
+                                                                      root, files, segment_pad_s)
+                tail = prev_full[max(prev_start, prev_stop - n_context):prev_stop]
+            else:
+                tail = full[:0]
+            audio, shift = np.concatenate([tail, audio]), shift + len(tail) / rate
             if len(audio) / rate > spec.max_audio_s:
                 raise ValueError(f"sentence {sid!r} ({file}) gives {len(audio) / rate:.1f} s of audio with context; "
                                  f"{spec.key} accepts at most {spec.max_audio_s:.0f} s per input: split the "
-                                 f"sentence or lower context_s")
+                                 f"sentence, lower context_s or set segment_pad_s to crop long files")
             audios.append(audio)
             spans.append(rows[["onset_s", "offset_s"]].to_numpy(dtype=np.float64) + shift)
         states = adapter.run_audio(audios)
