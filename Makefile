@@ -10,8 +10,8 @@ PARAMS ?= params.yml
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
-DEMO := data/demo/.complete
-DEMO_NULL := data/demo-null/.complete
+DEMO := data/demo/ground_truth.json
+DEMO_NULL := data/demo-null/ground_truth.json
 export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

@@ -229,3 +229,38 @@ def test_bad_inputs_have_clear_messages():
     nan_states[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="model 'm' layer 'decoder.0' has NaN states"):
         hg.compute_grid({"m": nan_states}, epochs, **kw)
+
+
+def test_cyclic_null_is_rotations_and_reflections_of_the_word_order():
+    perms = hg.sentence_permutations("s07", 7, 200, seed=1, null="cyclic")
+    order = np.arange(7)
+    allowed = {tuple((order + s) % 7) for s in range(1, 7)} | {tuple((-order + s) % 7) for s in range(7)}
+    assert {tuple(p) for p in perms} <= allowed
+    assert len({tuple(p) for p in perms}) == 13  # every non-identity transform drawn (2n - 1)
+    # neighbours stay neighbours (on the circle)
+    assert all(((np.diff(np.r_[p, p[0]]) % 7) == 1).all() or ((np.diff(np.r_[p, p[0]]) % 7) == 6).all() for p in perms)
+
+
+def test_cyclic_null_absorbs_pure_serial_position_structure():
+    """Both sides depend only on word position (points on a circle): the shuffle null calls it
+    alignment, the cyclic null gives exactly zero excess."""
+    lengths = [8] * 12
+    sid, widx = _words(lengths)
+    angle = 2 * np.pi * np.asarray(widx) / 8
+
+    def ring(n_features):  # zero-mean, constant-norm patterns whose distances depend on |i - j| only
+        return np.cos(angle[:, None] + 2 * np.pi * np.arange(n_features)[None, :] / n_features)
+
+    states = make_states(lengths, 1, 5, seed=1)
+    states = states.copy(data=ring(5)[None].astype(np.float32))
+    epochs = make_epochs(lengths, n_subjects=1)
+    epochs = epochs.copy(data=(1e-6 * ring(60)).reshape(1, -1, 6, 10).astype(np.float32))
+    common = dict(windows=[("all", 0, 100)], regions={"all": CHANNELS}, metrics=["spearman_rsa", "linear_cka"],
+                  n_permutations=50, seed=0)
+    shuffle = hg.compute_grid({"m": states}, epochs, null_kind="shuffle", **common)
+    cyclic = hg.compute_grid({"m": states}, epochs, null_kind="cyclic", **common)
+    assert float(shuffle["excess"].min()) > 0.3 and float(shuffle["p_value"].max()) < 0.05
+    np.testing.assert_allclose(cyclic["excess"].values, 0, atol=1e-6)
+    assert float(cyclic["p_value"].min()) == 1.0
+    with pytest.raises(ValueError, match="null_kind must be one of"):
+        hg.compute_grid({"m": states}, epochs, null_kind="circular", **common)

@@ -64,13 +64,30 @@ _P_TOLERANCE = 1e-9  # null >= observed - tol·max|values|: round-off must not b
 # --------------------------------------------------------------------------------------------
 
 
-def sentence_permutations(sentence_id: str, n_words: int, n_permutations: int, *, seed: int) -> np.ndarray:
+#: the within-sentence nulls: "shuffle" = uniformly random word permutations; "cyclic" = cyclic
+#: shifts of the word order, forwards or reversed (2n - 1 non-identity orders), which keep every
+#: pair of neighbouring words neighbours and so preserve serial-position structure (overlapping
+#: epochs, baseline carry-over, contextual states) in the null
+NULLS = ("shuffle", "cyclic")
+
+
+def sentence_permutations(sentence_id: str, n_words: int, n_permutations: int, *, seed: int,
+                          null: str = "shuffle") -> np.ndarray:
     """The word permutations used for one sentence, ``(n_permutations, n_words)`` int64.
 
     Seeded by ``(seed, crc32(sentence_id))`` so a sentence gets the same permutations whatever
     other sentences, models or cells are in the grid. Row ``k`` is applied as ``eeg[perm[k]]``.
+    ``null`` picks the family of permutations (see :data:`NULLS`).
     """
+    if null not in NULLS:
+        raise ValueError(f"null must be one of {NULLS}, got {null!r}")
     rng = np.random.default_rng([int(seed), zlib.crc32(str(sentence_id).encode())])
+    if null == "cyclic":
+        order = np.arange(n_words, dtype=np.int64)
+        # transform t in 1..2n-1: shift t % n, reversed when t >= n (t = 0 is the identity)
+        t = rng.integers(1, 2 * n_words, size=n_permutations)
+        direction = np.where(t >= n_words, -1, 1)[:, None]
+        return (direction * order[None, :] + (t % n_words)[:, None]) % n_words
     base = np.tile(np.arange(n_words, dtype=np.int64), (n_permutations, 1))
     return rng.permuted(base, axis=1)
 
@@ -347,6 +364,7 @@ def compute_grid(
     dtype: torch.dtype = torch.float64,
     keep_null: bool = False,
     keep_sentences: bool = False,
+    null_kind: str = "shuffle",
 ) -> xr.Dataset:
     """Score every model layer against every EEG cell by every metric, with permutation nulls.
 
@@ -381,6 +399,8 @@ def compute_grid(
         Also return the sentence-mean null samples (dim ``permutation``).
     keep_sentences : bool
         Also return per-sentence scores ``sentence_score`` (dim ``sentence``).
+    null_kind : {"shuffle", "cyclic"}
+        Permutation family of the null (see :func:`sentence_permutations`).
 
     Returns
     -------
@@ -392,6 +412,8 @@ def compute_grid(
     """
     metric_names = list(metrics)
     _check_inputs(model_states, epochs, windows, regions, metric_names, min_words, n_permutations)
+    if null_kind not in NULLS:
+        raise ValueError(f"null_kind must be one of {NULLS}, got {null_kind!r}")
     epochs = epochs.transpose("subject", "word", "channel", "time")
     device = torch.device(device)
     n_perm = int(n_permutations)
@@ -425,7 +447,7 @@ def compute_grid(
 
     perms = {
         n: torch.as_tensor(
-            np.stack([sentence_permutations(used[i]["sentence_id"], n, n_perm, seed=seed) for i in idx], axis=1)
+            np.stack([sentence_permutations(used[i]["sentence_id"], n, n_perm, seed=seed, null=null_kind) for i in idx], axis=1)
             if n_perm
             else np.zeros((0, len(idx), n), dtype=np.int64),
             device=device,
@@ -528,6 +550,7 @@ def compute_grid(
         "regions": {k: list(v) for k, v in regions.items()},
         "metrics": metric_names,
         "n_permutations": n_perm,
+        "null": null_kind,
         "seed": int(seed),
         "min_words": int(min_words),
         "models": {m: [int(s) for s in model_states[m].shape] for m in models},
@@ -544,6 +567,7 @@ def compute_grid(
         "excluded_sentences": ",".join(excluded),
         "n_words_unmatched": int(n_unmatched),
         "n_permutations": n_perm,
+        "null": null_kind,
         "seed": int(seed),
         "min_words": int(min_words),
         "permuted_side": json.dumps(permuted_side),

@@ -145,7 +145,7 @@ def regions_of(params: dict[str, Any], epochs: xr.DataArray) -> dict[str, list[s
 def grid_config(params: dict[str, Any]) -> dict[str, Any]:
     """The part of the parameters that determines the metric grid (its cache key)."""
     keys = ("dataset", "data_root", "models", "metrics", "extra_metrics", "windows", "regions", "factor_metric_regions",
-            "min_words", "n_permutations", "seed", "eeg", "extraction")
+            "min_words", "n_permutations", "null", "seed", "eeg", "extraction")
     return {k: params.get(k) for k in keys}
 
 
@@ -182,6 +182,7 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
     metrics = list(params["metrics"]) + list(params.get("extra_metrics") or [])
     regions = regions_of(params, epochs)
     common = dict(windows=windows_of(params), n_permutations=int(params["n_permutations"]), seed=int(params["seed"]),
+                  null_kind=params.get("null", "cyclic"),
                   device=params.get("device", "cpu"), min_words=int(params.get("min_words", 3)),
                   keep_sentences=keep_sentences, keep_null=True)
     # Procrustes and SVCCA need a small eigendecomposition per sentence × cell × permutation, the
@@ -239,6 +240,7 @@ def searchlight(params: dict[str, Any], *, model: str, layer: str, metric: str =
     states = layer_states(params, model).sel(layer=[layer])
     grid = compute_grid({model: states}, epochs, windows=windows_of(params), regions=neighbourhoods, metrics=[metric],
                         n_permutations=n_permutations, seed=int(params["seed"]), device=params.get("device", "cpu"),
+                        null_kind=params.get("null", "cyclic"),
                         min_words=int(params.get("min_words", 3)))
     grid = grid.squeeze(["model", "layer", "metric"], drop=True).rename(region="channel")
     grid.attrs["config_hash"] = digest
