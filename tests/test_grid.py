@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
@@ -264,3 +265,15 @@ def test_cyclic_null_absorbs_pure_serial_position_structure():
     assert float(cyclic["p_value"].min()) == 1.0
     with pytest.raises(ValueError, match="null_kind must be one of"):
         hg.compute_grid({"m": states}, epochs, null_kind="circular", **common)
+
+
+@pytest.mark.parametrize("n_layers", [1, 40])  # few layers: the model side is permuted; many: the EEG side
+def test_per_sentence_null_means_average_to_the_grid_null(n_layers):
+    lengths = [5, 7, 7, 9]
+    states = make_states(lengths, n_layers, 12, seed=2)
+    epochs = make_epochs(lengths, n_subjects=2, seed=3)
+    g = hg.compute_grid({"m": states}, epochs, windows=WINDOWS, regions=REGIONS, metrics=["spearman_rsa", "procrustes"],
+                        n_permutations=15, seed=1, keep_sentences=True)
+    np.testing.assert_allclose(g["sentence_null_mean"].mean("sentence"), g["null_mean"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g["sentence_excess"].mean("sentence"), g["excess"], rtol=1e-10, atol=1e-12)
+    assert json.loads(g.attrs["permuted_side"])["m"] == ("model" if n_layers == 1 else "eeg")

@@ -301,7 +301,8 @@ def _compare_all(metric: Metric, a: torch.Tensor, b: torch.Tensor, *, chunk: int
 
 
 def _bucket_scores(metric, model_rep, eeg_rep, perms, *, chunk, keep_sentences):
-    """Sentence-summed observed ``(L, C)`` and null ``(P, L, C)`` scores for one bucket.
+    """Sentence-summed observed ``(L, C)`` and null ``(P, L, C)`` scores for one bucket, and with
+    ``keep_sentences`` the per-sentence observed and null-mean scores ``(L, C, S)``.
 
     ``perms (P, S, n)`` reorder the EEG words; if the model side has fewer reps it is reordered
     with the inverse permutations instead (identical numbers).
@@ -311,6 +312,7 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, *, chunk, keep_sentences):
     obs_sum = observed.sum(dim=-1)
     n_perm = perms.shape[0]
     null_sum = model_rep.new_zeros((n_perm, n_layers, n_cells))
+    sentence_null = model_rep.new_zeros((n_layers, n_cells, n_sent)) if keep_sentences else None
     if n_perm:
         permute_eeg = n_cells <= n_layers
         r = model_rep.shape[-1]
@@ -327,7 +329,13 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, *, chunk, keep_sentences):
                 a = permute_rep(model_rep.unsqueeze(0), inverse[p0:p1].unsqueeze(1), kind=metric.kind)
                 null = torch.stack([_compare_all(metric, a[k], eeg_rep, chunk=chunk) for k in range(p1 - p0)])
             null_sum[p0:p1] = null.sum(dim=-1)
-    return obs_sum, null_sum, (observed if keep_sentences else None)
+            if keep_sentences:
+                sentence_null += null.sum(dim=0)
+    if keep_sentences and n_perm:
+        sentence_null /= n_perm
+    elif keep_sentences:
+        sentence_null = torch.full_like(observed, float("nan"))
+    return obs_sum, null_sum, (observed if keep_sentences else None), sentence_null
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,7 +406,8 @@ def compute_grid(
     keep_null : bool
         Also return the sentence-mean null samples (dim ``permutation``).
     keep_sentences : bool
-        Also return per-sentence scores ``sentence_score`` (dim ``sentence``).
+        Also return per-sentence scores ``sentence_score``, their permutation-null means
+        ``sentence_null_mean`` and ``sentence_excess`` (the difference), with dim ``sentence``.
     null_kind : {"shuffle", "cyclic"}
         Permutation family of the null (see :func:`sentence_permutations`).
 
@@ -443,6 +452,7 @@ def compute_grid(
     null = np.zeros((n_perm, *shape))
     present = np.zeros((len(models), len(layers)), dtype=bool)
     per_sentence = np.full((*shape, n_sent), np.nan) if keep_sentences else None
+    per_sentence_null = np.full((*shape, n_sent), np.nan) if keep_sentences else None
     permuted_side = {}
 
     perms = {
@@ -469,7 +479,7 @@ def compute_grid(
                     da.values, model, labels, _layer_groups(da), model_pos, n, metric,
                     dtype=dtype, device=device, chunk=chunk,
                 )
-                obs, nul, sent = _bucket_scores(
+                obs, nul, sent, sent_null = _bucket_scores(
                     metric, model_rep, eeg_rep, perms[n], chunk=chunk, keep_sentences=keep_sentences
                 )
                 permuted_side[model] = "eeg" if n_cells <= len(labels) else "model"
@@ -481,6 +491,9 @@ def compute_grid(
                 if keep_sentences:
                     per_sentence[m, np.array(li)[:, None], :, k, np.array(idx)[None, :]] = (
                         sent.double().cpu().numpy().transpose(0, 2, 1)
+                    )
+                    per_sentence_null[m, np.array(li)[:, None], :, k, np.array(idx)[None, :]] = (
+                        sent_null.double().cpu().numpy().transpose(0, 2, 1)
                     )
                 progress.update(1)
     progress.close()
@@ -516,6 +529,8 @@ def compute_grid(
         data["null"] = (dims + ("permutation",), np.moveaxis(unfold(null, lead=(n_perm,)), 0, -1))
     if keep_sentences:
         data["sentence_score"] = (dims + ("sentence",), unfold(per_sentence))
+        data["sentence_null_mean"] = (dims + ("sentence",), unfold(per_sentence_null))
+        data["sentence_excess"] = (dims + ("sentence",), unfold(per_sentence - per_sentence_null))
 
     rel = np.full((len(models), len(layers)), np.nan)
     comp = np.full((len(models), len(layers)), "", dtype=object)

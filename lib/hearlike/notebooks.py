@@ -8,6 +8,7 @@ parameter file (``params.yml``), so the study runs on other data or models witho
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -64,6 +65,9 @@ def run_notebooks(
     import papermill as pm
 
     params = load_params(params_file, overrides)
+    # the kernels inherit the environment: no progress bars in the book, no network
+    os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1", HF_HUB_OFFLINE="1",
+                      TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg")
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     sources = sorted(source_dir.glob("*.md"))
     if names:
