@@ -277,3 +277,23 @@ def test_per_sentence_null_means_average_to_the_grid_null(n_layers):
     np.testing.assert_allclose(g["sentence_null_mean"].mean("sentence"), g["null_mean"], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(g["sentence_excess"].mean("sentence"), g["excess"], rtol=1e-10, atol=1e-12)
     assert json.loads(g.attrs["permuted_side"])["m"] == ("model" if n_layers == 1 else "eeg")
+
+
+def test_rejected_epochs_drop_their_sentence_from_that_subject_only():
+    lengths = [6, 6, 7, 8, 8]
+    states = make_states(lengths, 3, 10, seed=4)
+    epochs = make_epochs(lengths, n_subjects=2, seed=5)
+    damaged = epochs.copy(data=epochs.values.copy())
+    damaged[0, 7] = np.nan  # subject 0, sentence s01 (words 6..11), a rejected epoch
+    common = dict(windows=WINDOWS, regions=REGIONS, metrics=["spearman_rsa", "procrustes", "linear_cka"],
+                  n_permutations=10, seed=2, keep_sentences=True)
+    g = hg.compute_grid({"m": states}, damaged, **common)
+    assert g.attrs["n_cell_sentences_rejected"] == len(WINDOWS) * len(REGIONS)
+    keep = epochs["sentence_id"] != "s01"
+    without = hg.compute_grid({"m": states.sel(word=keep.values)}, epochs.isel(subject=[0], word=keep.values), **common)
+    for var in ("score", "null_mean", "p_value"):
+        np.testing.assert_allclose(g[var].isel(subject=0).values, without[var].isel(subject=0).values, rtol=1e-10)
+    intact = hg.compute_grid({"m": states}, epochs, **common)
+    np.testing.assert_allclose(g["score"].isel(subject=1).values, intact["score"].isel(subject=1).values, rtol=1e-10)
+    assert np.isnan(g["sentence_score"].sel(sentence="s01").isel(subject=0)).all()
+    assert not np.isnan(g["sentence_score"].sel(sentence="s01").isel(subject=1)).any()

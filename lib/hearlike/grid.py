@@ -271,10 +271,22 @@ def _eeg_reps(values, cells, positions, n, metric, *, dtype, device, chunk):
         for s0 in range(0, n_subj, step):
             x = torch.as_tensor(np.ascontiguousarray(sub[s0 : s0 + step]))
             x = x.to(device=device, dtype=dtype).reshape(x.shape[0], n_sent, n, feat)
-            reps.append(metric.prepare(x))
+            reps.append(metric.prepare(torch.nan_to_num(x, nan=0.0)))  # rejected epochs: masked later
         per_cell.append(torch.cat(reps, dim=0))  # (subject, S, n, r)
     stacked = torch.stack(per_cell, dim=1)  # (subject, W·R, S, n, r)
     return stacked.reshape(-1, *stacked.shape[2:])
+
+
+def _eeg_valid(values, cells, positions) -> np.ndarray:
+    """``(n_cells, n_sentences)``: False where a (subject, sentence) has a rejected (NaN) epoch in the
+    cell; those sentences are left out of that cell's means (ordered like :func:`_eeg_reps`)."""
+    n_sent, n = positions.shape
+    words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
+    per_cell = []
+    for ch, tt in cells:
+        bad = np.isnan(words[:, :, ch][:, :, :, tt]).any(axis=(2, 3))  # (subject, S·n)
+        per_cell.append(~bad.reshape(bad.shape[0], n_sent, n).any(axis=2))
+    return np.stack(per_cell, axis=1).reshape(-1, n_sent)
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,7 +312,7 @@ def _compare_all(metric: Metric, a: torch.Tensor, b: torch.Tensor, *, chunk: int
     return torch.cat(parts, dim=-3)
 
 
-def _bucket_scores(metric, model_rep, eeg_rep, perms, *, chunk, keep_sentences):
+def _bucket_scores(metric, model_rep, eeg_rep, perms, valid, *, chunk, keep_sentences):
     """Sentence-summed observed ``(L, C)`` and null ``(P, L, C)`` scores for one bucket, and with
     ``keep_sentences`` the per-sentence observed and null-mean scores ``(L, C, S)``.
 
@@ -309,7 +321,7 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, *, chunk, keep_sentences):
     """
     n_layers, n_cells, n_sent = model_rep.shape[0], eeg_rep.shape[0], model_rep.shape[1]
     observed = _compare_all(metric, model_rep, eeg_rep, chunk=chunk)  # (L, C, S)
-    obs_sum = observed.sum(dim=-1)
+    obs_sum = torch.where(valid, observed, 0.0).sum(dim=-1)
     n_perm = perms.shape[0]
     null_sum = model_rep.new_zeros((n_perm, n_layers, n_cells))
     sentence_null = model_rep.new_zeros((n_layers, n_cells, n_sent)) if keep_sentences else None
@@ -328,6 +340,7 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, *, chunk, keep_sentences):
             else:
                 a = permute_rep(model_rep.unsqueeze(0), inverse[p0:p1].unsqueeze(1), kind=metric.kind)
                 null = torch.stack([_compare_all(metric, a[k], eeg_rep, chunk=chunk) for k in range(p1 - p0)])
+            null = torch.where(valid, null, 0.0)
             null_sum[p0:p1] = null.sum(dim=-1)
             if keep_sentences:
                 sentence_null += null.sum(dim=0)
@@ -466,8 +479,14 @@ def compute_grid(
     }
     total = len(buckets) * len(metric_names) * len(models)
     progress = tqdm(total=total, desc="metric grid", unit="step", disable=None)
+    n_valid = np.zeros(n_cells)
+    valid_all = np.ones((n_cells, n_sent), dtype=bool)
     for n, idx in sorted(buckets.items()):
         epoch_pos = np.stack([used[i]["epochs"] for i in idx])
+        valid_np = _eeg_valid(eeg_values, cells, epoch_pos)
+        valid_all[:, np.array(idx)] = valid_np
+        n_valid += valid_np.sum(axis=1)
+        valid = torch.as_tensor(valid_np, device=device)
         for k, name in enumerate(metric_names):
             metric = METRICS[name]
             eeg_rep = _eeg_reps(eeg_values, cells, epoch_pos, n, metric, dtype=dtype, device=device, chunk=chunk)
@@ -480,7 +499,7 @@ def compute_grid(
                     dtype=dtype, device=device, chunk=chunk,
                 )
                 obs, nul, sent, sent_null = _bucket_scores(
-                    metric, model_rep, eeg_rep, perms[n], chunk=chunk, keep_sentences=keep_sentences
+                    metric, model_rep, eeg_rep, perms[n], valid, chunk=chunk, keep_sentences=keep_sentences
                 )
                 permuted_side[model] = "eeg" if n_cells <= len(labels) else "model"
                 li = [layers.index(lab) for lab in labels]
@@ -497,8 +516,13 @@ def compute_grid(
                     )
                 progress.update(1)
     progress.close()
-    score /= n_sent
-    null /= n_sent
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score /= n_valid[None, None, :, None]  # sentences without rejected epochs in the cell
+        null /= n_valid[None, None, :, None]
+    if keep_sentences:
+        rejected = ~valid_all[None, None, :, None, :]
+        per_sentence[np.broadcast_to(rejected, per_sentence.shape)] = np.nan
+        per_sentence_null[np.broadcast_to(rejected, per_sentence_null.shape)] = np.nan
     score[~present] = np.nan
     null[:, ~present] = np.nan
     logger.info(
@@ -579,6 +603,7 @@ def compute_grid(
         "config": json.dumps(config),
         "n_sentences_used": n_sent,
         "n_sentences_excluded": len(excluded),
+        "n_cell_sentences_rejected": int((~valid_all).sum()),
         "excluded_sentences": ",".join(excluded),
         "n_words_unmatched": int(n_unmatched),
         "n_permutations": n_perm,
