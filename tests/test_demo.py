@@ -100,8 +100,14 @@ def test_oracle_states_follow_the_contract_and_plant_the_peak(roots):
     # recover the planted meaning peak: RSA of each layer with the meaning vectors (normal words)
     from hearlike.text import embed_texts
 
-    normal = load_stimuli(demo.demo_paths(roots["demo"])["stimuli"]).prosody.to_numpy() == "normal"
-    meaning = embed_texts([w.lower() for w in ds.word_text.values])[normal]
+    table = load_stimuli(demo.demo_paths(roots["demo"])["stimuli"])
+    normal = table.prosody.to_numpy() == "normal"
+    with xr.open_dataset(demo.demo_paths(roots["demo"])["patterns"], engine="h5netcdf") as truth:
+        features = demo._zscore(truth.acoustic_features.values.astype(float))
+    # the planted meaning: embeddings made orthogonal to the acoustic features within sentence
+    planted = demo._meaning_vectors(table, embed_texts([w.lower() for w in ds.word_text.values]), features)
+    assert np.abs(demo._residualise(planted, table, features) - planted).max() < 1e-6
+    meaning = planted[normal]
     layers = [ds["encoder"].values[i] for i in range(6)] + [ds["decoder"].values[i] for i in range(6)]
     upper = np.triu_indices(normal.sum(), 1)
     target = demo._correlation_rdm(meaning.astype(float))[upper]
@@ -136,23 +142,36 @@ def test_negative_prosody_lowers_rsa_and_raises_covariance_measures(roots):
         assert planted[f"{metric}_excess"] > 2 * abs(null[f"{metric}_excess"]), metric
 
 
-def test_planted_late_positivity_is_invisible_to_correlation_distance_but_dominates_covariance(roots):
-    """The design behind the measure disagreement, on the noise-free planted patterns: adding the
-    prosodic late positivity leaves every sentence's correlation-distance RDM unchanged while it
-    carries most of the across-word variance (what CKA/HSIC/dCor see)."""
-    with xr.open_dataset(demo.demo_paths(roots["demo"])["patterns"], engine="h5netcdf") as truth:
+def test_planted_prosody_is_invisible_to_the_oracles_rdm_but_dominates_covariance(roots):
+    """The design behind the measure disagreement: the oracle carries the affective salience as an
+    offset shared by all features, which leaves every sentence's correlation-distance RDM unchanged
+    while it carries most of the across-word variance (what CKA/HSIC/dCor see); in the EEG, the
+    late positivity carries most of the variance of the planted centro-parietal patterns."""
+    paths = demo.demo_paths(roots["demo"])
+    with xr.open_dataset(paths["patterns"], engine="h5netcdf") as truth:
         truth = truth.sel(channel=demo.CENTRO_PARIETAL).load()
-    meaning = (truth.meaning_scale * truth.meaning_pattern).values.astype(float)
-    with_lpp = meaning + (truth.salience * truth.salience_pattern).values
+    with xr.open_dataset(paths["oracle"], engine="h5netcdf") as ds:
+        states = ds["decoder"].isel(decoder_layer=1).values.astype(float)
+    weight = demo.oracle_layer_weights().loc["decoder.1", "prosody"]
+    offset = weight * demo.PROSODY_OFFSET_SCALE * np.outer(truth.salience.values, np.ones(states.shape[1]))
     negative = truth.meaning_scale.values < 1
     assert negative.sum() > 10
+    # salience is z-scored within sentence and orthogonal to the acoustic features there
+    features = demo._zscore(truth.acoustic_features.values.astype(float))
     for sentence in np.unique(truth.sentence_id.values[negative]):
         rows = truth.sentence_id.values == sentence
-        np.testing.assert_allclose(demo._correlation_rdm(with_lpp[rows]), demo._correlation_rdm(meaning[rows]),
-                                   atol=1e-6)  # fmt: skip
-        centred = with_lpp[rows] - with_lpp[rows].mean(0)
+        z = truth.salience.values[rows].astype(float)
+        assert abs(z.mean()) < 1e-5 and abs(z.std() - 1) < 1e-5
+        assert np.abs(features[rows].T @ z).max() < 1e-3 * len(z)
+        np.testing.assert_allclose(demo._correlation_rdm(states[rows] - offset[rows]),
+                                   demo._correlation_rdm(states[rows]), atol=1e-5)  # fmt: skip
+        centred = states[rows] - states[rows].mean(0)
+        shared = offset[rows] - offset[rows].mean(0)
+        assert (shared**2).sum() > 0.5 * (centred**2).sum()
+        eeg = (truth.meaning_scale * truth.meaning_pattern + truth.salience * truth.salience_pattern).values[rows]
         lpp = (truth.salience * truth.salience_pattern).values[rows]
-        assert ((lpp - lpp.mean(0)) ** 2).sum() > 0.8 * (centred**2).sum()
+        assert ((lpp - lpp.mean(0)) ** 2).sum() > 0.8 * ((eeg - eeg.mean(0)) ** 2).sum()
+    assert not truth.salience.values[~negative].any()
 
 
 def test_ground_truth_and_resume(roots, caplog):

@@ -32,21 +32,25 @@ Generative model of the EEG (64 BioSemi channels, 500 Hz, microvolts before writ
       semitones, duration), measured on the synthesised audio.
     * N400-like response (250-500 ms, Gaussian peak at 400 ms, centro-parietal): a mean negativity
       ``n_0`` plus ``p_w = e * (Q m_w)``, a fixed random projection ``Q`` (64 x 384) of the
-      word's meaning vector ``m_w`` (:func:`hearlike.text.embed_texts` of the word, centred over
-      the dataset), windowed by a centro-parietal envelope ``e``.
+      word's meaning vector ``m_w``, windowed by a broad centro-parietal envelope ``e`` (sd 7 cm).
+      ``m_w`` is :func:`hearlike.text.embed_texts` of the word, centred over the dataset and then
+      residualised within its sentence on an intercept and the three acoustic features (least
+      squares), so that acoustics cannot predict meaning: the early (acoustic) and the N400
+      (meaning) geometries of a sentence are independent, and an acoustic layer cannot align with
+      the N400 window through the function-word/content-word contrast both would otherwise share.
     * negative prosody: in negative-prosody sentences the meaning pattern is scaled down
-      (``c_w = NEGATIVE_MEANING_SCALE``, else 1) and a sustained late positivity (LPP-like) is
-      added whose amplitude ``z_w`` is the word's prosodic salience (within-sentence z-score of
-      energy + pitch + duration; 0 in normal-prosody sentences). Its pattern ``v`` is flat
-      (= 1) over the centro-parietal region and its time course ``h_late`` flat over 250-500 ms.
-      The oracle carries the same ``z_w`` on one "prosody dimension" of its state space, a rogue
-      dimension with 40x the spread of each other one. The shared rank-1 component dominates
-      the variance on both sides, so covariance-based dependence (linear CKA, HSIC, distance
-      correlation; their excess over a word-permutation null) rises. Correlation distance
-      removes each pattern's mean, so the feature-flat positivity adds nothing to the EEG's RDM,
-      whose meaning geometry is 0.3x weaker against the same noise, and the rogue dimension
-      perturbs the oracle's RDM: geometric RSA falls. :func:`check_planted_effects` measures both
-      on the written data (full demo: RSA excess ~0.12 -> ~0, linear-CKA excess ~0.05 -> ~0.6).
+      (``c_w = NEGATIVE_MEANING_SCALE``, else 1) and a sustained late positivity (LPP-like,
+      flat over 250-500 ms) is added, with a smooth centro-parietal pattern ``v`` (sd 7 cm) and
+      a word-by-word amplitude ``z_w``: a latent "affective salience", drawn at random (stream
+      ``patterns``), residualised within the sentence on the acoustic features and z-scored
+      within the sentence (0 in normal-prosody sentences). The oracle carries the same ``z_w``
+      as an offset shared by all of its features (``2.5 z_w`` on every feature, at the depth of
+      meaning). The shared rank-1 component dominates the across-word variance on both sides, so
+      covariance-based dependence (linear CKA, HSIC, distance correlation; their excess over a
+      word-permutation null) rises. Correlation distance removes each pattern's mean over
+      features, so the offset adds nothing to the oracle's RDM, while the positivity reshapes the
+      EEG's RDM (by ``z_w``, unrelated to meaning) on top of a 0.3x weaker meaning geometry:
+      geometric RSA falls. :func:`check_planted_effects` measures both on the written data.
     * per-subject gains ``gain_early_s``, ``gain_n400_s`` (log-normal, sd 0.25).
 
 The null twin (``null=True``) has the same stimuli, order and background noise, and none of the
@@ -54,11 +58,27 @@ stimulus-locked terms. Both twins get the same oracle.
 
 Reference model "oracle"
     ``K = n_encoder_layers + n_decoder_layers`` layers at relative depth ``r = k / (K - 1)``;
-    layer ``k`` holds ``w_a(r) A P_a + w_m(r) M P_m + 40 z e_j + 1.5 noise`` with
-    ``w_a = exp(-r^2 / 0.125)`` (acoustic features ``A``, early) and
-    ``w_m = exp(-(r - 0.6)^2 / 0.02)`` (centred meaning vectors ``M``; planted peak at relative
-    depth 0.6, i.e. layer ``decoder.1`` of 6 + 6), random projections ``P`` scaled so each term has
-    unit RMS, and the prosodic salience ``z`` on one rogue dimension ``e_j``.
+    layer ``k`` holds ``w_a(r) A P_a + w_m(r) (M P_m + 2.5 z 1^T) + 1.5 noise_k`` with
+    ``w_a = exp(-r^2 / 0.125)`` (z-scored acoustic features ``A``, early) and
+    ``w_m = exp(-(r - 0.6)^2 / (2 * 0.07^2))`` (the planted meaning vectors ``M`` above; planted
+    peak at relative depth 0.6, i.e. layer ``decoder.1`` of 6 + 6, whose neighbours get 0.74
+    (``decoder.0``) and 0.19 (``decoder.2``)), random projections ``P`` scaled so each term has
+    unit RMS, the affective salience ``z`` as an offset on all features, and noise drawn
+    independently for every layer.
+
+Design notes (what the study's pipeline recovers; full demo, 60 sentences x 8 subjects, default
+``params.yml``, region "all", subject-mean excess Spearman RSA over the cyclic null)
+    The N400 window (250-500 ms) peaks at ``decoder.1`` (0.17; ``decoder.0`` 0.15, every other
+    layer < 0.02), the first encoder layers peak in the early window (0-250 ms: ``encoder.0``
+    0.22) and fall below zero in the N400 window, and at ``decoder.1`` the N400 window beats the
+    others (0.17 vs < 0.04). The strong early response (3 uV per feature) and meaning pattern
+    (10 uV RMS over the centro-parietal channels) make both visible in single-subject,
+    single-word epochs against the background noise. Changes from hearlike 0.1.0's first demo,
+    whose N400-window profile was flat (0.07-0.10 at every layer): the prosody term was a rogue
+    dimension in every layer and followed the acoustic salience, so in negative-prosody
+    sentences every layer aligned with the late positivity; meaning was not orthogonal to
+    acoustics; the meaning depth profile was wider (sd 0.10) and the early and meaning EEG
+    patterns weaker (1 and 5 uV).
 
 Everything is deterministic in ``seed``: two runs write byte-identical files.
 """
@@ -111,15 +131,18 @@ ACOUSTIC_FEATURES = ("energy_db", "pitch_st", "duration_s")
 #: amplitudes of the generative model, microvolts
 AMPLITUDES_UV = {
     "pink_noise_rms": 6.0, "alpha_rms": 3.0, "line_noise": 1.0, "drift": 10.0, "blink_peak": 80.0,
-    "early_mean": 2.0, "early_per_feature": 1.0, "n400_mean": 2.0, "meaning_pattern_rms": 5.0,
-    "late_positivity_per_z": 6.0,
+    "early_mean": 2.0, "early_per_feature": 3.0, "n400_mean": 2.0, "meaning_pattern_rms": 10.0,
+    "late_positivity_per_z": 12.0,
 }  # fmt: skip
 BLINK_RATE_HZ = 0.2
 GAP_S = (0.8, 1.2)
 LEAD_S = 2.0
 TAIL_S = 2.0
 ORACLE_NOISE = 1.5
-PROSODY_DIMENSION_SCALE = 40.0
+PROSODY_OFFSET_SCALE = 2.5
+MEANING_ENVELOPE_M = 0.07
+SALIENCE_ENVELOPE_M = 0.07
+MEANING_DEPTH_SD = 0.07
 _STREAM = {"patterns": 1, "oracle": 2, "subject": 3, "order": 4}
 _MEAS_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _DEFAULT_SENTENCES = Path(__file__).resolve().parents[2] / "data" / "demo_sentences.tsv"
@@ -306,16 +329,34 @@ def _smooth_random_pattern(rng, positions, *, width_m=0.04):
     return kernel @ rng.standard_normal(len(positions))
 
 
-def _salience(table, acoustic):
-    """Prosodic salience z_w: within-sentence z-score of z-energy + z-pitch + z-duration for words
-    of negative-prosody sentences, 0 elsewhere."""
-    score = sum(_zscore(acoustic[f]) for f in ACOUSTIC_FEATURES)
+def _residualise(values, table, features):
+    """Within each sentence, the residual of ``values`` (n_words, d) after least squares on an
+    intercept and ``features`` (n_words, f)."""
+    out = np.array(values, dtype=float)
+    for _, rows in table.groupby("sentence_id", sort=False).groups.items():
+        rows = np.asarray(list(rows))
+        design = np.column_stack([np.ones(len(rows)), features[rows]])
+        coef, *_ = np.linalg.lstsq(design, out[rows], rcond=None)
+        out[rows] -= design @ coef
+    return out
+
+
+def _affective_salience(rng, table, features):
+    """Latent affective salience z_w of words in negative-prosody sentences (0 elsewhere): random,
+    residualised within each sentence on the acoustic features, then z-scored within sentence."""
+    raw = _residualise(rng.standard_normal(len(table))[:, None], table, features)[:, 0]
     z = np.zeros(len(table))
     negative = table.prosody.to_numpy() == "negative"
     for _, rows in table[negative].groupby("sentence_id", sort=False).groups.items():
         rows = np.asarray(list(rows))
-        z[rows] = _zscore(score[rows])
+        z[rows] = _zscore(raw[rows])
     return z
+
+
+def _meaning_vectors(table, meaning, features):
+    """Meaning vectors as planted: centred over the dataset, then residualised within each
+    sentence on an intercept and the acoustic features (so acoustics do not predict meaning)."""
+    return _residualise(meaning - meaning.mean(axis=0), table, features)
 
 
 def _planted_patterns(table, acoustic, meaning, *, seed):
@@ -323,6 +364,7 @@ def _planted_patterns(table, acoustic, meaning, *, seed):
     rng = _rng(seed, "patterns")
     names, positions = _montage_positions()
     centro_parietal = _envelope(positions, names, ["CPz", "Pz", "Cz"], 0.05)
+    meaning_envelope = _envelope(positions, names, ["CPz", "Pz", "Cz"], MEANING_ENVELOPE_M)
     fronto_central = _envelope(positions, names, ["FCz", "Fz", "Cz"], 0.05)
     features = _zscore(acoustic[list(ACOUSTIC_FEATURES)].to_numpy())
     a0 = -fronto_central * AMPLITUDES_UV["early_mean"]
@@ -331,19 +373,18 @@ def _planted_patterns(table, acoustic, meaning, *, seed):
     ])  # fmt: skip
     a_features *= AMPLITUDES_UV["early_per_feature"] / np.sqrt(np.mean(a_features**2, axis=1, keepdims=True))
     projection = rng.standard_normal((len(names), meaning.shape[1]))
-    centred = meaning - meaning.mean(axis=0)
-    meaning_pattern = (centred @ projection.T) * centro_parietal
+    meaning_pattern = (_meaning_vectors(table, meaning, features) @ projection.T) * meaning_envelope
     region = [names.index(n) for n in CENTRO_PARIETAL]
     meaning_pattern *= AMPLITUDES_UV["meaning_pattern_rms"] / np.sqrt(np.mean(meaning_pattern[:, region] ** 2))
     n0 = -centro_parietal * AMPLITUDES_UV["n400_mean"]
-    # flat (= 1) over the centro-parietal region, decaying with the envelope outside it
-    salience_pattern = np.minimum(centro_parietal / centro_parietal[region].min(), 1.0)
-    salience_pattern *= AMPLITUDES_UV["late_positivity_per_z"]
+    salience_pattern = _envelope(positions, names, ["CPz", "Pz", "Cz"], SALIENCE_ENVELOPE_M)
+    salience_pattern *= AMPLITUDES_UV["late_positivity_per_z"] / np.sqrt(np.mean(salience_pattern[region] ** 2))
     negative = table.prosody.to_numpy() == "negative"
     return {
         "channels": names, "positions": positions, "features": features, "a0": a0,
         "a_features": a_features, "meaning_pattern": meaning_pattern, "n0": n0,
-        "salience": _salience(table, acoustic), "salience_pattern": salience_pattern,
+        "salience": _affective_salience(rng, table, features),
+        "salience_pattern": salience_pattern,
         "meaning_scale": np.where(negative, NEGATIVE_MEANING_SCALE, 1.0),
     }  # fmt: skip
 
@@ -366,8 +407,8 @@ def oracle_layer_weights(n_encoder_layers=6, n_decoder_layers=6):
         {
             "relative_depth": depth,
             "acoustic": np.exp(-(depth**2) / (2 * 0.25**2)),
-            "meaning": np.exp(-((depth - PLANTED_PEAK_RELATIVE_DEPTH) ** 2) / (2 * 0.10**2)),
-            "prosody": np.ones(n),
+            "meaning": np.exp(-((depth - PLANTED_PEAK_RELATIVE_DEPTH) ** 2) / (2 * MEANING_DEPTH_SD**2)),
+            "prosody": np.exp(-((depth - PLANTED_PEAK_RELATIVE_DEPTH) ** 2) / (2 * MEANING_DEPTH_SD**2)),
             "noise": np.full(n, ORACLE_NOISE),
         },
         index=pd.Index(labels, name="layer"),
@@ -392,11 +433,10 @@ def _oracle_states(table, patterns, meaning, *, seed, n_encoder_layers, n_decode
     rng = _rng(seed, "oracle")
     n_words = len(table)
     acoustic = _unit_rms(patterns["features"] @ rng.standard_normal((len(ACOUSTIC_FEATURES), n_features)))
-    centred = meaning - meaning.mean(axis=0)
-    semantic = _unit_rms(centred @ rng.standard_normal((meaning.shape[1], n_features)))
-    # prosody term: a rogue dimension carrying the prosodic salience (40x the spread of the others)
-    prosody = np.zeros((n_words, n_features))
-    prosody[:, int(rng.integers(n_features))] = PROSODY_DIMENSION_SCALE * patterns["salience"]
+    semantic = _unit_rms(_meaning_vectors(table, meaning, patterns["features"])
+                         @ rng.standard_normal((meaning.shape[1], n_features)))
+    # prosody term: the prosodic salience as an offset shared by every feature
+    prosody = PROSODY_OFFSET_SCALE * np.outer(patterns["salience"], np.ones(n_features))
     weights = oracle_layer_weights(n_encoder_layers, n_decoder_layers)
     layers = []
     for layer in weights.itertuples():
@@ -566,6 +606,9 @@ def _config(*, null, seed, n_subjects, n_sentences, sfreq_hz, n_encoder_layers, 
         "n_sentences": int(len(sentences)), "sfreq_hz": int(sfreq_hz),
         "n_encoder_layers": int(n_encoder_layers), "n_decoder_layers": int(n_decoder_layers),
         "n_features": int(n_features), "amplitudes_uv": AMPLITUDES_UV,
+        "model": {"meaning_envelope_m": MEANING_ENVELOPE_M, "salience_envelope_m": SALIENCE_ENVELOPE_M,
+                  "meaning_depth_sd": MEANING_DEPTH_SD, "prosody_offset_scale": PROSODY_OFFSET_SCALE,
+                  "oracle_noise": ORACLE_NOISE, "negative_meaning_scale": NEGATIVE_MEANING_SCALE},
         "sentences": sentences.to_dict(orient="list"), "normal_prosody": NORMAL_PROSODY,
         "negative_prosody": NEGATIVE_PROSODY, "hearlike_version": __version__,
     }  # fmt: skip
@@ -735,7 +778,7 @@ def _ground_truth(table, sentences, config, digest, gains, orders, patterns, *, 
         "acoustic_features": list(ACOUSTIC_FEATURES),
         "negative_meaning_scale": NEGATIVE_MEANING_SCALE,
         "negative_prosody_sentences": sentences.sentence_id[sentences.condition == "negative"].tolist(),
-        "prosody_dimension_scale": PROSODY_DIMENSION_SCALE,
+        "prosody_offset_scale": PROSODY_OFFSET_SCALE,
         "prosody_settings": {"normal": NORMAL_PROSODY, "negative": NEGATIVE_PROSODY},
         "oracle": {
             "model_id": "oracle",
