@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -43,12 +44,13 @@ def test_parameters_were_injected(executed, tiny_params_file):
 @pytest.mark.parametrize("name", FINDINGS)
 def test_findings_show_figures_and_glued_numbers(executed, name):
     nb = executed[name]
-    images = [o for o in _outputs(nb) if "image/png" in o.get("data", {})]
+    images = [o for o in _outputs(nb) if any(key.endswith("image/png") for key in o.get("data", {}))]
     assert len(images) >= 2, f"{name} produced {len(images)} figures"
     glued = {o["metadata"]["scrapbook"]["name"] for o in _outputs(nb)
              if "scrapbook" in o.get("metadata", {})}
     source = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    referenced = {part.split("`")[1].split(":")[0] for part in source.split("{glue")[1:]}
-    referenced |= {line.split("}", 1)[1].strip() for line in source.splitlines() if line.startswith("```{glue:figure}")}
+    referenced = set(re.findall(r"\{glue(?::\w+)?\}`([^`:]+)", source))
+    referenced |= set(re.findall(r"```\{glue:figure\}\s+(\S+)", source))
+    assert referenced, f"{name} shows no glued value"
     missing = referenced - glued
     assert not missing, f"{name} references glue keys it never glued: {sorted(missing)}"

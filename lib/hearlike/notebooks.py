@@ -65,9 +65,10 @@ def run_notebooks(
     import papermill as pm
 
     params = load_params(params_file, overrides)
-    # the kernels inherit the environment: no progress bars in the book, no network
+    # the kernels inherit the environment: no progress bars in the book, no network, and the inline
+    # backend so figures carry their PNG (a headless MPLBACKEND=Agg would leave them as text)
     os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1", HF_HUB_OFFLINE="1",
-                      TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg")
+                      TRANSFORMERS_OFFLINE="1", MPLBACKEND="module://matplotlib_inline.backend_inline")
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     sources = sorted(source_dir.glob("*.md"))
     if names:

@@ -63,6 +63,34 @@ def stimuli_of(params: dict[str, Any]) -> pd.DataFrame:
     return load_stimuli(stimuli_path(params))
 
 
+def data_fingerprint(params: dict[str, Any]) -> str:
+    """A short hash identifying the dataset's content, so caches never outlive the data they came from.
+
+    The demo's own configuration hash (``ground_truth.json``) when present; otherwise the stimulus
+    table's bytes plus the size and modification time of every file under ``data_root``.
+    """
+    import hashlib
+    import json
+
+    root = Path(params["data_root"])
+    truth = root / "ground_truth.json"
+    if truth.exists():
+        return str(json.loads(truth.read_text()).get("config_hash", ""))[:12] or config_hash(truth.read_text())
+    digest = hashlib.sha256()
+    table = stimuli_path(params)
+    if table.exists():
+        digest.update(table.read_bytes())
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:12]
+
+
+def _cache(params: dict[str, Any], kind: str) -> Path:
+    """``<cache_dir>/<kind>/<data fingerprint>``: caches of one version of the data."""
+    return Path(params["cache_dir"]) / kind / data_fingerprint(params)
+
+
 def _tiny_family(key: str) -> str:
     family = key[len(TINY_PREFIX):].replace("-", "_").replace(".", "_")
     if family not in TINY_STANDS_FOR:
@@ -97,7 +125,7 @@ def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | N
         if states is None:
             raise FileNotFoundError(f"reference states {path} are missing; write the demo with `python -m hearlike demo`")
         return states
-    cache_dir = Path(params["cache_dir"]) / "states"
+    cache_dir = _cache(params, "states")
     registry_key = key
     if key.startswith(TINY_PREFIX):
         family = _tiny_family(key)
@@ -126,7 +154,7 @@ def epochs_of(params: dict[str, Any]) -> xr.DataArray:
 
     return load_epochs(
         params["dataset"], stimuli=stimuli_of(params), params=params.get("eeg"),
-        cache_dir=Path(params["cache_dir"]) / "epochs", root=params["data_root"],
+        cache_dir=_cache(params, "epochs"), root=params["data_root"],
     )
 
 
@@ -146,7 +174,7 @@ def grid_config(params: dict[str, Any]) -> dict[str, Any]:
     """The part of the parameters that determines the metric grid (its cache key)."""
     keys = ("dataset", "data_root", "models", "metrics", "extra_metrics", "windows", "regions", "factor_metric_regions",
             "min_words", "n_permutations", "null", "seed", "eeg", "extraction")
-    return {k: params.get(k) for k in keys}
+    return {k: params.get(k) for k in keys} | {"data": data_fingerprint(params)}
 
 
 def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recompute: bool = False) -> xr.Dataset:
