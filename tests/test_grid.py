@@ -260,9 +260,11 @@ def test_cyclic_null_absorbs_pure_serial_position_structure():
                   n_permutations=50, seed=0)
     shuffle = hg.compute_grid({"m": states}, epochs, null_kind="shuffle", **common)
     cyclic = hg.compute_grid({"m": states}, epochs, null_kind="cyclic", **common)
+    swap = hg.compute_grid({"m": states}, epochs, null_kind="swap", **common)
     assert float(shuffle["excess"].min()) > 0.3 and float(shuffle["p_value"].max()) < 0.05
-    np.testing.assert_allclose(cyclic["excess"].values, 0, atol=1e-6)
-    assert float(cyclic["p_value"].min()) == 1.0
+    for null in (cyclic, swap):
+        np.testing.assert_allclose(null["excess"].values, 0, atol=1e-6)
+        assert float(null["p_value"].min()) == 1.0
     with pytest.raises(ValueError, match="null_kind must be one of"):
         hg.compute_grid({"m": states}, epochs, null_kind="circular", **common)
 
@@ -297,3 +299,27 @@ def test_rejected_epochs_drop_their_sentence_from_that_subject_only():
     np.testing.assert_allclose(g["score"].isel(subject=1).values, intact["score"].isel(subject=1).values, rtol=1e-10)
     assert np.isnan(g["sentence_score"].sel(sentence="s01").isel(subject=0)).all()
     assert not np.isnan(g["sentence_score"].sel(sentence="s01").isel(subject=1)).any()
+
+
+def test_swap_null_absorbs_shared_position_effects_but_finds_word_correspondence():
+    """Both sides drift along the same direction with word position (a serial-position effect
+    shared by every sentence): the word shuffle calls it alignment, the sentence swap does not; a
+    planted word-level latent on top is found by the swap null."""
+    lengths = [7] * 16
+    sid, widx = _words(lengths)
+    first = np.asarray(widx, dtype=float)[:, None] / 6 * 3.0
+    rng = np.random.default_rng(3)
+    states = make_states(lengths, 1, 20, seed=5, latent=first)
+    epochs = make_epochs(lengths, n_subjects=1, seed=6, signal=first, snr=3.0)
+    common = dict(windows=[("all", 0, 100)], regions={"all": CHANNELS}, metrics=["spearman_rsa", "linear_cka"],
+                  n_permutations=100, seed=0)
+    shuffle = hg.compute_grid({"m": states}, epochs, null_kind="shuffle", **common)
+    swap = hg.compute_grid({"m": states}, epochs, null_kind="swap", **common)
+    assert float(shuffle["p_value"].max()) < 0.05
+    assert float(swap["p_value"].min()) > 0.05 and abs(float(swap["excess"].max())) < 0.1
+    latent = rng.standard_normal((len(sid), 3))
+    states2 = make_states(lengths, 1, 20, seed=5, latent=first + 0 * latent[:, :1])
+    states2 = states2.copy(data=states2.values + (latent @ rng.standard_normal((3, 20)))[None].astype(np.float32))
+    epochs2 = make_epochs(lengths, n_subjects=1, seed=6, signal=np.hstack([first, latent]), snr=3.0)
+    found = hg.compute_grid({"m": states2}, epochs2, null_kind="swap", **common)
+    assert float(found["p_value"].max()) < 0.05

@@ -64,11 +64,26 @@ _P_TOLERANCE = 1e-9  # null >= observed - tol·max|values|: round-off must not b
 # --------------------------------------------------------------------------------------------
 
 
-#: the within-sentence nulls: "shuffle" = uniformly random word permutations; "cyclic" = cyclic
-#: shifts of the word order, forwards or reversed (2n - 1 non-identity orders), which keep every
-#: pair of neighbouring words neighbours and so preserve serial-position structure (overlapping
-#: epochs, baseline carry-over, contextual states) in the null
-NULLS = ("shuffle", "cyclic")
+#: the nulls: "shuffle" = uniformly random word permutations inside each sentence; "cyclic" =
+#: cyclic shifts of the word order, forwards or reversed (2n - 1 non-identity orders), which keep
+#: neighbouring words neighbours (circularly); "swap" = each sentence's model words are compared
+#: with the EEG of another sentence of the same length, words in order, so every serial-position
+#: structure shared by all sentences (overlapping epochs, baseline carry-over, contextual states,
+#: position effects) is in the null and only sentence-specific word correspondence counts
+NULLS = ("shuffle", "cyclic", "swap")
+
+
+def sentence_swaps(sentence_ids: Sequence[str], n_permutations: int, *, seed: int) -> np.ndarray:
+    """Sentence re-pairings for the ``"swap"`` null: ``(n_permutations, n_sentences)`` int64.
+
+    Row ``k`` pairs sentence ``s``'s model states with the EEG of sentence ``row[s]`` (all of the
+    same length). Seeded by ``seed`` and the sentence ids. A group of one sentence can only be
+    paired with itself (its null equals its score: conservative).
+    """
+    key = zlib.crc32("|".join(map(str, sentence_ids)).encode())
+    rng = np.random.default_rng([int(seed), key])
+    base = np.tile(np.arange(len(sentence_ids), dtype=np.int64), (n_permutations, 1))
+    return rng.permuted(base, axis=1)
 
 
 def sentence_permutations(sentence_id: str, n_words: int, n_permutations: int, *, seed: int,
@@ -79,8 +94,8 @@ def sentence_permutations(sentence_id: str, n_words: int, n_permutations: int, *
     other sentences, models or cells are in the grid. Row ``k`` is applied as ``eeg[perm[k]]``.
     ``null`` picks the family of permutations (see :data:`NULLS`).
     """
-    if null not in NULLS:
-        raise ValueError(f"null must be one of {NULLS}, got {null!r}")
+    if null not in ("shuffle", "cyclic"):
+        raise ValueError(f"word permutations are 'shuffle' or 'cyclic', got {null!r}")
     rng = np.random.default_rng([int(seed), zlib.crc32(str(sentence_id).encode())])
     if null == "cyclic":
         order = np.arange(n_words, dtype=np.int64)
@@ -317,7 +332,8 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, valid, *, chunk, keep_sent
     ``keep_sentences`` the per-sentence observed and null-mean scores ``(L, C, S)``.
 
     ``perms (P, S, n)`` reorder the EEG words; if the model side has fewer reps it is reordered
-    with the inverse permutations instead (identical numbers).
+    with the inverse permutations instead (identical numbers). ``perms (P, S)`` (the "swap" null)
+    re-pair sentences: sentence ``s``'s model reps meet the EEG reps of sentence ``perms[k, s]``.
     """
     n_layers, n_cells, n_sent = model_rep.shape[0], eeg_rep.shape[0], model_rep.shape[1]
     observed = _compare_all(metric, model_rep, eeg_rep, chunk=chunk)  # (L, C, S)
@@ -332,15 +348,22 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, valid, *, chunk, keep_sent
         per_perm += n_layers * n_cells * n_sent * (1 if metric.kind == "gram" else r * r)
         step = max(1, chunk // max(1, per_perm))
         inverse = torch.argsort(perms, dim=-1)
+        swap = perms.dim() == 2
         for p0 in range(0, n_perm, step):
             p1 = min(n_perm, p0 + step)
-            if permute_eeg:
+            if swap:
+                b = eeg_rep[:, perms[p0:p1]].transpose(0, 1)  # (k, C, S, n, r)
+                null = _compare_all(metric, model_rep, b, chunk=chunk)
+                valid_k = valid[:, perms[p0:p1]].transpose(0, 1).unsqueeze(1)  # (k, 1, C, S)
+                null = torch.where(valid_k, null, 0.0)
+            elif permute_eeg:
                 b = permute_rep(eeg_rep.unsqueeze(0), perms[p0:p1].unsqueeze(1), kind=metric.kind)
                 null = _compare_all(metric, model_rep, b, chunk=chunk)
             else:
                 a = permute_rep(model_rep.unsqueeze(0), inverse[p0:p1].unsqueeze(1), kind=metric.kind)
                 null = torch.stack([_compare_all(metric, a[k], eeg_rep, chunk=chunk) for k in range(p1 - p0)])
-            null = torch.where(valid, null, 0.0)
+            if not swap:
+                null = torch.where(valid, null, 0.0)
             null_sum[p0:p1] = null.sum(dim=-1)
             if keep_sentences:
                 sentence_null += null.sum(dim=0)
@@ -421,8 +444,8 @@ def compute_grid(
     keep_sentences : bool
         Also return per-sentence scores ``sentence_score``, their permutation-null means
         ``sentence_null_mean`` and ``sentence_excess`` (the difference), with dim ``sentence``.
-    null_kind : {"shuffle", "cyclic"}
-        Permutation family of the null (see :func:`sentence_permutations`).
+    null_kind : {"shuffle", "cyclic", "swap"}
+        The null (see :data:`NULLS`, :func:`sentence_permutations`, :func:`sentence_swaps`).
 
     Returns
     -------
@@ -468,15 +491,20 @@ def compute_grid(
     per_sentence_null = np.full((*shape, n_sent), np.nan) if keep_sentences else None
     permuted_side = {}
 
-    perms = {
-        n: torch.as_tensor(
-            np.stack([sentence_permutations(used[i]["sentence_id"], n, n_perm, seed=seed, null=null_kind) for i in idx], axis=1)
-            if n_perm
-            else np.zeros((0, len(idx), n), dtype=np.int64),
-            device=device,
-        )
-        for n, idx in buckets.items()
-    }
+    if null_kind == "swap":  # (P, S) sentence re-pairings within each length bucket
+        perms = {n: torch.as_tensor(sentence_swaps([used[i]["sentence_id"] for i in idx], n_perm, seed=seed),
+                                    device=device) for n, idx in buckets.items()}
+    else:  # (P, S, n) word permutations
+        perms = {
+            n: torch.as_tensor(
+                np.stack([sentence_permutations(used[i]["sentence_id"], n, n_perm, seed=seed, null=null_kind)
+                          for i in idx], axis=1)
+                if n_perm
+                else np.zeros((0, len(idx), n), dtype=np.int64),
+                device=device,
+            )
+            for n, idx in buckets.items()
+        }
     total = len(buckets) * len(metric_names) * len(models)
     progress = tqdm(total=total, desc="metric grid", unit="step", disable=None)
     n_valid = np.zeros(n_cells)

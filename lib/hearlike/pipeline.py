@@ -210,7 +210,7 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
     metrics = list(params["metrics"]) + list(params.get("extra_metrics") or [])
     regions = regions_of(params, epochs)
     common = dict(windows=windows_of(params), n_permutations=int(params["n_permutations"]), seed=int(params["seed"]),
-                  null_kind=params.get("null", "cyclic"),
+                  null_kind=params.get("null", "swap"),
                   device=params.get("device", "cpu"), min_words=int(params.get("min_words", 3)),
                   keep_sentences=keep_sentences, keep_null=True)
     # Procrustes and SVCCA need a small eigendecomposition per sentence × cell × permutation, the
@@ -268,7 +268,7 @@ def searchlight(params: dict[str, Any], *, model: str, layer: str, metric: str =
     states = layer_states(params, model).sel(layer=[layer])
     grid = compute_grid({model: states}, epochs, windows=windows_of(params), regions=neighbourhoods, metrics=[metric],
                         n_permutations=n_permutations, seed=int(params["seed"]), device=params.get("device", "cpu"),
-                        null_kind=params.get("null", "cyclic"),
+                        null_kind=params.get("null", "swap"),
                         min_words=int(params.get("min_words", 3)))
     grid = grid.squeeze(["model", "layer", "metric"], drop=True).rename(region="channel")
     grid.attrs["config_hash"] = digest
