@@ -79,12 +79,21 @@ def metrics_table(params: dict[str, Any]) -> pd.DataFrame:
 def describe_statistics(params: dict[str, Any]) -> str:
     """Markdown: the permutation null, corrections, CIs and seeds used."""
     n_perm = int(params["n_permutations"])
+    null = params.get("null", "swap")
+    how = {
+        "swap": ("each sentence's model words are compared, in order, with the EEG of another sentence of "
+                 "the same length (sentences re-paired at random within length groups), so serial-position "
+                 "structure shared by all sentences — overlapping epochs, baseline carry-over, contextual "
+                 "states — is part of the null and only sentence-specific word correspondence counts"),
+        "cyclic": "the word order of one side is rotated (or reversed and rotated) inside each sentence",
+        "shuffle": "the word labels of one side are shuffled inside each sentence",
+    }[null]
     return (
-        f"**Permutation null.** For every sentence, the word labels of one side are shuffled "
-        f"{n_perm} times (the same permutations for every model, layer, subject, window and region, "
-        f"seed {params['seed']}); the null mean of a cell is its small-n baseline and every score is "
-        f"also reported as its **excess** over it. Debiased CKA (unbiased HSIC) and bias-corrected "
-        f"distance correlation are computed beside the biased estimators.\n\n"
+        f"**Permutation null ({null}).** In each of {n_perm} permutations {how}; the same permutations "
+        f"are used for every model, layer, subject, window and region (seed {params['seed']}). The null "
+        f"mean of a cell is its small-n baseline, and every score is also reported as its **excess** "
+        f"over it. Debiased CKA (unbiased HSIC) and bias-corrected distance correlation are computed "
+        f"beside the biased estimators.\n\n"
         f"**Group tests.** Subject-mean scores are compared with the subject-mean null under the same "
         f"permutations; p = (1 + #null ≥ observed) / (1 + {n_perm}). Family-wise error over layers × "
         f"windows × regions is controlled by the maximum statistic; Benjamini–Hochberg FDR is available "
