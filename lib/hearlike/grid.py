@@ -39,22 +39,13 @@ from tqdm.auto import tqdm
 from . import __version__
 from .cache import read_netcdf, write_netcdf
 from .config import config_hash
-from .metrics import METRICS, Metric, _correlation_rdm_upper, get_metric, permute_rep
+from .metrics import METRICS, STUDY_METRICS, Metric, _correlation_rdm_upper, get_metric, permute_rep
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["compute_grid", "eeg_rdms", "save_grid", "load_grid", "sentence_permutations", "DEFAULT_METRICS"]
 
-DEFAULT_METRICS: tuple[str, ...] = (
-    "spearman_rsa",
-    "pearson_rsa",
-    "procrustes",
-    "mutual_knn",
-    "linear_cka",
-    "rbf_cka",
-    "dcor",
-    "svcca",
-)
+DEFAULT_METRICS: tuple[str, ...] = STUDY_METRICS
 
 _P_TOLERANCE = 1e-9  # null >= observed - tol·max|values|: round-off must not break exact ties
 

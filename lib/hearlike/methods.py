@@ -33,7 +33,7 @@ def describe_stimuli(params: dict[str, Any]) -> str:
 def models_table(params: dict[str, Any]) -> pd.DataFrame:
     """The study's models: registry rows for registry keys, a description for reference/tiny models."""
     from .models import registry_table
-    from .pipeline import REFERENCE_PREFIX, TINY_PREFIX, TINY_STANDS_FOR, _tiny_family
+    from .pipeline import REFERENCE_PREFIX, TINY_PREFIX, tiny_stands_for
 
     registry = registry_table()
     rows = []
@@ -42,7 +42,7 @@ def models_table(params: dict[str, Any]) -> pd.DataFrame:
             rows.append({"model": key, "source": "reference states shipped with the dataset",
                          "architecture": "simulated (see the demo chapter)"})
         elif key.startswith(TINY_PREFIX):
-            stands_for = TINY_STANDS_FOR[_tiny_family(key)]
+            stands_for = tiny_stands_for(key)
             rows.append({"model": key, "source": "tiny random weights built offline from the real config class",
                          "architecture": registry.loc[stands_for, "display_name"]})
         else:

@@ -28,16 +28,6 @@ logger = logging.getLogger(__name__)
 REFERENCE_PREFIX = "oracle"
 #: prefix of tiny random-weight models built offline from a real architecture's config
 TINY_PREFIX = "tiny-"
-#: registry key whose architecture each tiny family stands for
-TINY_STANDS_FOR = {
-    "qwen2_audio": "qwen2-audio-7b",
-    "qwen2_5_omni": "qwen2.5-omni-3b",
-    "qwen3_omni": "qwen3-omni-30b-a3b-instruct",
-    "voxtral": "voxtral-mini-3b",
-    "audioflamingo3": "audio-flamingo-3",
-    "whisper": "whisper-large-v3-encoder",
-    "text": "qwen2-7b-text",
-}
 
 
 def windows_of(params: dict[str, Any]) -> list[tuple[str, float, float]]:
@@ -91,11 +81,17 @@ def _cache(params: dict[str, Any], kind: str) -> Path:
     return Path(params["cache_dir"]) / kind / data_fingerprint(params)
 
 
-def _tiny_family(key: str) -> str:
+def tiny_stands_for(key: str) -> str:
+    """The registry key whose architecture the tiny model ``key`` (``"tiny-<family>"``) is built from:
+    the first registry entry of that family."""
+    from .models import REGISTRY
+    from .models.tiny import TINY_FAMILIES
+
     family = key[len(TINY_PREFIX):].replace("-", "_").replace(".", "_")
-    if family not in TINY_STANDS_FOR:
-        raise ValueError(f"unknown tiny model {key!r}; known: {sorted(TINY_PREFIX + f for f in TINY_STANDS_FOR)}")
-    return family
+    if family not in TINY_FAMILIES:
+        known = sorted(TINY_PREFIX + f.replace("_", "-") for f in TINY_FAMILIES)
+        raise ValueError(f"unknown tiny model {key!r}; known: {known}")
+    return next(k for k, spec in REGISTRY.items() if spec.family == family)
 
 
 def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | None = None) -> xr.Dataset:
@@ -117,7 +113,7 @@ def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | N
     Dataset
         ``encoder`` / ``decoder`` states with word coordinates (see ARCHITECTURE.md).
     """
-    from .models import extract_states, save_tiny
+    from .models import REGISTRY, extract_states, save_tiny
 
     if key.startswith(REFERENCE_PREFIX):
         path = Path(params["data_root"]) / "states" / f"{key}.nc"
@@ -128,8 +124,8 @@ def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | N
     cache_dir = _cache(params, "states")
     registry_key = key
     if key.startswith(TINY_PREFIX):
-        family = _tiny_family(key)
-        registry_key = TINY_STANDS_FOR[family]
+        registry_key = tiny_stands_for(key)
+        family = REGISTRY[registry_key].family
         model_path = Path(params["cache_dir"]) / "tiny-models" / family
         if not (model_path / "config.json").exists():
             save_tiny(family, model_path, seed=int(params.get("seed", 0)))
