@@ -22,7 +22,7 @@ N400 = "250-500"
 
 def _params(root, cache_dir):
     overrides = {
-        "dataset": "demo", "data_root": str(root), "cache_dir": str(cache_dir), "models": ["oracle"],
+        "dataset": "demo", "data_root": str(root), "cache_dir": str(cache_dir), "models": ["oracle", "oracle-prosody"],
         "metrics": METRICS, "extra_metrics": [], "regions": ["all"], "factor_metric_regions": ["all"],
         "n_permutations": 50,
     }  # fmt: skip
@@ -89,3 +89,12 @@ def test_word_shuffle_null_would_call_the_null_twin_aligned(grids):
     grid = pipeline.metric_grid(params, keep_sentences=False)
     p = findings.group_p_values(grid)["p_fwe"].sel(model="oracle", region="all", metric="spearman_rsa")
     assert float(p.min()) < 0.05
+
+
+def test_prosody_only_model_is_seen_by_covariance_metrics_not_geometric_ones(grids):
+    """The planted rank split: ``oracle-prosody`` carries prosodic salience as an offset on every
+    feature (no meaning) -- invisible to correlation-distance RSA, shared with the EEG's late
+    positivity in covariance."""
+    p = findings.group_p_values(grids["demo"])["p_fwe"].sel(model="oracle-prosody", region="all", window=N400)
+    assert float(p.sel(metric="linear_cka").min()) < 0.05
+    assert float(p.sel(metric="spearman_rsa").min()) >= 0.05

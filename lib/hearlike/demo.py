@@ -7,6 +7,7 @@ is known. :func:`write_demo` writes, under ``root``::
     stimuli/audio/<id>.wav       16 kHz mono PCM-16 speech from libespeak-ng (hearlike.tts)
     bids/                        EEG-BIDS tree, task "listening", BrainVision (int16, 0.1 uV)
     states/oracle.nc             hidden states of the reference model "oracle" (model contract)
+    states/oracle-prosody.nc     a second reference model carrying prosodic salience only
     ground_truth.json            what was planted, where, and with which seeds
     ground_truth.nc              word-level planted patterns (meaning pattern, acoustic features...)
 
@@ -143,7 +144,7 @@ PROSODY_OFFSET_SCALE = 2.5
 MEANING_ENVELOPE_M = 0.07
 SALIENCE_ENVELOPE_M = 0.07
 MEANING_DEPTH_SD = 0.07
-_STREAM = {"patterns": 1, "oracle": 2, "subject": 3, "order": 4}
+_STREAM = {"patterns": 1, "oracle": 2, "subject": 3, "order": 4, "prosody_model": 5}
 _MEAS_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _DEFAULT_SENTENCES = Path(__file__).resolve().parents[2] / "data" / "demo_sentences.tsv"
 
@@ -453,6 +454,25 @@ def _oracle_states(table, patterns, meaning, *, seed, n_encoder_layers, n_decode
     )
 
 
+#: the second reference model: prosodic salience only (no meaning), as the same all-feature offset
+#: the oracle carries, in every layer: invisible to correlation distance, dominant in covariance
+PROSODY_MODEL = "oracle-prosody"
+
+
+def _prosody_model_states(table, patterns, *, seed, n_layers, n_features):
+    """States of ``oracle-prosody``: ``PROSODY_OFFSET_SCALE * salience`` on every feature + noise.
+
+    A planted *rank split*: geometric metrics (correlation-distance RDMs, neighbours, rotations) see
+    only its noise and rank it with the random models, while covariance-based metrics see the
+    salience offset that the EEG's late positivity shares, and rank it high.
+    """
+    rng = _rng(seed, "prosody_model")
+    prosody = PROSODY_OFFSET_SCALE * np.outer(patterns["salience"], np.ones(n_features))
+    states = np.stack([prosody + ORACLE_NOISE * rng.standard_normal((len(table), n_features))
+                       for _ in range(n_layers)]).astype(np.float32)
+    return xr.Dataset({"decoder": (("decoder_layer", "word", "decoder_feature"), states)}, coords=_word_coords(table))
+
+
 # ----------------------------------------------------------------------------------------------
 # EEG
 # ----------------------------------------------------------------------------------------------
@@ -611,6 +631,7 @@ def _config(*, null, seed, n_subjects, n_sentences, sfreq_hz, n_encoder_layers, 
                   "oracle_noise": ORACLE_NOISE, "negative_meaning_scale": NEGATIVE_MEANING_SCALE},
         "sentences": sentences.to_dict(orient="list"), "normal_prosody": NORMAL_PROSODY,
         "negative_prosody": NEGATIVE_PROSODY, "hearlike_version": __version__,
+        "reference_models": ["oracle", PROSODY_MODEL],
     }  # fmt: skip
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     return config, digest
@@ -696,6 +717,10 @@ def write_demo(root=None, *, null=False, seed=0, n_subjects=8, n_sentences=None,
     oracle.attrs = {"model_id": "oracle", "pooling": "planted (word-level generative model)",
                     "dataset": "demo-null" if null else "demo", "source": "hearlike.demo"}  # fmt: skip
     write_netcdf(oracle, paths["oracle"], config_hash=digest)
+    prosody_model = _prosody_model_states(table, patterns, seed=seed, n_layers=n_decoder_layers, n_features=n_features)
+    prosody_model.attrs = {"model_id": PROSODY_MODEL, "pooling": "planted (word-level generative model)",
+                           "dataset": "demo-null" if null else "demo", "source": "hearlike.demo"}  # fmt: skip
+    write_netcdf(prosody_model, paths["states"] / f"{PROSODY_MODEL}.nc", config_hash=digest)
     _write_patterns(paths["patterns"], table, acoustic, patterns, null=null, digest=digest)
 
     gains_rng = _rng(seed, "subject", 10_000)
@@ -790,6 +815,13 @@ def _ground_truth(table, sentences, config, digest, gains, orders, patterns, *, 
             "planted_peak_layer": peak_layer,
             "planted_peak_layer_relative_depth": float(weights.relative_depth[peak_layer]),
             "layer_weights": weights.reset_index().to_dict(orient="records"),
+        },
+        "prosody_model": {
+            "model_id": PROSODY_MODEL,
+            "path": f"states/{PROSODY_MODEL}.nc",
+            "n_decoder_layers": n_decoder_layers,
+            "planted": "prosodic salience offset on every feature, no meaning: high under covariance-based "
+                       "metrics, at chance under geometric metrics (a planted rank split)",
         },
         "expected": (
             {"n400_meaning_effect": False, "measure_disagreement": False}
