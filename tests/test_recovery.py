@@ -98,3 +98,15 @@ def test_prosody_only_model_is_seen_by_covariance_metrics_not_geometric_ones(gri
     p = findings.group_p_values(grids["demo"])["p_fwe"].sel(model="oracle-prosody", region="all", window=N400)
     assert float(p.sel(metric="linear_cka").min()) < 0.05
     assert float(p.sel(metric="spearman_rsa").min()) >= 0.05
+
+
+def test_tnc_labels_the_planted_negative_prosody_more_precisely_than_any_single_view(grids):
+    result = pipeline.tnc_of(dict(grids["demo_params"], tnc={"k": 3, "theta": 0.6, "model_layer_depth": 0.6}))
+    labels, planted = result["labels"], result["planted"].reindex(result["labels"].index)
+    tnc_negative = labels["label"] == "negative"
+    assert tnc_negative.sum() >= 3
+    precision = planted[tnc_negative].mean()
+    assert precision >= 0.9
+    for view in ("prosody", "text", "model"):
+        flagged = labels[f"{view}_negative"].astype(bool)
+        assert precision >= planted[flagged].mean(), view

@@ -141,6 +141,8 @@ LEAD_S = 2.0
 TAIL_S = 2.0
 ORACLE_NOISE = 1.5
 PROSODY_OFFSET_SCALE = 2.5
+#: weight of the sentence-level meaning (gist) in the oracle's meaning layers
+SENTENCE_GIST_SCALE = 1.0
 MEANING_ENVELOPE_M = 0.07
 SALIENCE_ENVELOPE_M = 0.07
 MEANING_DEPTH_SD = 0.07
@@ -438,11 +440,16 @@ def _oracle_states(table, patterns, meaning, *, seed, n_encoder_layers, n_decode
                          @ rng.standard_normal((meaning.shape[1], n_features)))
     # prosody term: the prosodic salience as an offset shared by every feature
     prosody = PROSODY_OFFSET_SCALE * np.outer(patterns["salience"], np.ones(n_features))
+    # sentence gist: the sentence's mean (dataset-centred) meaning, the same for all its words. A
+    # per-sentence constant leaves every within-sentence centred Gram and Euclidean distance
+    # unchanged, but gives the model a sentence-level meaning (TNC's model view reads it).
+    centred = pd.DataFrame(meaning - meaning.mean(axis=0)).groupby(table.sentence_id.to_numpy()).transform("mean")
+    gist = _unit_rms(centred.to_numpy() @ rng.standard_normal((meaning.shape[1], n_features)))
     weights = oracle_layer_weights(n_encoder_layers, n_decoder_layers)
     layers = []
     for layer in weights.itertuples():
         noise = rng.standard_normal((n_words, n_features))
-        layers.append(layer.acoustic * acoustic + layer.meaning * semantic
+        layers.append(layer.acoustic * acoustic + layer.meaning * (semantic + SENTENCE_GIST_SCALE * gist)
                       + layer.prosody * prosody + layer.noise * noise)  # fmt: skip
     states = np.stack(layers).astype(np.float32)
     return xr.Dataset(
@@ -628,7 +635,8 @@ def _config(*, null, seed, n_subjects, n_sentences, sfreq_hz, n_encoder_layers, 
         "n_features": int(n_features), "amplitudes_uv": AMPLITUDES_UV,
         "model": {"meaning_envelope_m": MEANING_ENVELOPE_M, "salience_envelope_m": SALIENCE_ENVELOPE_M,
                   "meaning_depth_sd": MEANING_DEPTH_SD, "prosody_offset_scale": PROSODY_OFFSET_SCALE,
-                  "oracle_noise": ORACLE_NOISE, "negative_meaning_scale": NEGATIVE_MEANING_SCALE},
+                  "oracle_noise": ORACLE_NOISE, "negative_meaning_scale": NEGATIVE_MEANING_SCALE,
+                  "sentence_gist_scale": SENTENCE_GIST_SCALE},
         "sentences": sentences.to_dict(orient="list"), "normal_prosody": NORMAL_PROSODY,
         "negative_prosody": NEGATIVE_PROSODY, "hearlike_version": __version__,
         "reference_models": ["oracle", PROSODY_MODEL],
