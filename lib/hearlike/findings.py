@@ -370,8 +370,8 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
 
 
 def contrast_sensitivity(sentence_scores: xr.DataArray, sensitivity: pd.DataFrame, embeddings, seeds, *,
-                         families: xr.DataArray, bin_words: int = 2, n_permutations: int = 500,
-                         seed: int = 0) -> pd.DataFrame:
+                         families: xr.DataArray, model: str | None = None, bin_words: int = 2,
+                         n_permutations: int = 500, seed: int = 0) -> pd.DataFrame:
     """The family × prosody interaction for every TNC setting of a sensitivity table.
 
     Parameters
@@ -382,6 +382,8 @@ def contrast_sensitivity(sentence_scores: xr.DataArray, sensitivity: pd.DataFram
         From :func:`hearlike.tnc.tnc_sensitivity` (columns ``k``, ``theta``).
     embeddings, seeds
         The TNC views (:func:`hearlike.tnc.tnc_views`).
+    model : str, optional
+        Report this model's interaction (default: pooled over models).
 
     Returns
     -------
@@ -401,19 +403,52 @@ def contrast_sensitivity(sentence_scores: xr.DataArray, sensitivity: pd.DataFram
             try:
                 c = prosody_contrast(sentence_scores, negative, families=families, bin_words=bin_words,
                                      n_permutations=n_permutations, seed=seed)
-                row.update(interaction=float(c["interaction_all"]), p_interaction=float(c["p_interaction_all"]))
+                if model is None:
+                    row.update(interaction=float(c["interaction_all"]), p_interaction=float(c["p_interaction_all"]))
+                else:
+                    row.update(interaction=float(c["interaction"].sel(model=model)),
+                               p_interaction=float(c["p_interaction"].sel(model=model)))
             except ValueError as err:
                 logger.info("TNC setting k=%s theta=%s: %s", k, theta, err)
         rows.append(row)
     return sensitivity.merge(pd.DataFrame(rows), on=["k", "theta"], how="left")
 
 
-def dissociation_verdict(geometric_effect: float, covariance_effect: float, p_interaction: float,
-                         *, alpha: float = 0.05) -> str:
-    """The finding-3 sentence, decided from the numbers (Markdown)."""
-    if p_interaction < alpha and geometric_effect < 0 < covariance_effect:
-        return ("**Negative prosody lowers geometric similarity but raises covariance-based dependence** "
-                "— the dissociation holds.")
-    if p_interaction < alpha:
-        return "**The two families respond differently to negative prosody**, though not with opposite signs."
-    return "**No reliable family × prosody interaction** in this dataset."
+def dissociation_verdict(contrast: xr.Dataset, *, alpha: float = 0.05) -> str:
+    """The finding-3 statement, decided from the numbers (Markdown).
+
+    Per model, the family × prosody interaction is tested one-sided (covariance-based effect >
+    geometric effect) and Holm-corrected over models; a model shows the *dissociation* when that
+    holds with the geometric effect below zero and the covariance-based effect above it. The
+    statement also names, for each such model, the metrics that fall and rise significantly.
+    """
+    p_holm = _holm(np.asarray(contrast["p_interaction"].values, dtype=float))
+    models = [str(m) for m in contrast["model"].values]
+    fe = contrast["family_effect"]
+    dissociated, different = [], []
+    for model, p in zip(models, p_holm):
+        geo, cov = float(fe.sel(model=model, family="geometric")), float(fe.sel(model=model, family="covariance"))
+        if p < alpha and geo < 0 < cov:
+            dissociated.append(model)
+        elif p < alpha:
+            different.append(model)
+    parts = []
+    if dissociated:
+        parts.append(f"**In {len(dissociated)} of {len(models)} models negative prosody lowers geometric similarity "
+                     f"but raises covariance-based dependence** (Holm-corrected interaction p < {alpha}): "
+                     + ", ".join(f"`{m}`" for m in dissociated) + ".")
+        for model in dissociated:
+            down = [str(k) for k in contrast["metric"].values if float(contrast["p_lower"].sel(model=model, metric=k)) < alpha
+                    and float(contrast["effect"].sel(model=model, metric=k)) < 0]
+            up = [str(k) for k in contrast["metric"].values if float(contrast["p_higher"].sel(model=model, metric=k)) < alpha
+                  and float(contrast["effect"].sel(model=model, metric=k)) > 0]
+            parts.append(f"For `{model}` the metrics that fall are {', '.join(down) or 'none'}; those that rise are "
+                         f"{', '.join(up) or 'none'} (one-sided p < {alpha}).")
+    if different:
+        parts.append(", ".join(f"`{m}`" for m in different)
+                     + f" show{'s' if len(different) == 1 else ''} a family difference without opposite signs.")
+    rest = len(models) - len(dissociated) - len(different)
+    if rest:
+        parts.append(f"{'The other' if parts else 'All'} {rest} model{'s' if rest != 1 else ''} show no reliable "
+                     "family × prosody interaction.")
+    return " ".join(parts)
