@@ -323,3 +323,35 @@ def test_swap_null_absorbs_shared_position_effects_but_finds_word_correspondence
     epochs2 = make_epochs(lengths, n_subjects=1, seed=6, signal=np.hstack([first, latent]), snr=3.0)
     found = hg.compute_grid({"m": states2}, epochs2, null_kind="swap", **common)
     assert float(found["p_value"].max()) < 0.05
+
+
+@pytest.mark.parametrize("n_layers", [1, 30])  # model side re-paired (fewer reps) or EEG side
+def test_swap_null_matches_a_slow_loop(n_layers):
+    lengths = [6, 6, 6, 8, 8, 8, 8]
+    states = make_states(lengths, n_layers, 9, seed=8)
+    epochs = make_epochs(lengths, n_subjects=2, seed=9)
+    n_perm = 12
+    g = hg.compute_grid({"m": states}, epochs, windows=WINDOWS, regions=REGIONS, metrics=["pearson_rsa", "linear_cka"],
+                        n_permutations=n_perm, seed=4, null_kind="swap", keep_sentences=True, keep_null=True)
+    sid = np.asarray(epochs["sentence_id"].values)
+    buckets = {n: [s for s in dict.fromkeys(sid) if (sid == s).sum() == n] for n in set(lengths)}
+    swaps = {n: hg.sentence_swaps(ids, n_perm, seed=4) for n, ids in buckets.items()}
+    times = epochs["time"].values * 1000
+    for metric in ("pearson_rsa", "linear_cka"):
+        fn = hm.METRICS[metric]
+        for (wname, start, stop), (rname, chans) in [(w, r) for w in WINDOWS for r in REGIONS.items()]:
+            tt = (times >= start) & (times < stop)
+            for subject in range(2):
+                def eeg(s):
+                    x = epochs.isel(subject=subject).sel(channel=chans).values[sid == s][:, :, tt]
+                    return torch.as_tensor(x.reshape(x.shape[0], -1), dtype=torch.float64)
+                for layer in range(0, n_layers, max(1, n_layers // 3)):
+                    def model(s):
+                        return torch.as_tensor(states.values[layer][sid == s], dtype=torch.float64)
+                    null = np.zeros(n_perm)
+                    for n, ids in buckets.items():
+                        for k in range(n_perm):
+                            null[k] += sum(float(fn(model(s), eeg(ids[swaps[n][k, i]]))) for i, s in enumerate(ids))
+                    null /= len(set(sid))
+                    got = g["null"].isel(model=0, layer=layer, subject=subject).sel(window=wname, region=rname, metric=metric)
+                    np.testing.assert_allclose(got.values, null, rtol=1e-9, atol=1e-12)

@@ -343,9 +343,19 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, valid, *, chunk, keep_sent
         for p0 in range(0, n_perm, step):
             p1 = min(n_perm, p0 + step)
             if swap:
-                b = eeg_rep[:, perms[p0:p1]].transpose(0, 1)  # (k, C, S, n, r)
-                null = _compare_all(metric, model_rep, b, chunk=chunk)
                 valid_k = valid[:, perms[p0:p1]].transpose(0, 1).unsqueeze(1)  # (k, 1, C, S)
+                if metric.kind == "gram" and n_layers < n_cells:
+                    # re-pair by moving the (fewer) model reps: position t holds model sentence
+                    # π⁻¹(t) against EEG sentence t; then index back by model sentence s = π⁻¹(t)
+                    inv = torch.argsort(perms[p0:p1], dim=-1)  # (k, S)
+                    a = model_rep.flatten(-2)[:, inv].transpose(0, 1)  # (k, L, S, m)
+                    inner = torch.einsum("klsm,csm->klcs", a, eeg_rep.flatten(-2))
+                    inner = inner if metric.post is None else metric.post(inner)
+                    index = perms[p0:p1][:, None, None, :].expand(-1, n_layers, n_cells, -1)
+                    null = torch.gather(inner, -1, index)  # (k, L, C, S) by model sentence
+                else:
+                    b = eeg_rep[:, perms[p0:p1]].transpose(0, 1)  # (k, C, S, n, r)
+                    null = _compare_all(metric, model_rep, b, chunk=chunk)
                 null = torch.where(valid_k, null, 0.0)
             elif permute_eeg:
                 b = permute_rep(eeg_rep.unsqueeze(0), perms[p0:p1].unsqueeze(1), kind=metric.kind)
