@@ -15,13 +15,19 @@ import xarray as xr
 FAMILY_COLORS = {"geometric": "#1b9e77", "covariance": "#d95f02"}
 
 
+def _family_order(families: xr.DataArray) -> list[str]:
+    """Metric names, geometric family first, then covariance-based (registry order within)."""
+    names, fams = list(families["metric"].values), list(np.asarray(families.values).astype(str))
+    return [m for m, f in zip(names, fams) if f == "geometric"] + [m for m, f in zip(names, fams) if f != "geometric"]
+
+
 def _metric_labels(metrics, families) -> list[str]:
     return [f"{m}\n({f[:3]})" for m, f in zip(metrics, families)]
 
 
 def rank_heatmap(scores: xr.Dataset, families: xr.DataArray) -> plt.Figure:
     """Model × metric ranks (1 = best) with each metric's score annotated; metrics grouped by family."""
-    order = list(np.asarray(families.sortby(families)["metric"].values))
+    order = _family_order(families)
     rank = scores["rank"].sel(metric=order).transpose("model", "metric")
     score = scores["score"].sel(metric=order).transpose("model", "metric")
     fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(order), 0.6 + 0.5 * rank.sizes["model"]))
@@ -37,7 +43,7 @@ def rank_heatmap(scores: xr.Dataset, families: xr.DataArray) -> plt.Figure:
 
 def bump_chart(scores: xr.Dataset, families: xr.DataArray) -> plt.Figure:
     """Each model's rank across metrics (geometric first, then covariance-based)."""
-    order = list(np.asarray(families.sortby(families)["metric"].values))
+    order = _family_order(families)
     rank = scores["rank"].sel(metric=order)
     fig, ax = plt.subplots(figsize=(1.2 + 0.8 * len(order), 3.2))
     palette = sns.color_palette("tab10", rank.sizes["model"])
@@ -59,7 +65,7 @@ def bump_chart(scores: xr.Dataset, families: xr.DataArray) -> plt.Figure:
 
 def tau_matrix(tau: xr.Dataset, families: xr.DataArray) -> plt.Figure:
     """Pairwise Kendall tau between metric rankings, with bootstrap CIs in the cells."""
-    order = list(np.asarray(families.sortby(families)["metric"].values))
+    order = _family_order(families)
     t = tau["tau"].sel(metric=order, metric_other=order)
     lo, hi = tau["low"].sel(metric=order, metric_other=order), tau["high"].sel(metric=order, metric_other=order)
     annot = np.array([[f"{v:.2f}\n[{a:.2f},{b:.2f}]" for v, a, b in zip(r, ra, rb)]
