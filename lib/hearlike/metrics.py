@@ -38,6 +38,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -141,10 +142,13 @@ def _symmetric_from_upper(vec: Tensor, n: int) -> Tensor:
 
 def _correlation_rdm_upper(x: Tensor) -> Tensor:
     """Upper triangle (row-major, diagonal excluded) of the correlation-distance RDM."""
-    n = x.shape[-2]
-    z = x - x.mean(dim=-1, keepdim=True)
-    z = z / torch.linalg.vector_norm(z, dim=-1, keepdim=True)
-    rdm = 1.0 - z @ z.transpose(-1, -2)
+    n, d = x.shape[-2], x.shape[-1]
+    # from the Gram matrix: one pass over the features instead of materialising centred rows
+    # (row-centred inner products = Gram - d·mean_i·mean_j)
+    mean = x.mean(dim=-1)
+    cov = x @ x.transpose(-1, -2) - d * mean.unsqueeze(-1) * mean.unsqueeze(-2)
+    norm = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(0).sqrt()
+    rdm = 1.0 - cov / (norm.unsqueeze(-1) * norm.unsqueeze(-2))
     iu = torch.triu_indices(n, n, offset=1, device=x.device)
     return rdm[..., iu[0], iu[1]]
 
@@ -439,7 +443,8 @@ def permute_rep(rep: Tensor, perm: Tensor, *, kind: Literal["gram", "factor"]) -
     kind : {"gram", "factor"}
         The metric's kind: rows and columns (``gram``) or rows only (``factor``) are permuted.
     """
-    lead = torch.broadcast_shapes(rep.shape[:-2], perm.shape[:-1])
+    # numpy's rule (torch.broadcast_shapes imports sympy on first use: ~0.5 s)
+    lead = torch.Size(np.broadcast_shapes(tuple(rep.shape[:-2]), tuple(perm.shape[:-1])))
     rep = rep.expand(*lead, *rep.shape[-2:])
     perm = perm.expand(*lead, perm.shape[-1])
     rows = torch.gather(rep, -2, perm.unsqueeze(-1).expand(*lead, perm.shape[-1], rep.shape[-1]))
