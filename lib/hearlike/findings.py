@@ -141,13 +141,12 @@ def family_split(tau: xr.DataArray, families: xr.DataArray) -> dict:
     observed = within - across
     names, counts = np.unique(labels, return_counts=True)
     null = []
-    for combo in itertools.combinations(range(n), int(counts[0])):
-        lab = np.full(n, names[-1], dtype=object)
-        lab[list(combo)] = names[0]
-        if len(names) > 2:  # only two-family splits are enumerated exactly
-            break
-        w_, a_ = split(lab.astype(str))
-        null.append(w_ - a_)
+    if len(names) == 2:  # every size-preserving relabelling of two families, enumerated exactly
+        for combo in itertools.combinations(range(n), int(counts[0])):
+            lab = np.full(n, names[1], dtype=object)
+            lab[list(combo)] = names[0]
+            w_, a_ = split(lab.astype(str))
+            null.append(w_ - a_)
     null = np.asarray(null)
     p = float(np.mean(null >= observed - 1e-12)) if len(null) else float("nan")
     by_family = {}

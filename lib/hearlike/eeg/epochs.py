@@ -25,7 +25,7 @@ from ..cache import read_netcdf, write_netcdf
 from ..config import config_hash
 from .catalog import data_root, dataset_spec
 from .preprocess import preprocess_raw, validate_preprocessing
-from .readers import list_subjects, read_subject
+from .readers import check_unique_words, list_subjects, read_subject
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +68,7 @@ def stimulus_words(stimuli: pd.DataFrame | str | Path) -> pd.DataFrame:
     table["sentence_id"] = table["sentence_id"].astype(str)
     table["word_index"] = table["word_index"].astype(int)
     table["word"] = table["word"].astype(str)
-    dup = table.duplicated(["sentence_id", "word_index"])
-    if dup.any():
-        raise ValueError(
-            f"{source} has duplicated (sentence_id, word_index) rows: "
-            f"{table.loc[dup, ['sentence_id', 'word_index']].head(5).values.tolist()}"
-        )
+    check_unique_words(table, source)
     table.attrs["source"] = source
     return table
 

@@ -27,6 +27,16 @@ import scipy.io
 
 from .catalog import data_root, dataset_spec
 
+
+def check_unique_words(table: pd.DataFrame, source) -> None:
+    """Raise if ``table`` has a (sentence_id, word_index) pair twice, naming ``source`` and the pairs."""
+    dup = table.duplicated(["sentence_id", "word_index"])
+    if dup.any():
+        raise ValueError(
+            f"{source}: duplicated (sentence_id, word_index) rows: "
+            f"{table.loc[dup, ['sentence_id', 'word_index']].head(5).values.tolist()}"
+        )
+
 logger = logging.getLogger(__name__)
 
 WORD_EVENT = "word"
@@ -362,12 +372,7 @@ def read_bids_words(events_tsv: str | Path) -> pd.DataFrame:
     if (words["time_s"] < 0).any():
         raise ValueError(f"{events_tsv}: some word onsets are negative")
     words["word_index"] = words["word_index"].astype(int)
-    dup = words.duplicated(["sentence_id", "word_index"])
-    if dup.any():
-        raise ValueError(
-            f"{events_tsv}: duplicated (sentence_id, word_index) rows: "
-            f"{words.loc[dup, ['sentence_id', 'word_index']].head(5).values.tolist()}"
-        )
+    check_unique_words(words, events_tsv)
     words.attrs["source"] = str(events_tsv)
     return words
 

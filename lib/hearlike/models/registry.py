@@ -89,6 +89,15 @@ class ModelSpec:
         return self.n_decoder_layers > 0
 
 
+
+#: shared by both Granite-Speech sizes
+_GRANITE_PROMPT = ("<|start_of_role|>user<|end_of_role|>{audio}<|end_of_text|>\n"
+                   "<|start_of_role|>assistant<|end_of_role|>")
+_GRANITE_NOTE = ("conformer CTC encoder + windowed Q-Former projector (10 audio tokens/s); the feature extractor "
+                 "needs torchaudio; run one audio per pass; the repository's audio LoRA is applied only if peft "
+                 "is installed; 10 encoder blocks as released (revision 3.3.2 has a deeper encoder: the "
+                 "extraction reads the loaded config)")
+
 _SPECS = [
     ModelSpec("qwen2-audio-7b", "Qwen/Qwen2-Audio-7B", "qwen2_audio", "Qwen2-Audio-7B", 8.4, 32, 32,
               "<|audio_bos|>{audio}<|audio_eos|>Generate the caption in English:",
@@ -112,21 +121,9 @@ _SPECS = [
               licence="Apache-2.0",
               note="audio is encoded in 30 s chunks; the tokenizer needs the mistral-common package"),
     ModelSpec("granite-speech-3.3-2b", "ibm-granite/granite-speech-3.3-2b", "granite_speech",
-              "Granite-Speech-3.3-2B", 3.0, 10, 40,
-              "<|start_of_role|>user<|end_of_role|>{audio}<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>",
-              licence="Apache-2.0",
-              note="conformer CTC encoder + windowed Q-Former projector (10 audio tokens/s); the feature extractor "
-                   "needs torchaudio; run one audio per pass; the repository's audio LoRA is applied only if peft "
-                   "is installed; 10 encoder blocks as released (revision 3.3.2 has a deeper encoder: the "
-                   "extraction reads the loaded config)"),
+              "Granite-Speech-3.3-2B", 3.0, 10, 40, _GRANITE_PROMPT, licence="Apache-2.0", note=_GRANITE_NOTE),
     ModelSpec("granite-speech-3.3-8b", "ibm-granite/granite-speech-3.3-8b", "granite_speech",
-              "Granite-Speech-3.3-8B", 8.7, 10, 40,
-              "<|start_of_role|>user<|end_of_role|>{audio}<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>",
-              licence="Apache-2.0",
-              note="conformer CTC encoder + windowed Q-Former projector (10 audio tokens/s); the feature extractor "
-                   "needs torchaudio; run one audio per pass; the repository's audio LoRA is applied only if peft "
-                   "is installed; 10 encoder blocks as released (revision 3.3.2 has a deeper encoder: the "
-                   "extraction reads the loaded config)"),
+              "Granite-Speech-3.3-8B", 8.7, 10, 40, _GRANITE_PROMPT, licence="Apache-2.0", note=_GRANITE_NOTE),
     ModelSpec("gemma-3n-e2b-it", "google/gemma-3n-E2B-it", "gemma3n", "Gemma-3n-E2B-it", 5.4, 12, 30,
               "<bos><start_of_turn>user\n\n\n<start_of_audio>{audio}<end_of_audio>\n\n<end_of_turn>\n<start_of_turn>model\n",
               licence="Gemma Terms of Use (gated)",
