@@ -54,6 +54,20 @@ def test_parameter_file_errors_name_the_file_and_the_keys(tmp_path):
     bad.write_text("dataset: [unclosed")
     with pytest.raises(ValueError, match="not valid YAML"):
         load_params(bad)
+    bad.write_text("dataset: demo\nnull: swap\n")  # YAML reads the key `null` as None
+    with pytest.raises(ValueError, match=r"p\.yml has key\(s\) \[None\] that YAML does not read as names"):
+        load_params(bad)
+
+
+def test_the_null_kind_is_read_and_keys_the_grid_cache(tiny_params_file):
+    from hearlike.pipeline import grid_config, null_kind_of
+
+    params = load_params(tiny_params_file)
+    assert null_kind_of(params) == "shift"  # the study default
+    swap = load_params(tiny_params_file, {"null_kind": "swap"})
+    assert grid_config(swap)["null_kind"] == "swap" != grid_config(params)["null_kind"]
+    with pytest.raises(ValueError, match="null_kind 'permute' .* is not one of"):
+        null_kind_of(load_params(tiny_params_file, {"null_kind": "permute"}))
 
 
 def test_overrides_replace_entries_and_resolve_paths(tiny_params_file, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 
 A mid-size demo (30 sentences x 4 subjects) and its null twin go through the real pipeline
 (:func:`hearlike.config.load_params` + :func:`hearlike.pipeline.metric_grid`: EEG preprocessing,
-within-sentence metric grid, sentence-swap null, max-statistic FWE). The planted depth of the
+within-sentence metric grid, timing-preserving shift null, max-statistic FWE). The planted depth of the
 oracle's meaning representation must come back in the N400 window, and the null twin must show
 nothing.
 """
@@ -85,7 +85,7 @@ def test_null_twin_has_nothing_significant(grids):
 def test_word_shuffle_null_would_call_the_null_twin_aligned(grids):
     """Why the study's null swaps sentences: with the word-shuffle null, serial-position structure
     shared by the oracle's meaning layers and noise-only EEG shows up as alignment."""
-    params = dict(grids["null_params"], null="shuffle")
+    params = dict(grids["null_params"], null_kind="shuffle")
     grid = pipeline.metric_grid(params, keep_sentences=False)
     p = findings.group_p_values(grid)["p_fwe"].sel(model="oracle", region="all", metric="spearman_rsa")
     assert float(p.min()) < 0.05

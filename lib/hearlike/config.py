@@ -64,6 +64,12 @@ def load_params(path: str | Path, overrides: dict[str, Any] | None = None) -> di
         raise ValueError(f"parameter file {path} is not valid YAML: {err}") from err
     if not isinstance(params, dict):
         raise ValueError(f"parameter file {path} must hold a mapping of keys, got {type(params).__name__}")
+    odd = [k for k in params if not isinstance(k, str)]
+    if odd:
+        raise ValueError(
+            f"parameter file {path} has key(s) {odd} that YAML does not read as names (a bare `null:`, `true:`, "
+            "`no:` or a number); write the intended key, e.g. `null_kind:`"
+        )
     base = path.resolve().parent
     for key in ("data_root", "cache_dir"):
         if key in params:

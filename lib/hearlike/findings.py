@@ -108,6 +108,45 @@ def rank_agreement(scores: xr.Dataset, *, n_boot: int = 1000, seed: int = 0) -> 
     return {"w": w, "tau": tau}
 
 
+def null_rank_agreement(grid: xr.Dataset, *, window: str, region: str = "all",
+                        metrics: Sequence[str] | None = None) -> xr.DataArray:
+    """Kendall's W of the metrics' model rankings in each permutation of the null.
+
+    The metrics score the same EEG, so their rankings agree somewhat even when nothing aligns
+    (they share the noise): the chi-square test of W, which assumes independent raters, is then
+    anticonservative. Under permutation ``k`` every model's score under a metric is its best
+    layer's null excess (``group_null`` minus its permutation mean), exactly as
+    :func:`model_scores` picks the observed scores; W of those scores is one null sample.
+
+    Returns
+    -------
+    DataArray, dims (permutation,)
+        Null samples of W; compare with the observed W:
+        ``p = (1 + #{null >= observed}) / (1 + n_permutations)``.
+    """
+    metrics = list(metrics) if metrics is not None else list(grid["metric"].values)
+    null = grid["group_null"].sel(window=window, region=region, metric=metrics)
+    best = (null - null.mean("permutation")).fillna(-np.inf).max("layer")  # (model, metric, permutation)
+    return stats.kendall_w(best, item_dim="model", rater_dim="metric")["w"].rename("w_null")
+
+
+def aligned_models(grid: xr.Dataset, *, window: str, region: str = "all", metrics: Sequence[str] | None = None,
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """Which models align with the EEG at all: each model's smallest FWE-corrected group p-value
+    over layers in one window and region, per metric (see :func:`group_p_values`).
+
+    Returns
+    -------
+    DataFrame
+        Index model, columns the metrics (min p_FWE), plus ``n_metrics_significant`` (p_FWE < alpha).
+    """
+    metrics = list(metrics) if metrics is not None else list(grid["metric"].values)
+    p = group_p_values(grid.sel(metric=metrics))["p_fwe"].sel(window=window, region=region).min("layer")
+    table = p.transpose("model", "metric").to_pandas()
+    table["n_metrics_significant"] = (table[metrics] < alpha).sum(axis=1)
+    return table
+
+
 def family_split(tau: xr.DataArray, families: xr.DataArray) -> dict:
     """Is agreement higher within a metric family than across families?
 
@@ -173,11 +212,15 @@ def group_p_values(grid: xr.Dataset, *, family: Sequence[str] = ("layer", "windo
     Dataset
         ``observed`` (subject-mean score), ``p`` and ``p_fwe`` (FWE over ``family`` within every
         model × metric), dims (model, layer, window, region, metric).
+
+    The maximum statistic is taken over cells standardised by their own null mean and SD (max-T):
+    cells differ in baseline (small-n bias, timing), and on raw scores the cell with the highest
+    baseline would decide every cell's correction.
     """
     observed = grid["score"].mean("subject")
     null = grid["group_null"]
     p = stats.permutation_p_value(observed, null, dim="permutation")
-    p_fwe = stats.max_statistic_fwe(observed, null, dims=list(family), perm_dim="permutation")
+    p_fwe = stats.max_statistic_fwe(observed, null, dims=list(family), perm_dim="permutation", standardize=True)
     return xr.Dataset({"observed": observed, "p": p, "p_fwe": p_fwe})
 
 

@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import zlib
 from collections import defaultdict
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,6 +41,9 @@ from . import __version__
 from .cache import read_netcdf, write_netcdf
 from .config import config_hash
 from .metrics import METRICS, STUDY_METRICS, Metric, _correlation_rdm_upper, get_metric, permute_rep
+
+if TYPE_CHECKING:
+    from .eeg.surrogates import SurrogateEpochs
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +64,12 @@ _P_TOLERANCE = 1e-9  # null >= observed - tol·max|values|: round-off must not b
 #: neighbouring words neighbours (circularly); "swap" = each sentence's model words are compared
 #: with the EEG of another sentence of the same length, words in order, so every serial-position
 #: structure shared by all sentences (overlapping epochs, baseline carry-over, contextual states,
-#: position effects) is in the null and only sentence-specific word correspondence counts
-NULLS = ("shuffle", "cyclic", "swap")
+#: position effects) is in the null; "shift" = each sentence's model words are compared with
+#: surrogate EEG epochs cut at the sentence's own word onsets moved, as a block, to another
+#: sentence's place in the same recording (:mod:`hearlike.eeg.surrogates`), so the sentence's exact
+#: timing -- epoch overlap and autocorrelated background at its own onset gaps -- is in the null
+#: too and only the stimulus lock counts (needs the continuous recordings: ``surrogates=``)
+NULLS = ("shuffle", "cyclic", "swap", "shift")
 
 
 def sentence_swaps(sentence_ids: Sequence[str], n_permutations: int, *, seed: int) -> np.ndarray:
@@ -375,6 +383,121 @@ def _bucket_scores(metric, model_rep, eeg_rep, perms, valid, *, chunk, keep_sent
     return obs_sum, null_sum, (observed if keep_sentences else None), sentence_null
 
 
+def sufficient_features(gram: torch.Tensor, row_sums: torch.Tensor, n_features: int) -> torch.Tensor:
+    """Pseudo-features ``(..., n, n + 1)`` on which every metric's ``prepare`` gives what it gives on ``x``.
+
+    Every prepare function of :mod:`hearlike.metrics` reads ``x (..., n, d)`` only through its
+    inner products ``x xᵀ`` and its words' feature means (correlation distance). Write
+    ``x = x⊥ + m 1ᵀ`` (``m`` the word means, rows of ``x⊥`` orthogonal to the all-ones feature
+    vector); with ``L Lᵀ = x⊥ x⊥ᵀ`` and ``B`` an orthonormal basis of the vectors of length ``n + 1``
+    orthogonal to ones, ``x' = L Bᵀ + m √(d / (n + 1)) 1ᵀ`` has ``x' x'ᵀ = x xᵀ`` and
+    ``(n + 1) m' m'ᵀ = d m mᵀ``. Lets the surrogate null build one Gram per channel and window
+    and sum channels into regions, instead of preparing every metric on every region's features.
+
+    Parameters
+    ----------
+    gram : Tensor, shape (..., n, n)
+        ``x xᵀ`` (not centred).
+    row_sums : Tensor, shape (..., n)
+        ``x`` summed over features.
+    n_features : int
+        ``d``.
+    """
+    n = gram.shape[-1]
+    means = row_sums / n_features
+    within = gram - n_features * means.unsqueeze(-1) * means.unsqueeze(-2)  # x⊥ x⊥ᵀ
+    root, info = torch.linalg.cholesky_ex(within)  # root rootᵀ = within
+    failed = info != 0  # singular (fewer features than words, repeated patterns): symmetric root
+    if bool(failed.any()):
+        evals, evecs = torch.linalg.eigh(within[failed])
+        root[failed] = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)
+    ones = torch.ones(n + 1, 1, dtype=gram.dtype, device=gram.device) / math.sqrt(n + 1)
+    basis = torch.linalg.qr(torch.cat([ones, torch.eye(n + 1, dtype=gram.dtype, device=gram.device)[:, :n]], dim=1)).Q[:, 1:]
+    return root @ basis.T + (means * math.sqrt(n_features / (n + 1))).unsqueeze(-1)
+
+
+def _channel_blocks(regions: Sequence[np.ndarray], n_channels: int):
+    """A channel order that makes regions contiguous slices, where it can.
+
+    The metrics read features only through inner products, so a region's channel order is free.
+    Returns ``(order, blocks)``: ``order`` indexes the original channels; ``blocks`` maps each
+    distinct region to the cells (positions in ``regions``) that use it -- keyed by ``(start,
+    stop)`` into the reordered channels, or by a tensor of reordered indices for a region that
+    overlaps others and cannot be contiguous.
+    """
+    distinct = list(dict.fromkeys(tuple(int(i) for i in ch) for ch in regions))
+    order = []
+    for ch in sorted(distinct, key=len):  # small regions first; "all channels" then needs no slot
+        order += [i for i in ch if i not in order]
+    order += [i for i in range(n_channels) if i not in order]
+    position = {c: k for k, c in enumerate(order)}
+    blocks = {}
+    for c, ch in enumerate(regions):
+        where = sorted(position[int(i)] for i in ch)
+        if where and where == list(range(where[0], where[0] + len(where))):
+            key = (where[0], where[0] + len(where))
+        else:
+            key = next((k for k in blocks if not isinstance(k, tuple) and k.tolist() == where), None)
+            key = torch.as_tensor(where) if key is None else key
+        blocks.setdefault(key, []).append(c)
+    return np.array(order, dtype=np.int64), blocks
+
+
+def _shift_null_bucket(surrogates, kept_reps, metrics, cells, epoch_pos, valid, *, n_perm, n_subjects, dtype,
+                       device, chunk):
+    """Null scores of one bucket under the timing-preserving surrogates (``null_kind="shift"``).
+
+    Surrogate epochs are cut for a few surrogates at a time; per window, one Gram matrix per
+    channel is summed into each region's Gram, reduced to :func:`sufficient_features`, prepared
+    once per metric and compared with every model's prepared layers
+    (``kept_reps[metric index, model index] = (reps, layer indices)``).
+
+    Returns
+    -------
+    null : dict (metric index, model index) -> (Tensor (P, L, C), layer indices)
+        Sentence sums of the null scores (sentences rejected in the real cell left out).
+    sentence_null : dict (metric index, model index) -> Tensor (L, C, S)
+        Per-sentence null means.
+    """
+    n_sent, n = epoch_pos.shape
+    words = epoch_pos.reshape(-1)
+    n_channels = surrogates.signals[0].shape[0]
+    per_surrogate = n_subjects * len(words) * n_channels * len(surrogates.offsets)
+    step = int(max(1, min(n_perm, 4 * chunk // max(1, per_surrogate))))  # surrogate epochs <= 4·chunk floats
+    sums = {key: [] for key in kept_reps}
+    sentence_null = {key: 0.0 for key in kept_reps}
+    has_nan = bool((surrogates.onset_sample[:, words] < 0).any())
+    order, blocks = _channel_blocks([ch for ch, _ in cells], n_channels)
+    for p0 in range(0, n_perm, step):
+        p1 = min(n_perm, p0 + step)
+        cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words, channels=order))  # (subject, k, S·n, time, channel)
+        cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
+        features = [None] * len(cells)
+        for block, members in blocks.items():  # each region's channels once, then its windows
+            xr_ = cut[..., block[0] : block[1]] if isinstance(block, tuple) else cut.index_select(-1, block)
+            for c in members:
+                tt = cells[c][1]
+                x = xr_[:, :, :, tt[0] : tt[-1] + 1] if len(tt) else xr_[:, :, :, :0]
+                x = x.reshape(*x.shape[:3], -1).to(device=device)  # (subject·k, S, n, time·channel)
+                x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
+                gram = (x @ x.transpose(-1, -2)).to(dtype)
+                features[c] = sufficient_features(gram, x.sum(dim=-1).to(dtype), x.shape[-1])
+        features = torch.stack(features, dim=1)  # (subject·k, W·R, S, n, n + 1)
+        for k, metric in enumerate(metrics):
+            reps = metric.prepare(features)
+            reps = reps.reshape(n_subjects, p1 - p0, *reps.shape[1:]).transpose(0, 1)  # (k, subject, W·R, S, n, r)
+            reps = reps.reshape(p1 - p0, -1, *reps.shape[3:])  # (k, C, S, n, r), C subject-major
+            for (k_metric, m), (model_rep, _) in kept_reps.items():
+                if k_metric != k:
+                    continue
+                scores = torch.where(valid, _compare_all(metric, model_rep, reps, chunk=chunk), 0.0)  # (k, L, C, S)
+                sums[k, m].append(scores.sum(dim=-1))
+                sentence_null[k, m] = sentence_null[k, m] + scores.sum(dim=0)
+    null = {key: (torch.cat(sums[key], dim=0), li) for key, (_, li) in kept_reps.items()}
+    sentence_null = {key: value / n_perm for key, value in sentence_null.items()}
+    return null, sentence_null
+
+
 # --------------------------------------------------------------------------------------------
 # the grid
 # --------------------------------------------------------------------------------------------
@@ -410,6 +533,7 @@ def compute_grid(
     keep_null: bool = False,
     keep_sentences: bool = False,
     null_kind: str = "shuffle",
+    surrogates: "SurrogateEpochs | None" = None,
 ) -> xr.Dataset:
     """Score every model layer against every EEG cell by every metric, with permutation nulls.
 
@@ -445,8 +569,12 @@ def compute_grid(
     keep_sentences : bool
         Also return per-sentence scores ``sentence_score``, their permutation-null means
         ``sentence_null_mean`` and ``sentence_excess`` (the difference), with dim ``sentence``.
-    null_kind : {"shuffle", "cyclic", "swap"}
+    null_kind : {"shuffle", "cyclic", "swap", "shift"}
         The null (see :data:`NULLS`, :func:`sentence_permutations`, :func:`sentence_swaps`).
+    surrogates : SurrogateEpochs, optional
+        For ``null_kind="shift"``: cuts the surrogate epochs (same subjects and word axis as
+        ``epochs``; :func:`hearlike.eeg.surrogate_epochs`), with at least ``n_permutations``
+        surrogates.
 
     Returns
     -------
@@ -460,6 +588,16 @@ def compute_grid(
     _check_inputs(model_states, epochs, windows, regions, metric_names, min_words, n_permutations)
     if null_kind not in NULLS:
         raise ValueError(f"null_kind must be one of {NULLS}, got {null_kind!r}")
+    if null_kind == "shift":
+        if surrogates is None:
+            raise ValueError("null_kind='shift' needs surrogates= (hearlike.eeg.surrogate_epochs of the "
+                             "continuous recordings); use 'swap' when only epochs are available")
+        if surrogates.n_surrogates < int(n_permutations):
+            raise ValueError(f"surrogates hold {surrogates.n_surrogates} surrogates; n_permutations={n_permutations} "
+                             "needs as many")
+        if surrogates.onset_sample.shape != (epochs.sizes["subject"], epochs.sizes["word"]):
+            raise ValueError(f"surrogates cover {surrogates.onset_sample.shape} (subject, word), the epochs "
+                             f"{(epochs.sizes['subject'], epochs.sizes['word'])}; build them from these epochs")
     epochs = epochs.transpose("subject", "word", "channel", "time")
     device = torch.device(device)
     n_perm = int(n_permutations)
@@ -492,7 +630,9 @@ def compute_grid(
     per_sentence_null = np.full((*shape, n_sent), np.nan) if keep_sentences else None
     permuted_side = {}
 
-    if null_kind == "swap":  # (P, S) sentence re-pairings within each length bucket
+    if null_kind == "shift":  # surrogate epochs replace the permutations (handled per bucket below)
+        perms = {n: torch.zeros((0, len(idx)), dtype=torch.int64, device=device) for n, idx in buckets.items()}
+    elif null_kind == "swap":  # (P, S) sentence re-pairings within each length bucket
         perms = {n: torch.as_tensor(sentence_swaps([used[i]["sentence_id"] for i in idx], n_perm, seed=seed),
                                     device=device) for n, idx in buckets.items()}
     else:  # (P, S, n) word permutations
@@ -516,6 +656,7 @@ def compute_grid(
         valid_all[:, np.array(idx)] = valid_np
         n_valid += valid_np.sum(axis=1)
         valid = torch.as_tensor(valid_np, device=device)
+        kept_reps = {}
         for k, name in enumerate(metric_names):
             metric = METRICS[name]
             eeg_rep = _eeg_reps(eeg_values, cells, epoch_pos, n, metric, dtype=dtype, device=device, chunk=chunk)
@@ -530,12 +671,15 @@ def compute_grid(
                 obs, nul, sent, sent_null = _bucket_scores(
                     metric, model_rep, eeg_rep, perms[n], valid, chunk=chunk, keep_sentences=keep_sentences
                 )
-                permuted_side[model] = "eeg" if n_cells <= len(labels) else "model"
+                permuted_side[model] = "eeg" if n_cells <= len(labels) or null_kind == "shift" else "model"
                 li = [layers.index(lab) for lab in labels]
+                if null_kind == "shift":
+                    kept_reps[k, m] = (model_rep, li)
                 present[m, li] = True
                 score[m, li, :, k] += obs.double().cpu().numpy()
-                null_view = null[:, m, :, :, k]  # a view: (P, layer, cell)
-                null_view[:, li] += nul.double().cpu().numpy()
+                if null_kind != "shift":  # the shift null is added after the bucket's observed scores
+                    null_view = null[:, m, :, :, k]  # a view: (P, layer, cell)
+                    null_view[:, li] += nul.double().cpu().numpy()
                 if keep_sentences:
                     per_sentence[m, np.array(li)[:, None], :, k, np.array(idx)[None, :]] = (
                         sent.double().cpu().numpy().transpose(0, 2, 1)
@@ -544,6 +688,18 @@ def compute_grid(
                         sent_null.double().cpu().numpy().transpose(0, 2, 1)
                     )
                 progress.update(1)
+        if null_kind == "shift" and n_perm:
+            shifted_null, shifted_sentence_null = _shift_null_bucket(
+                surrogates, kept_reps, [METRICS[name] for name in metric_names], cells, epoch_pos, valid,
+                n_perm=n_perm, n_subjects=n_subj, dtype=dtype, device=device, chunk=chunk,
+            )
+            for (k, m), (nul, li) in shifted_null.items():
+                null_view = null[:, m, :, :, k]
+                null_view[:, li] += nul.double().cpu().numpy()
+                if keep_sentences:
+                    per_sentence_null[m, np.array(li)[:, None], :, k, np.array(idx)[None, :]] = (
+                        shifted_sentence_null[k, m].double().cpu().numpy().transpose(0, 2, 1)
+                    )
     progress.close()
     with np.errstate(invalid="ignore", divide="ignore"):
         score /= n_valid[None, None, :, None]  # sentences without rejected epochs in the cell

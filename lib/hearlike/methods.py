@@ -79,8 +79,15 @@ def metrics_table(params: dict[str, Any]) -> pd.DataFrame:
 def describe_statistics(params: dict[str, Any]) -> str:
     """Markdown: the permutation null, corrections, CIs and seeds used."""
     n_perm = int(params["n_permutations"])
-    null = params.get("null", "swap")
+    null = params.get("null_kind", "shift")
     how = {
+        "shift": ("each sentence's model words are compared with surrogate EEG epochs cut at the sentence's "
+                  "own word onsets, moved as a block onto another sentence's first word in the same "
+                  "subject's recording (a different place per subject, sentence and permutation; only places "
+                  "where every moved epoch passes the same rejection rules and none overlaps the sentence's "
+                  "own epochs). The onset gaps are exactly the real ones, so whatever EEG similarity follows "
+                  "from timing alone (overlapping epochs, autocorrelated background at the sentence's own "
+                  "gaps, baseline carry-over) is in the null, and only the stimulus lock counts"),
         "swap": ("each sentence's model words are compared, in order, with the EEG of another sentence of "
                  "the same length (sentences re-paired at random within length groups), so serial-position "
                  "structure shared by all sentences — overlapping epochs, baseline carry-over, contextual "
@@ -96,7 +103,8 @@ def describe_statistics(params: dict[str, Any]) -> str:
         f"beside the biased estimators.\n\n"
         f"**Group tests.** Subject-mean scores are compared with the subject-mean null under the same "
         f"permutations; p = (1 + #null ≥ observed) / (1 + {n_perm}). Family-wise error over layers × "
-        f"windows × regions is controlled by the maximum statistic; Benjamini–Hochberg FDR is available "
+        f"windows × regions is controlled by the maximum statistic over cells standardised by their null "
+        f"mean and SD (max-T, so no cell dominates through a high baseline); Benjamini–Hochberg FDR is available "
         f"for other families. Paired comparisons of windows use exact sign-flip tests over subjects "
         f"(Holm-corrected).\n\n"
         f"**Uncertainty.** 95 % percentile bootstrap CIs over subjects (1000 resamples). Rank agreement "

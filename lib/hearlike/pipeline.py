@@ -154,6 +154,18 @@ def epochs_of(params: dict[str, Any]) -> xr.DataArray:
     )
 
 
+def surrogates_of(params: dict[str, Any], epochs: xr.DataArray, n_surrogates: int):
+    """Timing-preserving surrogate epochs for the ``shift`` null (:mod:`hearlike.eeg.surrogates`)."""
+    from .eeg import load_recordings, surrogate_epochs, validate_preprocessing
+
+    recordings = load_recordings(
+        params["dataset"], stimuli=stimuli_of(params), params=params.get("eeg"),
+        cache_dir=_cache(params, "epochs"), root=params["data_root"],
+    )
+    return surrogate_epochs(recordings, epochs, n_surrogates=n_surrogates, params=validate_preprocessing(params.get("eeg")),
+                            seed=int(params.get("seed", 0)))
+
+
 def regions_of(params: dict[str, Any], epochs: xr.DataArray) -> dict[str, list[str]]:
     """Scalp regions named in ``params["regions"]`` from the epochs' channel positions."""
     from .eeg import epochs_info, regions_from_montage
@@ -169,8 +181,18 @@ def regions_of(params: dict[str, Any], epochs: xr.DataArray) -> dict[str, list[s
 def grid_config(params: dict[str, Any]) -> dict[str, Any]:
     """The part of the parameters that determines the metric grid (its cache key)."""
     keys = ("dataset", "data_root", "models", "metrics", "extra_metrics", "windows", "regions", "factor_metric_regions",
-            "min_words", "n_permutations", "null", "seed", "eeg", "extraction")
-    return {k: params.get(k) for k in keys} | {"data": data_fingerprint(params)}
+            "min_words", "n_permutations", "seed", "eeg", "extraction")
+    return {k: params.get(k) for k in keys} | {"null_kind": null_kind_of(params), "data": data_fingerprint(params)}
+
+
+def null_kind_of(params: dict[str, Any]) -> str:
+    """The permutation null of the study (``null_kind``, default ``"shift"``; see :data:`hearlike.grid.NULLS`)."""
+    from .grid import NULLS
+
+    kind = params.get("null_kind", "shift")
+    if kind not in NULLS:
+        raise ValueError(f"null_kind {kind!r} in {params.get('params_file')} is not one of {NULLS}")
+    return kind
 
 
 def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recompute: bool = False) -> xr.Dataset:
@@ -206,9 +228,11 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
     metrics = list(params["metrics"]) + list(params.get("extra_metrics") or [])
     regions = regions_of(params, epochs)
     common = dict(windows=windows_of(params), n_permutations=int(params["n_permutations"]), seed=int(params["seed"]),
-                  null_kind=params.get("null", "swap"),
+                  null_kind=null_kind_of(params),
                   device=params.get("device", "cpu"), min_words=int(params.get("min_words", 3)),
                   keep_sentences=keep_sentences, keep_null=True)
+    if common["null_kind"] == "shift":
+        common["surrogates"] = surrogates_of(params, epochs, common["n_permutations"])
     # Procrustes and SVCCA need a small eigendecomposition per sentence × cell × permutation, the
     # other metrics one inner product; the former are computed only over `factor_metric_regions`
     # (default: all channels), and are NaN for the other regions.
@@ -262,9 +286,11 @@ def searchlight(params: dict[str, Any], *, model: str, layer: str, metric: str =
     distances = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
     neighbourhoods = {names[i]: [names[j] for j in np.argsort(distances[i])[: n_neighbours + 1]] for i in range(len(names))}
     states = layer_states(params, model).sel(layer=[layer])
+    null_kind = null_kind_of(params)
+    surrogates = surrogates_of(params, epochs, n_permutations) if null_kind == "shift" else None
     grid = compute_grid({model: states}, epochs, windows=windows_of(params), regions=neighbourhoods, metrics=[metric],
                         n_permutations=n_permutations, seed=int(params["seed"]), device=params.get("device", "cpu"),
-                        null_kind=params.get("null", "swap"),
+                        null_kind=null_kind, surrogates=surrogates,
                         min_words=int(params.get("min_words", 3)))
     grid = grid.squeeze(["model", "layer", "metric"], drop=True).rename(region="channel")
     grid.attrs["config_hash"] = digest

@@ -22,6 +22,7 @@ from .epochs import (
     align_words,
     epoch_words,
     load_epochs,
+    load_recordings,
     normalize_word,
     preprocessing_log,
     stimulus_words,
@@ -41,6 +42,7 @@ from .readers import (
     read_subject,
     write_bids_recording,
 )
+from .surrogates import SurrogateEpochs, recording_of, surrogate_epochs
 from .regions import DEFAULT_WINDOWS, REGION_NAMES, regions_from_montage, validate_windows
 
 
@@ -73,6 +75,7 @@ __all__ = [
     "find_bad_channels",
     "list_subjects",
     "load_epochs",
+    "load_recordings",
     "normalize_word",
     "preprocess_raw",
     "preprocessing_log",
@@ -80,8 +83,11 @@ __all__ = [
     "read_bids",
     "read_broderick",
     "read_subject",
+    "recording_of",
     "regions_from_montage",
     "stimulus_words",
+    "SurrogateEpochs",
+    "surrogate_epochs",
     "validate_preprocessing",
     "validate_windows",
     "write_bids_recording",

@@ -26,6 +26,7 @@ from ..config import config_hash
 from .catalog import data_root, dataset_spec
 from .preprocess import preprocess_raw, validate_preprocessing
 from .readers import check_unique_words, list_subjects, read_subject
+from .surrogates import recording_of
 
 logger = logging.getLogger(__name__)
 
@@ -300,24 +301,27 @@ def _words_fingerprint(stimuli: pd.DataFrame) -> str:
 
 def _subject_epochs(
     dataset: str, subject: str, *, root: Path, stimuli: pd.DataFrame, params: dict[str, Any], strict: bool
-) -> xr.DataArray:
+) -> tuple[xr.DataArray, xr.Dataset]:
     spec = dataset_spec(dataset)
     label = f"{dataset} subject {subject}"
     raw, words = read_subject(dataset, subject, root=root)
     index = align_words(words, stimuli, strict=strict)
     raw, report = preprocess_raw(raw, params=params, mastoid_channels=spec.get("mastoid_channels"), label=label)
-    data, times, counts = epoch_words(raw, words["time_s"].to_numpy(float)[index], params=params)
+    onsets_s = words["time_s"].to_numpy(float)[index]
+    data, times, counts = epoch_words(raw, onsets_s, params=params)
     logger.info(
         "%s: %d/%d epochs rejected (%s), interpolated %s",
         label, counts["n_rejected"], counts["n_words"], counts, report["interpolated_channels"],
     )
     positions = np.array([raw.info["chs"][i]["loc"][:3] for i in range(len(raw.ch_names))], dtype=float)
     log_row = {"subject": str(subject), **counts, **report}
-    return xr.DataArray(
+    labels = [f"{s}:{i}" for s, i in zip(stimuli["sentence_id"], stimuli["word_index"])]
+    recording = recording_of(raw, onsets_s, labels, params=params)
+    epochs = xr.DataArray(
         data,
         dims=("word", "channel", "time"),
         coords={
-            "word": [f"{s}:{i}" for s, i in zip(stimuli["sentence_id"], stimuli["word_index"])],
+            "word": labels,
             "sentence_id": ("word", stimuli["sentence_id"].to_numpy(str)),
             "word_index": ("word", stimuli["word_index"].to_numpy(int)),
             "word_text": ("word", stimuli["word"].to_numpy(str)),
@@ -330,6 +334,21 @@ def _subject_epochs(
         attrs={"sfreq_hz": float(raw.info["sfreq"]), "dataset": dataset, "preprocessing_log": json.dumps([log_row])},
         name="eeg",
     )
+    return epochs, recording
+
+
+def _cache_key(dataset: str, params: dict[str, Any], stimuli: pd.DataFrame, strict: bool) -> str:
+    return config_hash(
+        {"dataset": dataset, "params": params, "words": _words_fingerprint(stimuli), "strict": strict,
+         "version": EPOCHS_FORMAT_VERSION}
+    )
+
+
+def _cache_paths(cache_dir, dataset: str, subject: str, key: str) -> tuple[Path | None, Path | None]:
+    if cache_dir is None:
+        return None, None
+    return (Path(cache_dir) / f"epochs-{dataset}-{subject}-{key}.nc",
+            Path(cache_dir) / f"recording-{dataset}-{subject}-{key}.nc")
 
 
 def load_epochs(
@@ -376,17 +395,16 @@ def load_epochs(
     subjects = [str(s) for s in (subjects if subjects is not None else list_subjects(dataset, root=root))]
     if not subjects:
         raise ValueError("subjects is empty; pass None to use every subject of the dataset")
-    key = config_hash(
-        {"dataset": dataset, "params": params, "words": _words_fingerprint(stimuli), "strict": strict,
-         "version": EPOCHS_FORMAT_VERSION}
-    )
+    key = _cache_key(dataset, params, stimuli, strict)
     per_subject = []
     for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=len(subjects) < 2):
-        path = Path(cache_dir) / f"epochs-{dataset}-{subject}-{key}.nc" if cache_dir is not None else None
+        path, recording_path = _cache_paths(cache_dir, dataset, subject, key)
         epochs = read_netcdf(path, config_hash=key, dataarray=True) if path is not None else None
         if epochs is None:
-            epochs = _subject_epochs(dataset, subject, root=root, stimuli=stimuli, params=params, strict=strict)
+            epochs, recording = _subject_epochs(dataset, subject, root=root, stimuli=stimuli, params=params,
+                                                strict=strict)
             if path is not None:
+                write_netcdf(recording, recording_path, config_hash=key)
                 write_netcdf(epochs, path, config_hash=key)
         else:
             logger.info("%s subject %s: epochs from cache %s", dataset, subject, path)
@@ -424,6 +442,47 @@ def load_epochs(
     }
     combined.name = "eeg"
     return combined.transpose("subject", "word", "channel", "time")
+
+
+def load_recordings(
+    dataset: str,
+    *,
+    stimuli: pd.DataFrame | str | Path,
+    subjects: list[str] | None = None,
+    params: dict[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
+    root: str | Path | None = None,
+    strict: bool = True,
+) -> dict[str, xr.Dataset]:
+    """The preprocessed continuous recordings behind :func:`load_epochs` (same arguments).
+
+    Cached beside the epochs (``recording-<dataset>-<subject>-<hash>.nc``, written whenever a
+    subject's epochs are computed); a subject whose recording is not cached is preprocessed again.
+
+    Returns
+    -------
+    dict of subject to Dataset
+        See :func:`hearlike.eeg.surrogates.recording_of`: ``signal`` (channel, sample) volts,
+        ``epoch_ok`` (sample), ``onset_sample`` (word).
+    """
+    params = validate_preprocessing(params)
+    stimuli = stimulus_words(stimuli)
+    root = data_root(dataset, root)
+    subjects = [str(s) for s in (subjects if subjects is not None else list_subjects(dataset, root=root))]
+    key = _cache_key(dataset, params, stimuli, strict)
+    out = {}
+    for subject in tqdm(subjects, desc=f"EEG recordings ({dataset})", disable=len(subjects) < 2):
+        path, recording_path = _cache_paths(cache_dir, dataset, subject, key)
+        recording = read_netcdf(recording_path, config_hash=key) if recording_path is not None else None
+        if recording is None:
+            epochs, recording = _subject_epochs(dataset, subject, root=root, stimuli=stimuli, params=params,
+                                                strict=strict)
+            if path is not None:
+                write_netcdf(recording, recording_path, config_hash=key)
+                if not path.exists():
+                    write_netcdf(epochs, path, config_hash=key)
+        out[subject] = recording
+    return out
 
 
 def preprocessing_log(epochs: xr.DataArray) -> pd.DataFrame:

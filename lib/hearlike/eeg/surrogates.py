@@ -1,0 +1,310 @@
+"""Timing-preserving surrogate epochs: each sentence's word onsets moved, as a block, elsewhere in the recording.
+
+Why
+    Word epochs of continuous speech overlap, and background EEG is autocorrelated (1/f activity,
+    alpha), so the EEG similarity of two words of a sentence depends on *when* they were heard:
+    on the exact gaps between their onsets. A model whose states also carry timing (positional
+    embeddings, durations, context that spreads over neighbours) then "aligns" with EEG that holds
+    no word-specific response at all. Timing is specific to each sentence, so a null that pairs a
+    sentence's model states with another sentence's EEG (``swap``) or reorders words (``shuffle``,
+    ``cyclic``) does not contain it.
+
+What
+    Surrogate ``k`` of sentence ``s`` in one subject's recording: the EEG epoched at ``s``'s own
+    word onsets, all shifted by one offset that moves the sentence's first word onto the first word
+    of another sentence ``b`` (drawn at random; ``b`` and the shift differ per subject, sentence and
+    surrogate). The within-sentence onset gaps -- and so every timing-driven EEG similarity -- are
+    exactly those of the real epochs; the stimulus lock is broken. Surrogates are drawn only where
+    every shifted epoch would have passed the same rejection rules as the real ones (inside the
+    recording, no BAD segment, peak-to-peak under the threshold) and where no shifted epoch
+    overlaps the sentence's own epochs. The recordings are kept as preprocessed continuous signals
+    (see :func:`recording_of`), cached beside the epochs.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["recording_of", "epoch_start_ok", "relocation_shifts", "SurrogateEpochs", "surrogate_epochs"]
+
+#: redraws of a surrogate whose shifted epochs would be rejected, before falling back to no shift
+MAX_DRAWS = 50
+
+
+def _sample_offsets(params: Mapping[str, Any], sfreq_hz: float) -> np.ndarray:
+    return np.arange(int(round(params["tmin_s"] * sfreq_hz)), int(round(params["tmax_s"] * sfreq_hz)) + 1)
+
+
+def _baseline_mask(params: Mapping[str, Any], offsets: np.ndarray, sfreq_hz: float) -> np.ndarray | None:
+    if params.get("baseline_s") is None:
+        return None
+    b0, b1 = params["baseline_s"]
+    times = offsets / sfreq_hz
+    return (times >= b0 - 1e-9) & (times <= b1 + 1e-9)
+
+
+def epoch_start_ok(signal: np.ndarray, bad: np.ndarray, offsets: np.ndarray, *,
+                   reject_peak_to_peak_v: float | None) -> np.ndarray:
+    """Where a word epoch may be cut: True at onset sample ``o`` if the epoch would be kept.
+
+    Parameters
+    ----------
+    signal : ndarray, shape (n_channels, n_samples)
+        Preprocessed EEG, volts.
+    bad : ndarray of bool, shape (n_samples,)
+        Samples inside BAD/EDGE annotations.
+    offsets : ndarray of int, shape (n_times,)
+        Epoch samples relative to the onset (consecutive, e.g. ``tmin_s`` .. ``tmax_s``).
+    reject_peak_to_peak_v : float or None
+        Peak-to-peak rejection threshold (volts, any channel), as in
+        :func:`hearlike.eeg.epochs.epoch_words` (baseline correction does not change peak-to-peak).
+
+    Returns
+    -------
+    ndarray of bool, shape (n_samples,)
+        The same decision :func:`~hearlike.eeg.epochs.epoch_words` makes, for every possible onset.
+    """
+    n_samples = signal.shape[1]
+    length = int(offsets[-1] - offsets[0] + 1)
+    ok = np.zeros(n_samples, dtype=bool)
+    n_starts = n_samples - length + 1
+    if n_starts <= 0:
+        return ok
+    bad_cumsum = np.concatenate([[0], np.cumsum(bad)])
+    clean = bad_cumsum[length:] - bad_cumsum[:-length] == 0  # (n_starts,) by window start
+    if reject_peak_to_peak_v is not None:
+        # window [s, s + length - 1]: the centred filter at s + length // 2 covers exactly that
+        centre = np.arange(n_starts) + length // 2
+        high = maximum_filter1d(signal, size=length, axis=1, mode="nearest")[:, centre]
+        low = minimum_filter1d(signal, size=length, axis=1, mode="nearest")[:, centre]
+        clean &= ((high - low) <= reject_peak_to_peak_v).all(axis=0)
+    onsets = np.arange(n_starts) - offsets[0]  # window start s belongs to onset s - offsets[0]
+    inside = (onsets >= 0) & (onsets < n_samples)
+    ok[onsets[inside]] = clean[inside]
+    return ok
+
+
+def recording_of(raw, onsets_s: np.ndarray, words: Sequence[str], *, params: Mapping[str, Any],
+                 bad: np.ndarray | None = None) -> xr.Dataset:
+    """The preprocessed continuous recording of one subject, kept for surrogate epochs.
+
+    Parameters
+    ----------
+    raw : mne.io.BaseRaw
+        Preprocessed EEG (volts), as epoched by :func:`hearlike.eeg.epochs.epoch_words`.
+    onsets_s : ndarray, shape (n_words,)
+        Word onsets (s from the first sample), in the stimulus table's order; NaN = not heard.
+    words : sequence of str
+        Word labels (``"{sentence_id}:{word_index}"``) in the same order.
+    params : mapping
+        Validated EEG options (``tmin_s``, ``tmax_s``, ``baseline_s``, ``reject_peak_to_peak_v``).
+    bad : ndarray of bool, optional
+        BAD/EDGE samples (default: from ``raw.annotations``).
+
+    Returns
+    -------
+    Dataset
+        ``signal`` (channel, sample) float32 volts, ``epoch_ok`` (sample) bool (see
+        :func:`epoch_start_ok`), ``onset_sample`` (word) int64 (-1 where not heard); attrs
+        ``sfreq_hz``.
+    """
+    from .epochs import _bad_sample_mask
+
+    sfreq = float(raw.info["sfreq"])
+    signal = raw.get_data().astype(np.float32)
+    offsets = _sample_offsets(params, sfreq)
+    bad = _bad_sample_mask(raw) if bad is None else bad
+    ok = epoch_start_ok(signal, bad, offsets, reject_peak_to_peak_v=params.get("reject_peak_to_peak_v"))
+    onsets_s = np.asarray(onsets_s, dtype=float)
+    finite = np.isfinite(onsets_s)
+    onset_sample = np.where(finite, np.round(np.where(finite, onsets_s, 0) * sfreq), -1).astype(np.int64)
+    return xr.Dataset(
+        {
+            "signal": (("channel", "sample"), signal),
+            "epoch_ok": ("sample", ok),
+            "onset_sample": ("word", onset_sample),
+        },
+        coords={"channel": list(raw.ch_names), "word": list(words)},
+        attrs={"sfreq_hz": sfreq, "units": "V"},
+    )
+
+
+def relocation_shifts(onset_sample: np.ndarray, sentence_ids: np.ndarray, epoch_ok: np.ndarray, *,
+                      n_surrogates: int, span_samples: int, seed: int, key: str = "") -> tuple[np.ndarray, int]:
+    """Per-word sample shifts of the surrogates of one recording.
+
+    Parameters
+    ----------
+    onset_sample : ndarray of int, shape (n_words,)
+        Word onsets (samples; -1 = not heard, never shifted).
+    sentence_ids : ndarray of str, shape (n_words,)
+    epoch_ok : ndarray of bool, shape (n_samples,)
+        :func:`epoch_start_ok` of the recording.
+    n_surrogates : int
+    span_samples : int
+        Epoch length in samples; a surrogate's epochs may not overlap the sentence's own epochs.
+    seed : int
+        With ``key`` (e.g. the subject) and each sentence id, seeds each sentence's draws.
+
+    Returns
+    -------
+    shifts : ndarray of int64, shape (n_surrogates, n_words)
+        Add to ``onset_sample``; equal within a sentence.
+    n_fallback : int
+        Surrogates left unshifted (no acceptable place was found in :data:`MAX_DRAWS` draws; such
+        a null sample equals the observed one, which is conservative).
+    """
+    onset_sample = np.asarray(onset_sample, dtype=np.int64)
+    sentence_ids = np.asarray(sentence_ids).astype(str)
+    heard = onset_sample >= 0
+    names = list(dict.fromkeys(sentence_ids[heard].tolist()))
+    first = {s: int(onset_sample[heard & (sentence_ids == s)].min()) for s in names}
+    starts = np.array([first[s] for s in names], dtype=np.int64)
+    n_samples = len(epoch_ok)
+    shifts = np.zeros((n_surrogates, len(onset_sample)), dtype=np.int64)
+    n_fallback = 0
+    for s in names:
+        members = np.nonzero(heard & (sentence_ids == s))[0]
+        onsets = onset_sample[members]
+        extent = int(onsets.max() - onsets.min()) + span_samples
+        rng = np.random.default_rng([int(seed), zlib.crc32(f"{key}|{s}".encode())])
+        chosen = np.zeros(n_surrogates, dtype=np.int64)
+        todo = np.arange(n_surrogates)
+        for _ in range(MAX_DRAWS):
+            if not len(todo):
+                break
+            shift = starts[rng.integers(0, len(starts), size=len(todo))] - first[s]
+            moved = onsets[None, :] + shift[:, None]
+            inside = (moved >= 0) & (moved < n_samples)
+            good = (np.abs(shift) >= extent) & inside.all(axis=1)
+            good &= np.where(inside, epoch_ok[np.clip(moved, 0, n_samples - 1)], False).all(axis=1)
+            chosen[todo[good]] = shift[good]
+            todo = todo[~good]
+        n_fallback += len(todo)
+        shifts[:, members] = chosen[:, None]
+    return shifts, n_fallback
+
+
+@dataclass(frozen=True)
+class SurrogateEpochs:
+    """Cuts timing-preserving surrogate epochs on demand (the recordings stay continuous).
+
+    Attributes
+    ----------
+    signals : list of ndarray, each shape (n_channels, n_samples_subject)
+        Preprocessed continuous EEG per subject, volts.
+    onset_sample : ndarray of int64, shape (n_subjects, n_words)
+        Real onsets in the epochs' word order (-1 = no epoch: cut as NaN).
+    shifts : ndarray of int64, shape (n_subjects, n_surrogates, n_words)
+    offsets : ndarray of int, shape (n_times,)
+        Epoch samples relative to onset (the epochs' ``time`` axis times ``sfreq_hz``).
+    baseline : ndarray of bool, shape (n_times,), or None
+        Samples averaged and subtracted per channel, as for the real epochs.
+    n_fallback : int
+        Surrogates that could not be moved (see :func:`relocation_shifts`).
+    """
+
+    signals: list
+    onset_sample: np.ndarray
+    shifts: np.ndarray
+    offsets: np.ndarray
+    baseline: np.ndarray | None
+    n_fallback: int = 0
+
+    @property
+    def n_surrogates(self) -> int:
+        return int(self.shifts.shape[1])
+
+    def cut(self, surrogates: slice, words: np.ndarray, *, channels: np.ndarray | None = None) -> np.ndarray:
+        """Surrogate epochs ``(n_subjects, n_surrogates_in_slice, len(words), n_times, n_channels)``, float32 volts.
+
+        Subject first and time before channels (the layout the surrogate null reads fastest).
+        ``words`` indexes the epochs' word axis; words without an onset are NaN. ``channels``
+        (indices) selects and orders the channels (default: all, in the epochs' order).
+        """
+        words = np.asarray(words, dtype=np.int64)
+        index = np.arange(self.n_surrogates)[surrogates]
+        channels = np.arange(self.signals[0].shape[0]) if channels is None else np.asarray(channels, dtype=np.int64)
+        out = np.empty((len(self.signals), len(index), len(words), len(self.offsets), len(channels)), dtype=np.float32)
+        for j in range(len(self.signals)):
+            by_sample = self._by_sample(j, channels)
+            onsets = self.onset_sample[j, words]
+            samples = onsets[None, :, None] + self.shifts[j][np.ix_(index, words)][..., None] + self.offsets  # (k, w, t)
+            block = out[j]
+            np.take(by_sample, samples, axis=0, out=block, mode="clip")  # (k, w, t, channel)
+            if self.baseline is not None:
+                block -= block[:, :, self.baseline].mean(axis=2, keepdims=True)
+            block[:, onsets < 0] = np.nan
+        return out
+
+    def _by_sample(self, j: int, channels: np.ndarray) -> np.ndarray:
+        """Subject ``j``'s signal as (sample, channel) in the order ``channels``, kept for the next cut."""
+        cache = self.__dict__.setdefault("_transposed", {})
+        key = (j, channels.tobytes())
+        if key not in cache:
+            for old in [k for k in cache if k[0] == j]:
+                del cache[old]
+            cache[key] = np.ascontiguousarray(self.signals[j][channels].T)
+        return cache[key]
+
+
+def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray, *, n_surrogates: int,
+                     params: Mapping[str, Any], seed: int) -> SurrogateEpochs:
+    """Surrogates for ``epochs`` (subject, word, channel, time) from the subjects' recordings.
+
+    Parameters
+    ----------
+    recordings : dict of subject to Dataset
+        :func:`recording_of` per subject (e.g. :func:`hearlike.eeg.load_recordings`).
+    epochs : DataArray
+        The real epochs; its subject, word and channel order is kept.
+    n_surrogates : int
+    params : mapping
+        The validated EEG options the epochs were cut with.
+    seed : int
+    """
+    subjects = [str(s) for s in epochs["subject"].values]
+    words = [str(w) for w in epochs["word"].values]
+    channels = [str(c) for c in epochs["channel"].values]
+    sentence_ids = np.asarray(epochs["sentence_id"].values).astype(str)
+    sfreq = float(epochs.attrs["sfreq_hz"])
+    offsets = np.round(np.asarray(epochs["time"].values) * sfreq).astype(np.int64)
+    expected = _sample_offsets(params, sfreq)
+    if len(expected) != len(offsets) or not np.array_equal(expected, offsets):
+        raise ValueError(f"surrogate epochs: the epochs' time axis ({len(offsets)} samples) does not match "
+                         f"tmin_s/tmax_s of the EEG options ({len(expected)} samples); recompute the epochs")
+    signals, onsets, shifts, n_fallback = [], [], [], 0
+    for subject in subjects:
+        if subject not in recordings:
+            raise ValueError(f"surrogate epochs: no recording for subject {subject!r}")
+        rec = recordings[subject]
+        rec_channels = [str(c) for c in rec["channel"].values]
+        if rec_channels != channels:
+            raise ValueError(f"surrogate epochs: subject {subject} recording channels differ from its epochs' "
+                             "channels; recompute the epoch cache")
+        onset = rec["onset_sample"].to_series().reindex(words).to_numpy()
+        if np.isnan(onset.astype(float)).any():
+            missing = [w for w, o in zip(words, onset) if o != o][:5]
+            raise ValueError(f"surrogate epochs: subject {subject} recording lacks words {missing}; recompute the epoch cache")
+        onset = onset.astype(np.int64)
+        shift, fallback = relocation_shifts(onset, sentence_ids, np.asarray(rec["epoch_ok"].values),
+                                            n_surrogates=n_surrogates, span_samples=len(offsets), seed=seed,
+                                            key=subject)
+        signals.append(np.asarray(rec["signal"].values, dtype=np.float32))
+        onsets.append(onset)
+        shifts.append(shift)
+        n_fallback += fallback
+    if n_fallback:
+        logger.warning("surrogate epochs: %d sentence surrogates found no acceptable place and stay unshifted "
+                       "(their null sample equals the observed score: conservative)", n_fallback)
+    return SurrogateEpochs(signals=signals, onset_sample=np.stack(onsets), shifts=np.stack(shifts),
+                           offsets=offsets, baseline=_baseline_mask(params, offsets, sfreq), n_fallback=n_fallback)
