@@ -184,7 +184,9 @@ def test_cache_is_reused_and_keyed_by_params(dataset, tmp_path, monkeypatch):
     root, stimuli = dataset
     first = eeg.load_epochs("broderick2018", stimuli=stimuli, root=root, subjects=["2"], cache_dir=tmp_path)
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert len(files) == 1 and files[0].startswith("epochs-broderick2018-2-") and files[0].endswith(".nc")
+    # the epochs and the continuous recording behind them (for the timing-preserving null), one key
+    assert len(files) == 2 and files[0].startswith("epochs-broderick2018-2-") and files[0].endswith(".nc")
+    assert files[1] == files[0].replace("epochs-", "recording-")
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the reader ran although the cache was valid")
@@ -193,6 +195,8 @@ def test_cache_is_reused_and_keyed_by_params(dataset, tmp_path, monkeypatch):
     second = eeg.load_epochs("broderick2018", stimuli=stimuli, root=root, subjects=["2"], cache_dir=tmp_path)
     np.testing.assert_array_equal(first.values, second.values)
     assert second.attrs["config_hash"] == first.attrs["config_hash"]
+    recording = eeg.load_recordings("broderick2018", stimuli=stimuli, root=root, subjects=["2"], cache_dir=tmp_path)["2"]
+    assert recording["onset_sample"].sizes["word"] == first.sizes["word"]
     with pytest.raises(AssertionError, match="reader ran"):
         eeg.load_epochs(
             "broderick2018", stimuli=stimuli, root=root, subjects=["2"], cache_dir=tmp_path, params={"h_freq_hz": 20.0}
