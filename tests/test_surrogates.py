@@ -227,3 +227,19 @@ def test_shift_null_needs_surrogates_and_enough_of_them():
     few = surrogate_epochs(recordings, epochs, n_surrogates=3, params=EEG, seed=0)
     with pytest.raises(ValueError, match="n_permutations=5 needs as many"):
         hg.compute_grid(models, epochs, n_permutations=5, null_kind="shift", surrogates=few, **common)
+
+
+def test_searchlight_regions_take_the_per_channel_path_and_agree_with_one_region_at_a_time():
+    """Many overlapping regions (a channel searchlight) sum per-channel Grams; the numbers equal
+    those of each region computed alone."""
+    epochs, recordings, models = _study(planted_gain=0.5, n_subjects=2, n_sentences=10, n_words=5, seed=3)
+    names = list(epochs.channel.values)
+    regions = {c: [names[(i + d) % len(names)] for d in range(3)] for i, c in enumerate(names)}
+    surrogates = surrogate_epochs(recordings, epochs, n_surrogates=8, params=EEG, seed=0)
+    common = dict(windows=WINDOWS, metrics=["spearman_rsa", "linear_cka", "dcor"], n_permutations=8,
+                  null_kind="shift", surrogates=surrogates, min_words=4, keep_null=True)  # fmt: skip
+    together = hg.compute_grid(models, epochs, regions=regions, **common)
+    for name, channels in regions.items():
+        alone = hg.compute_grid(models, epochs, regions={name: channels}, **common)
+        np.testing.assert_allclose(together["null"].sel(region=[name]).values, alone["null"].values, atol=1e-6)
+        np.testing.assert_allclose(together["score"].sel(region=[name]).values, alone["score"].values, atol=1e-12)

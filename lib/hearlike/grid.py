@@ -400,12 +400,13 @@ def sufficient_features(gram: torch.Tensor, row_sums: torch.Tensor, n_features: 
         ``x xᵀ`` (not centred).
     row_sums : Tensor, shape (..., n)
         ``x`` summed over features.
-    n_features : int
-        ``d``.
+    n_features : int or Tensor
+        ``d`` (a tensor broadcasting against ``row_sums`` when it differs, e.g. ``(n_regions, 1)``).
     """
     n = gram.shape[-1]
+    n_features = torch.as_tensor(n_features, dtype=gram.dtype, device=gram.device)  # scalar or (..., 1)
     means = row_sums / n_features
-    within = gram - n_features * means.unsqueeze(-1) * means.unsqueeze(-2)  # x⊥ x⊥ᵀ
+    within = gram - n_features.unsqueeze(-1) * means.unsqueeze(-1) * means.unsqueeze(-2)  # x⊥ x⊥ᵀ
     root, info = torch.linalg.cholesky_ex(within)  # root rootᵀ = within
     failed = info != 0  # singular (fewer features than words, repeated patterns): symmetric root
     if bool(failed.any()):
@@ -413,7 +414,7 @@ def sufficient_features(gram: torch.Tensor, row_sums: torch.Tensor, n_features: 
         root[failed] = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)
     ones = torch.ones(n + 1, 1, dtype=gram.dtype, device=gram.device) / math.sqrt(n + 1)
     basis = torch.linalg.qr(torch.cat([ones, torch.eye(n + 1, dtype=gram.dtype, device=gram.device)[:, :n]], dim=1)).Q[:, 1:]
-    return root @ basis.T + (means * math.sqrt(n_features / (n + 1))).unsqueeze(-1)
+    return root @ basis.T + (means * torch.sqrt(n_features / (n + 1))).unsqueeze(-1)
 
 
 def _channel_blocks(regions: Sequence[np.ndarray], n_channels: int):
@@ -468,12 +469,35 @@ def _shift_null_bucket(surrogates, kept_reps, metrics, cells, epoch_pos, valid, 
     sentence_null = {key: 0.0 for key in kept_reps}
     has_nan = bool((surrogates.onset_sample[:, words] < 0).any())
     order, blocks = _channel_blocks([ch for ch, _ in cells], n_channels)
+    distinct = list(dict.fromkeys(tuple(int(i) for i in ch) for ch, _ in cells))
+    membership = region_index = by_window = None
+    if sum(map(len, distinct)) > 2 * n_channels and all(len(tt) for _, tt in cells):
+        # e.g. a channel searchlight: one Gram per channel is cheaper than one per region
+        order = np.arange(n_channels)
+        membership = torch.zeros(len(distinct), n_channels, dtype=dtype, device=device)
+        for r, ch in enumerate(distinct):
+            membership[r, list(ch)] = 1.0
+        region_index = [distinct.index(tuple(int(i) for i in ch)) for ch, _ in cells]
+        by_window = {}
+        for c, (_, tt) in enumerate(cells):
+            by_window.setdefault((int(tt[0]), int(tt[-1])), []).append(c)
     for p0 in range(0, n_perm, step):
         p1 = min(n_perm, p0 + step)
         cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words, channels=order))  # (subject, k, S·n, time, channel)
         cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
         features = [None] * len(cells)
-        for block, members in blocks.items():  # each region's channels once, then its windows
+        if membership is not None:  # many overlapping regions: per-channel Grams, summed into regions
+            for key, members in by_window.items():
+                x = cut[:, :, :, key[0] : key[1] + 1].to(device=device)  # (subject·k, S, n, time, channel)
+                x = torch.nan_to_num(x, nan=0.0) if has_nan else x
+                x = x.permute(0, 1, 4, 2, 3).contiguous()  # (subject·k, S, channel, n, time)
+                grams = torch.einsum("bscij,rc->bsrij", (x @ x.transpose(-1, -2)).to(dtype), membership)
+                sums_r = torch.einsum("bsci,rc->bsri", x.sum(dim=-1).to(dtype), membership)
+                width = membership.sum(dim=1) * (key[1] - key[0] + 1)  # features per region
+                region_features = sufficient_features(grams, sums_r, width[:, None])  # (…, R, n, n + 1)
+                for c in members:
+                    features[c] = region_features[:, :, region_index[c]]
+        for block, members in blocks.items() if membership is None else ():  # each region once, then windows
             xr_ = cut[..., block[0] : block[1]] if isinstance(block, tuple) else cut.index_select(-1, block)
             for c in members:
                 tt = cells[c][1]
