@@ -62,6 +62,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/grid.py
 	$(PY) bench/extract.py
+	$(PY) bench/nulls.py
 
 clean:
 	rm -rf _build book/*.ipynb
