@@ -59,7 +59,7 @@ book: notebooks
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(DEMO_NULL)
 	$(PY) bench/grid.py
 	$(PY) bench/extract.py
 	$(PY) bench/nulls.py
