@@ -351,6 +351,32 @@ def _cache_paths(cache_dir, dataset: str, subject: str, key: str) -> tuple[Path 
             Path(cache_dir) / f"recording-{dataset}-{subject}-{key}.nc")
 
 
+def _resolve(dataset, stimuli, subjects, params, root, strict):
+    """Validated options, stimulus words, dataset folder, subject list and cache key of a load."""
+    params = validate_preprocessing(params)
+    stimuli = stimulus_words(stimuli)
+    root = data_root(dataset, root)
+    subjects = [str(s) for s in (subjects if subjects is not None else list_subjects(dataset, root=root))]
+    if not subjects:
+        raise ValueError("subjects is empty; pass None to use every subject of the dataset")
+    return params, stimuli, root, subjects, _cache_key(dataset, params, stimuli, strict)
+
+
+def _cached_subject(dataset: str, subject: str, want: str, *, cache_dir, key: str, **compute):
+    """One subject's ``"epochs"`` or ``"recording"`` from the cache, else preprocessed (both cached)."""
+    paths = dict(zip(("epochs", "recording"), _cache_paths(cache_dir, dataset, subject, key)))
+    if paths[want] is not None:
+        cached = read_netcdf(paths[want], config_hash=key, dataarray=want == "epochs")
+        if cached is not None:
+            logger.info("%s subject %s: %s from cache %s", dataset, subject, want, paths[want])
+            return cached
+    epochs, recording = _subject_epochs(dataset, subject, **compute)
+    if paths[want] is not None:
+        write_netcdf(recording, paths["recording"], config_hash=key)
+        write_netcdf(epochs, paths["epochs"], config_hash=key)
+    return epochs if want == "epochs" else recording
+
+
 def load_epochs(
     dataset: str,
     *,
@@ -389,26 +415,12 @@ def load_epochs(
         ``preprocessing`` (JSON of the options), ``preprocessing_log`` (JSON, see
         :func:`preprocessing_log`). Rejected epochs are NaN.
     """
-    params = validate_preprocessing(params)
-    stimuli = stimulus_words(stimuli)
-    root = data_root(dataset, root)
-    subjects = [str(s) for s in (subjects if subjects is not None else list_subjects(dataset, root=root))]
-    if not subjects:
-        raise ValueError("subjects is empty; pass None to use every subject of the dataset")
-    key = _cache_key(dataset, params, stimuli, strict)
-    per_subject = []
-    for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=len(subjects) < 2):
-        path, recording_path = _cache_paths(cache_dir, dataset, subject, key)
-        epochs = read_netcdf(path, config_hash=key, dataarray=True) if path is not None else None
-        if epochs is None:
-            epochs, recording = _subject_epochs(dataset, subject, root=root, stimuli=stimuli, params=params,
-                                                strict=strict)
-            if path is not None:
-                write_netcdf(recording, recording_path, config_hash=key)
-                write_netcdf(epochs, path, config_hash=key)
-        else:
-            logger.info("%s subject %s: epochs from cache %s", dataset, subject, path)
-        per_subject.append(epochs)
+    params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict)
+    per_subject = [
+        _cached_subject(dataset, subject, "epochs", cache_dir=cache_dir, key=key, root=root, stimuli=stimuli,
+                        params=params, strict=strict)
+        for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=len(subjects) < 2)
+    ]
     reference = per_subject[0]
     for subject, epochs in zip(subjects[1:], per_subject[1:]):
         if list(epochs["channel"].values) != list(reference["channel"].values):
@@ -465,24 +477,12 @@ def load_recordings(
         See :func:`hearlike.eeg.surrogates.recording_of`: ``signal`` (channel, sample) volts,
         ``epoch_ok`` (sample), ``onset_sample`` (word).
     """
-    params = validate_preprocessing(params)
-    stimuli = stimulus_words(stimuli)
-    root = data_root(dataset, root)
-    subjects = [str(s) for s in (subjects if subjects is not None else list_subjects(dataset, root=root))]
-    key = _cache_key(dataset, params, stimuli, strict)
-    out = {}
-    for subject in tqdm(subjects, desc=f"EEG recordings ({dataset})", disable=len(subjects) < 2):
-        path, recording_path = _cache_paths(cache_dir, dataset, subject, key)
-        recording = read_netcdf(recording_path, config_hash=key) if recording_path is not None else None
-        if recording is None:
-            epochs, recording = _subject_epochs(dataset, subject, root=root, stimuli=stimuli, params=params,
-                                                strict=strict)
-            if path is not None:
-                write_netcdf(recording, recording_path, config_hash=key)
-                if not path.exists():
-                    write_netcdf(epochs, path, config_hash=key)
-        out[subject] = recording
-    return out
+    params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict)
+    return {
+        subject: _cached_subject(dataset, subject, "recording", cache_dir=cache_dir, key=key, root=root,
+                                 stimuli=stimuli, params=params, strict=strict)
+        for subject in tqdm(subjects, desc=f"EEG recordings ({dataset})", disable=len(subjects) < 2)
+    }
 
 
 def preprocessing_log(epochs: xr.DataArray) -> pd.DataFrame:
