@@ -448,9 +448,11 @@ def _shift_null_bucket(surrogates, kept_reps, metrics, cells, epoch_pos, valid, 
                        device, chunk):
     """Null scores of one bucket under the timing-preserving surrogates (``null_kind="shift"``).
 
-    Surrogate epochs are cut for a few surrogates at a time; per window, one Gram matrix per
-    channel is summed into each region's Gram, reduced to :func:`sufficient_features`, prepared
-    once per metric and compared with every model's prepared layers
+    Surrogate epochs are cut for a few surrogates at a time. Each cell's Gram matrix is computed
+    once -- from the region's channels, reordered into contiguous slices by
+    :func:`_channel_blocks`, or, when many regions overlap (a channel searchlight), as per-channel
+    Grams summed into regions -- reduced to :func:`sufficient_features`, prepared once per metric
+    and compared with every model's prepared layers
     (``kept_reps[metric index, model index] = (reps, layer indices)``).
 
     Returns
