@@ -444,16 +444,37 @@ def _channel_blocks(regions: Sequence[np.ndarray], n_channels: int):
     return np.array(order, dtype=np.int64), blocks
 
 
-def _shift_null_bucket(surrogates, kept_reps, metrics, cells, epoch_pos, valid, *, n_perm, n_subjects, dtype,
+def _shift_plan(cells, n_channels: int, *, dtype, device) -> dict:
+    """How the shift null builds each cell's Gram matrix (decided once per grid).
+
+    ``order`` reorders the channels so that regions are contiguous slices (``blocks``, see
+    :func:`_channel_blocks`); when many regions overlap (a channel searchlight) one Gram per
+    channel is cheaper: ``membership`` (region × channel, 0/1) sums them into regions,
+    ``region_index`` maps cells to regions and ``by_window`` groups cells by window.
+    """
+    distinct = list(dict.fromkeys(tuple(int(i) for i in ch) for ch, _ in cells))
+    if sum(map(len, distinct)) > 2 * n_channels and all(len(tt) for _, tt in cells):
+        membership = torch.zeros(len(distinct), n_channels, dtype=dtype, device=device)
+        for r, ch in enumerate(distinct):
+            membership[r, list(ch)] = 1.0
+        by_window = {}
+        for c, (_, tt) in enumerate(cells):
+            by_window.setdefault((int(tt[0]), int(tt[-1])), []).append(c)
+        return {"order": np.arange(n_channels), "membership": membership, "by_window": by_window,
+                "region_index": [distinct.index(tuple(int(i) for i in ch)) for ch, _ in cells]}
+    order, blocks = _channel_blocks([ch for ch, _ in cells], n_channels)
+    return {"order": order, "blocks": blocks, "membership": None}
+
+
+def _shift_null_bucket(surrogates, kept_reps, metrics, cells, plan, epoch_pos, valid, *, n_perm, n_subjects, dtype,
                        device, chunk):
     """Null scores of one bucket under the timing-preserving surrogates (``null_kind="shift"``).
 
-    Surrogate epochs are cut for a few surrogates at a time. Each cell's Gram matrix is computed
-    once -- from the region's channels, reordered into contiguous slices by
-    :func:`_channel_blocks`, or, when many regions overlap (a channel searchlight), as per-channel
-    Grams summed into regions -- reduced to :func:`sufficient_features`, prepared once per metric
-    and compared with every model's prepared layers
-    (``kept_reps[metric index, model index] = (reps, layer indices)``).
+    Surrogate epochs (channels already in ``plan["order"]``) are cut for a few surrogates at a
+    time. Each cell's Gram matrix is computed once -- from the region's contiguous channel slice,
+    or, when many regions overlap, as per-channel Grams summed into regions (:func:`_shift_plan`)
+    -- reduced to :func:`sufficient_features`, prepared once per metric and compared with every
+    model's prepared layers (``kept_reps[metric index] = [(model index, reps, layer indices), ...]``).
 
     Returns
     -------
@@ -464,32 +485,20 @@ def _shift_null_bucket(surrogates, kept_reps, metrics, cells, epoch_pos, valid, 
     """
     n_sent, n = epoch_pos.shape
     words = epoch_pos.reshape(-1)
-    n_channels = surrogates.signals[0].shape[0]
-    per_surrogate = n_subjects * len(words) * n_channels * len(surrogates.offsets)
+    per_surrogate = n_subjects * len(words) * surrogates.n_channels * len(surrogates.offsets)
     step = int(max(1, min(n_perm, 4 * chunk // max(1, per_surrogate))))  # surrogate epochs <= 4·chunk floats
-    sums = {key: [] for key in kept_reps}
-    sentence_null = {key: 0.0 for key in kept_reps}
+    keys = [(k, m) for k, models in kept_reps.items() for m, _, _ in models]
+    sums = {key: [] for key in keys}
+    sentence_null = {key: 0.0 for key in keys}
     has_nan = bool((surrogates.onset_sample[:, words] < 0).any())
-    order, blocks = _channel_blocks([ch for ch, _ in cells], n_channels)
-    distinct = list(dict.fromkeys(tuple(int(i) for i in ch) for ch, _ in cells))
-    membership = region_index = by_window = None
-    if sum(map(len, distinct)) > 2 * n_channels and all(len(tt) for _, tt in cells):
-        # e.g. a channel searchlight: one Gram per channel is cheaper than one per region
-        order = np.arange(n_channels)
-        membership = torch.zeros(len(distinct), n_channels, dtype=dtype, device=device)
-        for r, ch in enumerate(distinct):
-            membership[r, list(ch)] = 1.0
-        region_index = [distinct.index(tuple(int(i) for i in ch)) for ch, _ in cells]
-        by_window = {}
-        for c, (_, tt) in enumerate(cells):
-            by_window.setdefault((int(tt[0]), int(tt[-1])), []).append(c)
+    membership = plan["membership"]
     for p0 in range(0, n_perm, step):
         p1 = min(n_perm, p0 + step)
-        cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words, channels=order))  # (subject, k, S·n, time, channel)
+        cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words))  # (subject, k, S·n, time, channel)
         cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
         features = [None] * len(cells)
         if membership is not None:  # many overlapping regions: per-channel Grams, summed into regions
-            for key, members in by_window.items():
+            for key, members in plan["by_window"].items():
                 x = cut[:, :, :, key[0] : key[1] + 1].to(device=device)  # (subject·k, S, n, time, channel)
                 x = torch.nan_to_num(x, nan=0.0) if has_nan else x
                 x = x.permute(0, 1, 4, 2, 3).contiguous()  # (subject·k, S, channel, n, time)
@@ -498,28 +507,27 @@ def _shift_null_bucket(surrogates, kept_reps, metrics, cells, epoch_pos, valid, 
                 width = membership.sum(dim=1) * (key[1] - key[0] + 1)  # features per region
                 region_features = sufficient_features(grams, sums_r, width[:, None])  # (…, R, n, n + 1)
                 for c in members:
-                    features[c] = region_features[:, :, region_index[c]]
-        for block, members in blocks.items() if membership is None else ():  # each region once, then windows
-            xr_ = cut[..., block[0] : block[1]] if isinstance(block, tuple) else cut.index_select(-1, block)
-            for c in members:
-                tt = cells[c][1]
-                x = xr_[:, :, :, tt[0] : tt[-1] + 1] if len(tt) else xr_[:, :, :, :0]
-                x = x.reshape(*x.shape[:3], -1).to(device=device)  # (subject·k, S, n, time·channel)
-                x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
-                gram = (x @ x.transpose(-1, -2)).to(dtype)
-                features[c] = sufficient_features(gram, x.sum(dim=-1).to(dtype), x.shape[-1])
+                    features[c] = region_features[:, :, plan["region_index"][c]]
+        else:  # each region's channels once, then its windows
+            for block, members in plan["blocks"].items():
+                xr_ = cut[..., block[0] : block[1]] if isinstance(block, tuple) else cut.index_select(-1, block)
+                for c in members:
+                    tt = cells[c][1]
+                    x = xr_[:, :, :, tt[0] : tt[-1] + 1] if len(tt) else xr_[:, :, :, :0]
+                    x = x.reshape(*x.shape[:3], -1).to(device=device)  # (subject·k, S, n, time·channel)
+                    x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
+                    gram = (x @ x.transpose(-1, -2)).to(dtype)
+                    features[c] = sufficient_features(gram, x.sum(dim=-1).to(dtype), x.shape[-1])
         features = torch.stack(features, dim=1)  # (subject·k, W·R, S, n, n + 1)
         for k, metric in enumerate(metrics):
             reps = metric.prepare(features)
             reps = reps.reshape(n_subjects, p1 - p0, *reps.shape[1:]).transpose(0, 1)  # (k, subject, W·R, S, n, r)
             reps = reps.reshape(p1 - p0, -1, *reps.shape[3:])  # (k, C, S, n, r), C subject-major
-            for (k_metric, m), (model_rep, _) in kept_reps.items():
-                if k_metric != k:
-                    continue
+            for m, model_rep, _ in kept_reps.get(k, ()):
                 scores = torch.where(valid, _compare_all(metric, model_rep, reps, chunk=chunk), 0.0)  # (k, L, C, S)
                 sums[k, m].append(scores.sum(dim=-1))
                 sentence_null[k, m] = sentence_null[k, m] + scores.sum(dim=0)
-    null = {key: (torch.cat(sums[key], dim=0), li) for key, (_, li) in kept_reps.items()}
+    null = {(k, m): (torch.cat(sums[k, m], dim=0), li) for k, models in kept_reps.items() for m, _, li in models}
     sentence_null = {key: value / n_perm for key, value in sentence_null.items()}
     return null, sentence_null
 
@@ -658,6 +666,8 @@ def compute_grid(
 
     if null_kind == "shift":  # surrogate epochs replace the permutations (handled per bucket below)
         perms = {n: torch.zeros((0, len(idx)), dtype=torch.int64, device=device) for n, idx in buckets.items()}
+        shift_plan = _shift_plan(cells, len(channel_names), dtype=dtype, device=device)
+        surrogates = surrogates.with_channels(shift_plan["order"])
     elif null_kind == "swap":  # (P, S) sentence re-pairings within each length bucket
         perms = {n: torch.as_tensor(sentence_swaps([used[i]["sentence_id"] for i in idx], n_perm, seed=seed),
                                     device=device) for n, idx in buckets.items()}
@@ -700,7 +710,7 @@ def compute_grid(
                 permuted_side[model] = "eeg" if n_cells <= len(labels) or null_kind == "shift" else "model"
                 li = [layers.index(lab) for lab in labels]
                 if null_kind == "shift":
-                    kept_reps[k, m] = (model_rep, li)
+                    kept_reps.setdefault(k, []).append((m, model_rep, li))
                 present[m, li] = True
                 score[m, li, :, k] += obs.double().cpu().numpy()
                 if null_kind != "shift":  # the shift null is added after the bucket's observed scores
@@ -716,7 +726,7 @@ def compute_grid(
                 progress.update(1)
         if null_kind == "shift" and n_perm:
             shifted_null, shifted_sentence_null = _shift_null_bucket(
-                surrogates, kept_reps, [METRICS[name] for name in metric_names], cells, epoch_pos, valid,
+                surrogates, kept_reps, [METRICS[name] for name in metric_names], cells, shift_plan, epoch_pos, valid,
                 n_perm=n_perm, n_subjects=n_subj, dtype=dtype, device=device, chunk=chunk,
             )
             for (k, m), (nul, li) in shifted_null.items():

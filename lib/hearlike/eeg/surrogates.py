@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -200,8 +200,8 @@ class SurrogateEpochs:
 
     Attributes
     ----------
-    signals : list of ndarray, each shape (n_channels, n_samples_subject)
-        Preprocessed continuous EEG per subject, volts.
+    signals : list of ndarray, each shape (n_samples_subject, n_channels)
+        Preprocessed continuous EEG per subject, volts, sample-major (a cut reads whole rows).
     onset_sample : ndarray of int64, shape (n_subjects, n_words)
         Real onsets in the epochs' word order (-1 = no epoch: cut as NaN).
     shifts : ndarray of int64, shape (n_subjects, n_surrogates, n_words)
@@ -224,37 +224,35 @@ class SurrogateEpochs:
     def n_surrogates(self) -> int:
         return int(self.shifts.shape[1])
 
-    def cut(self, surrogates: slice, words: np.ndarray, *, channels: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def n_channels(self) -> int:
+        return int(self.signals[0].shape[1])
+
+    def with_channels(self, channels: np.ndarray) -> "SurrogateEpochs":
+        """The same surrogates with the channels selected and ordered by ``channels`` (indices)."""
+        channels = np.asarray(channels, dtype=np.int64)
+        if np.array_equal(channels, np.arange(self.n_channels)):
+            return self
+        return replace(self, signals=[np.ascontiguousarray(signal[:, channels]) for signal in self.signals])
+
+    def cut(self, surrogates: slice, words: np.ndarray) -> np.ndarray:
         """Surrogate epochs ``(n_subjects, n_surrogates_in_slice, len(words), n_times, n_channels)``, float32 volts.
 
         Subject first and time before channels (the layout the surrogate null reads fastest).
-        ``words`` indexes the epochs' word axis; words without an onset are NaN. ``channels``
-        (indices) selects and orders the channels (default: all, in the epochs' order).
+        ``words`` indexes the epochs' word axis; words without an onset are NaN.
         """
         words = np.asarray(words, dtype=np.int64)
         index = np.arange(self.n_surrogates)[surrogates]
-        channels = np.arange(self.signals[0].shape[0]) if channels is None else np.asarray(channels, dtype=np.int64)
-        out = np.empty((len(self.signals), len(index), len(words), len(self.offsets), len(channels)), dtype=np.float32)
-        for j in range(len(self.signals)):
-            by_sample = self._by_sample(j, channels)
+        out = np.empty((len(self.signals), len(index), len(words), len(self.offsets), self.n_channels), dtype=np.float32)
+        for j, signal in enumerate(self.signals):
             onsets = self.onset_sample[j, words]
             samples = onsets[None, :, None] + self.shifts[j][np.ix_(index, words)][..., None] + self.offsets  # (k, w, t)
             block = out[j]
-            np.take(by_sample, samples, axis=0, out=block, mode="clip")  # (k, w, t, channel)
+            np.take(signal, samples, axis=0, out=block, mode="clip")  # (k, w, t, channel)
             if self.baseline is not None:
                 block -= block[:, :, self.baseline].mean(axis=2, keepdims=True)
             block[:, onsets < 0] = np.nan
         return out
-
-    def _by_sample(self, j: int, channels: np.ndarray) -> np.ndarray:
-        """Subject ``j``'s signal as (sample, channel) in the order ``channels``, kept for the next cut."""
-        cache = self.__dict__.setdefault("_transposed", {})
-        key = (j, channels.tobytes())
-        if key not in cache:
-            for old in [k for k in cache if k[0] == j]:
-                del cache[old]
-            cache[key] = np.ascontiguousarray(self.signals[j][channels].T)
-        return cache[key]
 
 
 def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray, *, n_surrogates: int,
@@ -299,7 +297,7 @@ def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray,
         shift, fallback = relocation_shifts(onset, sentence_ids, np.asarray(rec["epoch_ok"].values),
                                             n_surrogates=n_surrogates, span_samples=len(offsets), seed=seed,
                                             key=subject)
-        signals.append(np.asarray(rec["signal"].values, dtype=np.float32))
+        signals.append(np.ascontiguousarray(np.asarray(rec["signal"].values, dtype=np.float32).T))
         onsets.append(onset)
         shifts.append(shift)
         n_fallback += fallback
