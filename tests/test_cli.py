@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from hearlike.cli import main
-from hearlike.config import REQUIRED_KEYS, load_params
+from hearlike.config import Params, load_params
 from hearlike.models import REGISTRY
 
 
@@ -60,19 +60,19 @@ def test_parameter_file_errors_name_the_file_and_the_keys(tmp_path):
 
 
 def test_the_null_kind_is_read_and_keys_the_grid_cache(tiny_params_file):
-    from hearlike.pipeline import grid_config, null_kind_of
+    from hearlike.pipeline import grid_config
 
     params = load_params(tiny_params_file)
-    assert null_kind_of(params) == "shift"  # the study default
+    assert params.null_kind == "shift"  # the study default
     swap = load_params(tiny_params_file, {"null_kind": "swap"})
     assert grid_config(swap)["null_kind"] == "swap" != grid_config(params)["null_kind"]
-    with pytest.raises(ValueError, match="null_kind 'permute' .* is not one of"):
-        null_kind_of(load_params(tiny_params_file, {"null_kind": "permute"}))
+    with pytest.raises(ValueError, match=r"`null_kind` is 'permute'; choose one of \['shift', 'swap'"):
+        load_params(tiny_params_file, {"null_kind": "permute"})
 
 
 def test_overrides_replace_entries_and_resolve_paths(tiny_params_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     params = load_params(tiny_params_file, {"n_permutations": 7, "cache_dir": "elsewhere"})
-    assert params["n_permutations"] == 7
-    assert params["cache_dir"] == str(tmp_path / "elsewhere")
-    assert set(REQUIRED_KEYS) <= set(params)
+    assert isinstance(params, Params)
+    assert params.n_permutations == 7
+    assert params.cache_dir == tmp_path / "elsewhere"

@@ -9,11 +9,13 @@ missing or was made with another configuration, so callers recompute.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import xarray as xr
 
@@ -69,3 +71,9 @@ def read_netcdf(path: str | Path, *, config_hash: str | None = None, dataarray: 
         logger.info("cache %s was made with another configuration; recomputing", path)
         return None
     return obj
+
+
+def config_hash(config: Any, *, length: int = 12) -> str:
+    """Stable short hash of a JSON-serialisable configuration (order of dict keys ignored): a cache key."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]

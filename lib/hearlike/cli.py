@@ -19,6 +19,11 @@ import sys
 from pathlib import Path
 
 
+#: failures a user can cause or fix (bad input, missing files or weights, permissions, no network):
+#: reported as one line ``hearlike <command>: error: ...`` with exit status 2
+EXPECTED_ERRORS = (ValueError, KeyError, RuntimeError, OSError, ImportError)
+
+
 def _table(frame) -> str:
     import pandas as pd
 
@@ -72,8 +77,8 @@ def _cmd_extract(args) -> int:
     from .pipeline import model_states
 
     params = load_params(args.params, _overrides(args))
-    states = model_states(params, args.model, model_path=args.model_path)
-    print(f"{args.model}: {dict(states.sizes)} cached under {params['cache_dir']}")
+    states = model_states(params, args.model, model_path=args.model_path, trust_remote_code=args.trust_remote_code)
+    print(f"{args.model}: {dict(states.sizes)} cached under {params.cache_dir}")
     return 0
 
 
@@ -113,6 +118,7 @@ def _dataset_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hearlike", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("models", help="print the model registry").set_defaults(func=_cmd_models)
@@ -128,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model key from `hearlike models`")
     p.add_argument("--params", default="params.yml", help="study parameter file (dataset, cache)")
     p.add_argument("--model-path", default=None, help="local folder with the weights (else the HF id)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow a model's own Python code from its folder/Hub repo to run (needed by some models; "
+                        "never switched on from a parameter file)")
     _dataset_options(p)
     p.set_defaults(func=_cmd_extract)
 
@@ -157,8 +166,12 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        print(f"hearlike {args.command}: error: {err}", file=sys.stderr)
+    except EXPECTED_ERRORS as err:
+        if args.debug:
+            raise
+        message = " ".join(str(err.args[0] if isinstance(err, KeyError) and err.args else err).split())
+        print(f"hearlike {args.command}: error: {message or type(err).__name__} "
+              f"({type(err).__name__}; --debug shows the traceback)", file=sys.stderr)
         return 2
 
 

@@ -10,34 +10,34 @@ import importlib.metadata
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any
-
 import pandas as pd
 
+from .config import REFERENCE_PREFIX, TINY_PREFIX, Params, project_root
 
-def describe_stimuli(params: dict[str, Any]) -> str:
+
+def describe_stimuli(params: Params) -> str:
     """Markdown: the stimulus set's size and sentence lengths."""
     from .pipeline import stimuli_of
 
     table = stimuli_of(params)
     lengths = table.groupby("sentence_id").size()
-    min_words = int(params.get("min_words", 3))
+    min_words = params.min_words
     return (
-        f"Dataset `{params['dataset']}` (`{params['data_root']}`): {lengths.size} sentences, "
+        f"Dataset `{params.dataset}` (`{params.data_root.name}/`): {lengths.size} sentences, "
         f"{len(table)} words, {lengths.min()}–{lengths.max()} words per sentence (median "
         f"{lengths.median():.0f}). Sentences with fewer than {min_words} words are excluded from every "
         f"metric ({int((lengths < min_words).sum())} here)."
     )
 
 
-def models_table(params: dict[str, Any]) -> pd.DataFrame:
+def models_table(params: Params) -> pd.DataFrame:
     """The study's models: registry rows for registry keys, a description for reference/tiny models."""
     from .models import registry_table
-    from .pipeline import REFERENCE_PREFIX, TINY_PREFIX, tiny_stands_for
+    from .pipeline import tiny_stands_for
 
     registry = registry_table()
     rows = []
-    for key in params["models"]:
+    for key in params.models:
         if key.startswith(REFERENCE_PREFIX):
             rows.append({"model": key, "source": "reference states shipped with the dataset",
                          "architecture": "simulated (see the demo chapter)"})
@@ -52,34 +52,34 @@ def models_table(params: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model")
 
 
-def describe_eeg(params: dict[str, Any]) -> str:
+def describe_eeg(params: Params) -> str:
     """Markdown: preprocessing actually applied (from the parameters), windows and regions."""
     from .eeg import describe_preprocessing
     from .pipeline import windows_of
 
     windows = ", ".join(f"{name} ({start:g}–{stop:g} ms)" for name, start, stop in windows_of(params))
-    regions = ", ".join(params.get("regions") or [])
+    regions = ", ".join(params.region_names)
     return (
-        describe_preprocessing(params.get("eeg"))
+        describe_preprocessing(dict(params.eeg))
         + f"\n\nTime windows after word onset: {windows}. Scalp regions (from the montage's channel "
         f"positions): {regions}. An EEG pattern is the region's channels × the window's samples, flattened."
     )
 
 
-def metrics_table(params: dict[str, Any]) -> pd.DataFrame:
+def metrics_table(params: Params) -> pd.DataFrame:
     """Registry rows of the metrics the study uses (main and extra)."""
     from .metrics import metrics_table as registry
 
-    names = list(params["metrics"]) + list(params.get("extra_metrics") or [])
+    names = params.all_metrics
     table = registry()
     table = table.set_index("name") if "name" in table.columns else table
     return table.loc[names]
 
 
-def describe_statistics(params: dict[str, Any]) -> str:
+def describe_statistics(params: Params) -> str:
     """Markdown: the permutation null, corrections, CIs and seeds used."""
-    n_perm = int(params["n_permutations"])
-    null = params.get("null_kind", "shift")
+    n_perm = params.n_permutations
+    null = params.null_kind
     how = {
         "shift": ("each sentence's model words are compared with surrogate EEG epochs cut at the sentence's "
                   "own word onsets, moved as a block onto another sentence's first word in the same "
@@ -97,7 +97,7 @@ def describe_statistics(params: dict[str, Any]) -> str:
     }[null]
     return (
         f"**Permutation null ({null}).** In each of {n_perm} permutations {how}; the same permutations "
-        f"are used for every model, layer, subject, window and region (seed {params['seed']}). The null "
+        f"are used for every model, layer, subject, window and region (seed {params.seed}). The null "
         f"mean of a cell is its small-n baseline, and every score is also reported as its **excess** "
         f"over it. Debiased CKA (unbiased HSIC) and bias-corrected distance correlation are computed "
         f"beside the biased estimators.\n\n"
@@ -122,13 +122,11 @@ def _git_commit(root: Path) -> str:
         return "unknown"
 
 
-def environment_table(params: dict[str, Any]) -> pd.DataFrame:
+def environment_table(params: Params) -> pd.DataFrame:
     """Versions of Python and the key packages, the commit, the parameter file and seed."""
-    from .config import project_root
-
     rows = {"python": platform.python_version(), "platform": platform.platform(),
-            "hearlike commit": _git_commit(project_root()), "parameter file": params["params_file"],
-            "seed": params["seed"]}
+            "hearlike commit": _git_commit(project_root()), "parameter file": params.params_file.name if params.params_file else "",
+            "seed": params.seed}
     for name in ("hearlike", "torch", "transformers", "mne", "mne-bids", "numpy", "scipy", "xarray", "pandas",
                  "jupyter-book", "papermill", "jupytext", "myst-nb", "praat-parselmouth", "vaderSentiment"):
         try:

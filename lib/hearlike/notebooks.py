@@ -16,18 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from .cache import atomic_path
-from .config import load_params
+from .config import Params, load_params
 
 logger = logging.getLogger(__name__)
 
-def notebook_parameters(params: dict[str, Any], name: str) -> dict[str, Any]:
+def notebook_parameters(params: Params, name: str, *, relative_to: str | Path | None = None) -> dict[str, Any]:
     """Parameters injected into notebook ``name``: the parameter file's path plus ``notebooks[name]``.
 
     The notebook loads the file itself (so it runs the same in JupyterLab), and papermill's injected
-    cell shows which file and which notebook-specific values were used.
+    cell shows which file and which notebook-specific values were used. With ``relative_to`` (the
+    notebook's folder, where it runs) the path is relative, so no machine's absolute path is published.
     """
-    injected = {"params_file": params["params_file"]}
-    injected.update((params.get("notebooks") or {}).get(name) or {})
+    path = params.params_file
+    if relative_to is not None and path is not None:
+        path = Path(os.path.relpath(path, Path(relative_to).resolve()))
+    injected = {"params_file": str(path)}
+    injected.update(params.notebook(name))
     return injected
 
 
@@ -83,7 +87,7 @@ def run_notebooks(
     for source in sources:
         notebook = jupytext.read(source)
         notebook.metadata.setdefault("kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"})
-        injected = notebook_parameters(params, source.stem)
+        injected = notebook_parameters(params, source.stem, relative_to=source.parent)
         if overrides:
             injected["overrides"] = dict(overrides)
         target = output_dir / f"{source.stem}.ipynb"

@@ -1,7 +1,8 @@
 """The study end to end, cached: stimuli -> model states -> EEG epochs -> metric grid.
 
-Every notebook calls these functions with the parameter dict from :func:`hearlike.config.load_params`,
-so the three findings share one set of cached intermediate results under ``params["cache_dir"]``:
+Every notebook calls these functions with the :class:`~hearlike.config.Params` from
+:func:`hearlike.config.load_params`, so the three findings share one set of cached intermediate results
+under ``params.cache_dir``:
 
 - ``states/<model>__<dataset>.nc``  per-word layer states (written by :mod:`hearlike.models`);
 - ``epochs-*.nc``                   word epochs per subject (written by :mod:`hearlike.eeg`);
@@ -14,46 +15,33 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
 import pandas as pd
 import xarray as xr
 
-from .cache import read_netcdf
-from .config import config_hash
+from .cache import config_hash, read_netcdf
+from .config import REFERENCE_PREFIX, TINY_PREFIX, Params
 
 logger = logging.getLogger(__name__)
 
-#: model keys served from the dataset folder (``<data_root>/states/<key>.nc``) instead of a network
-REFERENCE_PREFIX = "oracle"
-#: prefix of tiny random-weight models built offline from a real architecture's config
-TINY_PREFIX = "tiny-"
+
+def windows_of(params: Params) -> list[tuple[str, float, float]]:
+    """``[(name, start_ms, stop_ms), ...]`` of the study."""
+    return [tuple(w) for w in params.windows]
 
 
-def windows_of(params: dict[str, Any]) -> list[tuple[str, float, float]]:
-    """``[(name, start_ms, stop_ms), ...]`` from ``params["windows"]`` (mapping name -> [start, stop])."""
-    from .eeg import DEFAULT_WINDOWS
-
-    windows = params.get("windows")
-    if not windows:
-        return list(DEFAULT_WINDOWS)
-    return [(str(name), float(span[0]), float(span[1])) for name, span in windows.items()]
+def stimuli_path(params: Params) -> Path:
+    """The stimulus table (``data_root / stimuli_file``); its ``audio_path`` entries are relative to its folder."""
+    return params.stimuli_path
 
 
-def stimuli_path(params: dict[str, Any]) -> Path:
-    """The stimulus table: ``params["stimuli_file"]`` relative to ``data_root`` (default
-    ``stimuli/stimuli.tsv``). Its ``audio_path`` entries are relative to its folder."""
-    return Path(params["data_root"]) / params.get("stimuli_file", "stimuli/stimuli.tsv")
-
-
-def stimuli_of(params: dict[str, Any]) -> pd.DataFrame:
+def stimuli_of(params: Params) -> pd.DataFrame:
     """The study's stimulus table (validated; see :func:`stimuli_path`)."""
     from .stimuli import load_stimuli
 
     return load_stimuli(stimuli_path(params))
 
 
-def data_fingerprint(params: dict[str, Any]) -> str:
+def data_fingerprint(params: Params) -> str:
     """A short hash identifying the dataset's content, so caches never outlive the data they came from.
 
     The demo's own configuration hash (``ground_truth.json``) when present; otherwise the stimulus
@@ -62,7 +50,7 @@ def data_fingerprint(params: dict[str, Any]) -> str:
     import hashlib
     import json
 
-    root = Path(params["data_root"])
+    root = params.data_root
     truth = root / "ground_truth.json"
     if truth.exists():
         return str(json.loads(truth.read_text()).get("config_hash", ""))[:12] or config_hash(truth.read_text())
@@ -76,9 +64,9 @@ def data_fingerprint(params: dict[str, Any]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _cache(params: dict[str, Any], kind: str) -> Path:
+def _cache(params: Params, kind: str) -> Path:
     """``<cache_dir>/<kind>/<data fingerprint>``: caches of one version of the data."""
-    return Path(params["cache_dir"]) / kind / data_fingerprint(params)
+    return params.cache_dir / kind / data_fingerprint(params)
 
 
 def tiny_stands_for(key: str) -> str:
@@ -94,19 +82,23 @@ def tiny_stands_for(key: str) -> str:
     return next(k for k, spec in REGISTRY.items() if spec.family == family)
 
 
-def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | None = None) -> xr.Dataset:
+def model_states(params: Params, key: str, *, model_path: str | Path | None = None,
+                 trust_remote_code: bool = False) -> xr.Dataset:
     """Per-word layer states of model ``key`` for the study's dataset.
 
     Parameters
     ----------
-    params : dict
-        Study parameters (``data_root``, ``cache_dir``, ``dataset``, ``device``).
+    params : Params
+        Study parameters (``data_root``, ``cache_dir``, ``dataset``, ``device``, ``extraction``).
     key : str
         ``"oracle..."`` (reference states shipped with the dataset), ``"tiny-<family>"`` (a tiny
         random-weight model of a real architecture, built offline and saved under the cache), or a
         registry key from ``hearlike models`` (real weights from ``model_path`` or the Hub cache).
     model_path : path, optional
         Local weights folder for a registry model.
+    trust_remote_code : bool
+        Let a registry model that needs its own Python code run it (an explicit opt-in; the CLI's
+        ``--trust-remote-code``; never read from the parameter file).
 
     Returns
     -------
@@ -116,7 +108,7 @@ def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | N
     from .models import REGISTRY, extract_states, save_tiny
 
     if key.startswith(REFERENCE_PREFIX):
-        path = Path(params["data_root"]) / "states" / f"{key}.nc"
+        path = params.data_root / "states" / f"{key}.nc"
         states = read_netcdf(path)
         if states is None:
             raise FileNotFoundError(f"reference states {path} are missing; write the demo with `python -m hearlike demo`")
@@ -126,81 +118,85 @@ def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | N
     if key.startswith(TINY_PREFIX):
         registry_key = tiny_stands_for(key)
         family = REGISTRY[registry_key].family
-        model_path = Path(params["cache_dir"]) / "tiny-models" / family
+        model_path = params.cache_dir / "tiny-models" / family
         if not (model_path / "config.json").exists():
-            save_tiny(family, model_path, seed=int(params.get("seed", 0)))
+            save_tiny(family, model_path, seed=params.seed)
         cache_dir = cache_dir / "tiny"
     return extract_states(
         registry_key, stimuli_of(params), stimuli_root=stimuli_path(params).parent, cache_dir=cache_dir,
-        model_path=model_path, dataset=params["dataset"], device=params.get("device", "cpu"),
-        **(params.get("extraction") or {}),
+        model_path=model_path, dataset=params.dataset, device=params.device, trust_remote_code=trust_remote_code,
+        **params.extraction.as_kwargs(),
     )
 
 
-def layer_states(params: dict[str, Any], key: str) -> xr.DataArray:
+def layer_states(params: Params, key: str) -> xr.DataArray:
     """Model states of ``key`` stacked along ``layer`` (see :func:`hearlike.models.stack_layers`)."""
     from .models import stack_layers
 
     return stack_layers(model_states(params, key))
 
 
-def epochs_of(params: dict[str, Any]) -> xr.DataArray:
+def epochs_of(params: Params) -> xr.DataArray:
     """Word epochs (subject, word, channel, time) of the study's dataset, cached per subject."""
     from .eeg import load_epochs
 
     return load_epochs(
-        params["dataset"], stimuli=stimuli_of(params), params=params.get("eeg"),
-        cache_dir=_cache(params, "epochs"), root=params["data_root"],
+        params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
+        cache_dir=_cache(params, "epochs"), root=params.data_root,
     )
 
 
-def surrogates_of(params: dict[str, Any], epochs: xr.DataArray, n_surrogates: int):
+def surrogates_of(params: Params, epochs: xr.DataArray, n_surrogates: int):
     """Timing-preserving surrogate epochs for the ``shift`` null (:mod:`hearlike.eeg.surrogates`)."""
     from .eeg import load_recordings, surrogate_epochs, validate_preprocessing
 
     recordings = load_recordings(
-        params["dataset"], stimuli=stimuli_of(params), params=params.get("eeg"),
-        cache_dir=_cache(params, "epochs"), root=params["data_root"],
+        params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
+        cache_dir=_cache(params, "epochs"), root=params.data_root,
     )
-    return surrogate_epochs(recordings, epochs, n_surrogates=n_surrogates, params=validate_preprocessing(params.get("eeg")),
-                            seed=int(params.get("seed", 0)))
+    return surrogate_epochs(recordings, epochs, n_surrogates=n_surrogates, params=validate_preprocessing(dict(params.eeg)),
+                            seed=params.seed)
 
 
-def regions_of(params: dict[str, Any], epochs: xr.DataArray) -> dict[str, list[str]]:
-    """Scalp regions named in ``params["regions"]`` from the epochs' channel positions."""
+def regions_of(params: Params, epochs: xr.DataArray) -> dict[str, list[str]]:
+    """The study's scalp regions: explicit channel lists, or standard regions from the epochs' montage.
+
+    Only the requested regions are built and checked; a requested standard region without channels in
+    this montage, or a listed channel missing from the epochs, is an error naming the parameter file.
+    """
     from .eeg import epochs_info, regions_from_montage
 
-    regions = regions_from_montage(epochs_info(epochs))
-    wanted = params.get("regions") or list(regions)
-    unknown = [r for r in wanted if r not in regions]
-    if unknown:
-        raise ValueError(f"unknown regions {unknown} in {params.get('params_file')}; known: {sorted(regions)}")
-    return {r: regions[r] for r in wanted}
+    channels = [str(c) for c in epochs["channel"].values]
+    if isinstance(params.regions, dict) or not isinstance(params.regions, tuple):
+        regions = {name: list(chans) for name, chans in params.regions.items()}
+        for name, chans in regions.items():
+            missing = [c for c in chans if c not in channels]
+            if missing:
+                raise ValueError(f"region {name!r} in {params.source} lists channels {missing} that the "
+                                 f"{params.dataset!r} epochs lack; channels: {channels}")
+        return regions
+    standard = regions_from_montage(epochs_info(epochs))
+    empty = [r for r in params.regions if not standard.get(r)]
+    if empty:
+        raise ValueError(f"regions {empty} in {params.source} have no channels in the {params.dataset!r} montage; "
+                         "drop them from `regions` or give explicit channel lists")
+    return {r: standard[r] for r in params.regions}
 
 
-def grid_config(params: dict[str, Any]) -> dict[str, Any]:
+def grid_config(params: Params) -> dict[str, Any]:
     """The part of the parameters that determines the metric grid (its cache key)."""
     keys = ("dataset", "data_root", "models", "metrics", "extra_metrics", "windows", "regions", "factor_metric_regions",
-            "min_words", "n_permutations", "seed", "eeg", "extraction")
-    return {k: params.get(k) for k in keys} | {"null_kind": null_kind_of(params), "data": data_fingerprint(params)}
+            "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind")
+    values = params.to_dict()
+    return {k: values[k] for k in keys} | {"data": data_fingerprint(params)}
 
 
-def null_kind_of(params: dict[str, Any]) -> str:
-    """The permutation null of the study (``null_kind``, default ``"shift"``; see :data:`hearlike.grid.NULLS`)."""
-    from .grid import NULLS
-
-    kind = params.get("null_kind", "shift")
-    if kind not in NULLS:
-        raise ValueError(f"null_kind {kind!r} in {params.get('params_file')} is not one of {NULLS}")
-    return kind
-
-
-def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recompute: bool = False) -> xr.Dataset:
+def metric_grid(params: Params, *, keep_sentences: bool = True, recompute: bool = False) -> xr.Dataset:
     """The metric grid (model, layer, subject, window, region, metric) of the study, cached.
 
     Parameters
     ----------
-    params : dict
+    params : Params
         Study parameters.
     keep_sentences : bool
         Keep per-sentence scores (dim ``sentence``) for condition contrasts (finding 3).
@@ -218,18 +214,17 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
 
     config = dict(grid_config(params), keep_sentences=keep_sentences)
     digest = config_hash(config)
-    path = Path(params["cache_dir"]) / f"grid-{digest}.nc"
+    path = params.cache_dir / f"grid-{digest}.nc"
     if not recompute and path.exists():
         cached = load_grid(path, config_hash=digest)
         if cached is not None:
             return cached
     epochs = epochs_of(params)
-    states = {key: layer_states(params, key) for key in params["models"]}
-    metrics = list(params["metrics"]) + list(params.get("extra_metrics") or [])
+    states = {key: layer_states(params, key) for key in params.models}
+    metrics = params.all_metrics
     regions = regions_of(params, epochs)
-    common = dict(windows=windows_of(params), n_permutations=int(params["n_permutations"]), seed=int(params["seed"]),
-                  null_kind=null_kind_of(params),
-                  device=params.get("device", "cpu"), min_words=int(params.get("min_words", 3)),
+    common = dict(windows=windows_of(params), n_permutations=params.n_permutations, seed=params.seed,
+                  null_kind=params.null_kind, device=params.device, min_words=params.min_words,
                   keep_sentences=keep_sentences, keep_null=True)
     if common["null_kind"] == "shift":
         common["surrogates"] = surrogates_of(params, epochs, common["n_permutations"])
@@ -237,7 +232,7 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
     # other metrics one inner product; the former are computed only over `factor_metric_regions`
     # (default: all channels), and are NaN for the other regions.
     factor = [m for m in metrics if METRICS[m].kind == "factor"]
-    factor_regions = {r: regions[r] for r in (params.get("factor_metric_regions") or list(regions)) if r in regions}
+    factor_regions = {r: regions[r] for r in params.factor_metric_regions}
     parts = []
     if len(factor) < len(metrics):
         parts.append(compute_grid(states, epochs, regions=regions, metrics=[m for m in metrics if m not in factor], **common))
@@ -251,12 +246,12 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
     grid["group_null"] = grid["null"].mean("subject").astype("float32")
     grid = grid.drop_vars("null")
     grid.attrs["config_hash"] = digest
-    grid.attrs["dataset"] = params["dataset"]
+    grid.attrs["dataset"] = params.dataset
     save_grid(grid, path)
     return grid
 
 
-def searchlight(params: dict[str, Any], *, model: str, layer: str, metric: str = "spearman_rsa",
+def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearman_rsa",
                 n_neighbours: int = 4, n_permutations: int | None = None) -> xr.Dataset:
     """Channel searchlight: alignment of one model layer with each channel's neighbourhood.
 
@@ -273,10 +268,10 @@ def searchlight(params: dict[str, Any], *, model: str, layer: str, metric: str =
 
     from .grid import compute_grid, load_grid, save_grid
 
-    n_permutations = int(params["n_permutations"] if n_permutations is None else n_permutations)
+    n_permutations = int(params.n_permutations if n_permutations is None else n_permutations)
     config = dict(grid_config(params), searchlight=[model, layer, metric, n_neighbours, n_permutations])
     digest = config_hash(config)
-    path = Path(params["cache_dir"]) / f"searchlight-{digest}.nc"
+    path = params.cache_dir / f"searchlight-{digest}.nc"
     cached = load_grid(path, config_hash=digest) if path.exists() else None
     if cached is not None:
         return cached
@@ -286,23 +281,23 @@ def searchlight(params: dict[str, Any], *, model: str, layer: str, metric: str =
     distances = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
     neighbourhoods = {names[i]: [names[j] for j in np.argsort(distances[i])[: n_neighbours + 1]] for i in range(len(names))}
     states = layer_states(params, model).sel(layer=[layer])
-    null_kind = null_kind_of(params)
+    null_kind = params.null_kind
     surrogates = surrogates_of(params, epochs, n_permutations) if null_kind == "shift" else None
     grid = compute_grid({model: states}, epochs, windows=windows_of(params), regions=neighbourhoods, metrics=[metric],
-                        n_permutations=n_permutations, seed=int(params["seed"]), device=params.get("device", "cpu"),
+                        n_permutations=n_permutations, seed=params.seed, device=params.device,
                         null_kind=null_kind, surrogates=surrogates,
-                        min_words=int(params.get("min_words", 3)))
+                        min_words=params.min_words)
     grid = grid.squeeze(["model", "layer", "metric"], drop=True).rename(region="channel")
     grid.attrs["config_hash"] = digest
     save_grid(grid, path)
     return grid
 
 
-def tnc_of(params: dict[str, Any]) -> dict[str, Any]:
+def tnc_of(params: Params) -> dict[str, Any]:
     """TNC labels of the study's sentences, and their sensitivity to ``k`` and ``theta``.
 
-    The model view uses ``params["tnc"]["model"]`` (default: the first model) at the layer whose
-    relative depth is closest to ``params["tnc"]["model_layer_depth"]`` (default 0.6).
+    The model view uses ``params.tnc.model`` (default: the first model) at the layer whose
+    relative depth is closest to ``params.tnc.model_layer_depth`` (default 0.6).
 
     Returns
     -------
@@ -315,18 +310,18 @@ def tnc_of(params: dict[str, Any]) -> dict[str, Any]:
 
     from .tnc import tnc_labels, tnc_sensitivity, tnc_views
 
-    options = dict(params.get("tnc") or {})
-    model = options.get("model", params["models"][0])
+    options = params.tnc
+    model = options.model or params.models[0]
     states = layer_states(params, model)
     depth = np.asarray(states["relative_depth"].values, dtype=float)
-    index = int(np.argmin(np.abs(depth - float(options.get("model_layer_depth", 0.6)))))
+    index = int(np.argmin(np.abs(depth - options.model_layer_depth)))
     layer = str(states["layer"].values[index])
     word_states = states.isel(layer=index)
     width = int(word_states["n_features"]) if "n_features" in word_states.coords else word_states.sizes["feature"]
     word_states = word_states.isel(feature=slice(0, width))
     table = stimuli_of(params)
     embeddings, seeds = tnc_views(table, word_states, root=stimuli_path(params).parent)
-    k, theta = int(options.get("k", 5)), float(options.get("theta", 0.6))
+    k, theta = options.k, options.theta
     labels = tnc_labels(embeddings, seeds, k=k, theta=theta)
     labels["sentence_text"] = table.groupby("sentence_id")["sentence_text"].first().reindex(labels.index)
     planted = None
