@@ -20,9 +20,9 @@ METRICS = ["spearman_rsa", "linear_cka"]
 N400 = "250-500"
 
 
-def _params(root, cache_dir):
+def _params(root, cache_dir, dataset):
     overrides = {
-        "dataset": "demo", "data_root": str(root), "cache_dir": str(cache_dir), "models": ["oracle", "oracle-prosody"],
+        "dataset": dataset, "data_root": str(root), "cache_dir": str(cache_dir), "models": ["oracle", "oracle-prosody"],
         "metrics": METRICS, "extra_metrics": [], "regions": ["all"], "factor_metric_regions": ["all"],
         "n_permutations": 50,
     }  # fmt: skip
@@ -41,7 +41,7 @@ def grids(tmp_path_factory, request):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(params_dir)  # params.yml of the repository: the study's default settings
         for name, root in roots.items():
-            out[f"{name}_params"] = _params(root, base / f"cache-{name}")
+            out[f"{name}_params"] = _params(root, base / f"cache-{name}", "demo-null" if name == "null" else "demo")
             out[name] = pipeline.metric_grid(out[f"{name}_params"], keep_sentences=False)
     out["truth"] = demo.read_ground_truth(roots["demo"])
     return out
@@ -85,7 +85,7 @@ def test_null_twin_has_nothing_significant(grids):
 def test_word_shuffle_null_would_call_the_null_twin_aligned(grids):
     """Why the study's null swaps sentences: with the word-shuffle null, serial-position structure
     shared by the oracle's meaning layers and noise-only EEG shows up as alignment."""
-    params = dict(grids["null_params"], null_kind="shuffle")
+    params = grids["null_params"].replace(null_kind="shuffle")
     grid = pipeline.metric_grid(params, keep_sentences=False)
     p = findings.group_p_values(grid)["p_fwe"].sel(model="oracle", region="all", metric="spearman_rsa")
     assert float(p.min()) < 0.05
@@ -101,7 +101,7 @@ def test_prosody_only_model_is_seen_by_covariance_metrics_not_geometric_ones(gri
 
 
 def test_tnc_labels_the_planted_negative_prosody_more_precisely_than_any_single_view(grids):
-    result = pipeline.tnc_of(dict(grids["demo_params"], tnc={"k": 3, "theta": 0.6, "model_layer_depth": 0.6}))
+    result = pipeline.tnc_of(grids["demo_params"].replace(tnc={"k": 3, "theta": 0.6, "model_layer_depth": 0.6}))
     labels, planted = result["labels"], result["planted"].reindex(result["labels"].index)
     tnc_negative = labels["label"] == "negative"
     assert tnc_negative.sum() >= 3

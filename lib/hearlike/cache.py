@@ -13,6 +13,8 @@ import hashlib
 import json
 import logging
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,12 +26,57 @@ from . import __version__
 logger = logging.getLogger(__name__)
 
 
+_HOST = socket.gethostname().replace(".", "-")
+
+
+def _temp_prefix(path: Path) -> str:
+    """Temp-file prefix naming the final file, the host and the process: ``.<stem>.<host>-<pid>.``."""
+    return f".{path.stem}.{_HOST}-{os.getpid()}."
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_orphans(folder: str | Path) -> list[Path]:
+    """Remove temp files that killed writers left in ``folder``; return what was removed.
+
+    A temp file of :func:`atomic_path` names its host and process; it is an orphan when that process
+    is gone (same host). Files of live processes and of other hosts (a shared cluster file system)
+    are left alone.
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    pattern = re.compile(rf"^\..+\.{re.escape(_HOST)}-(\d+)\.[^.]+\.tmp")
+    for path in folder.glob(".*.tmp*"):
+        match = pattern.match(path.name)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    if removed:
+        logger.warning("removed %d temp file(s) left by killed runs in %s: %s", len(removed), folder,
+                       ", ".join(p.name for p in removed[:3]))
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
+
+    Temp files that killed runs left beside ``path`` are removed first (:func:`clean_orphans`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    clean_orphans(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:

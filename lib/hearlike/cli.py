@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 
 #: failures a user can cause or fix (bad input, missing files or weights, permissions, no network):

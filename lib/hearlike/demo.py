@@ -90,7 +90,6 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -699,6 +698,7 @@ def write_demo(root=None, *, null=False, seed=0, n_subjects=8, n_sentences=None,
         sentences=sentences,
     )  # fmt: skip
     final = demo_paths(root)
+    _check_target(root)
     if final["ground_truth"].is_file() and not overwrite:
         if json.loads(final["ground_truth"].read_text()).get("config_hash") == digest:
             logger.info("demo in %s is up to date (config %s)", root, digest)
@@ -708,6 +708,9 @@ def write_demo(root=None, *, null=False, seed=0, n_subjects=8, n_sentences=None,
         )
     partial = root.with_name(root.name + ".partial")
     marker = partial / ".config_hash"
+    if partial.exists() and not marker.is_file() and any(partial.iterdir()):
+        raise FileExistsError(f"{partial} exists and was not written by `hearlike demo` (no .config_hash in it); "
+                              "move it away or choose another --out")
     if partial.exists() and (not marker.is_file() or marker.read_text() != digest):
         shutil.rmtree(partial)
     partial.mkdir(parents=True, exist_ok=True)
@@ -736,34 +739,70 @@ def write_demo(root=None, *, null=False, seed=0, n_subjects=8, n_sentences=None,
              for s in _subject_ids(n_subjects)}  # fmt: skip
     names = patterns["channels"]
     orders = {}
-    with tempfile.TemporaryDirectory(dir=partial) as scratch:
-        for index, subject in enumerate(tqdm(_subject_ids(n_subjects), desc="EEG subjects", leave=False)):
-            order, _, onset_samples, n_times = _timeline(table, sentences, seed=seed, subject_index=index,
-                                                         sfreq_hz=sfreq_hz)  # fmt: skip
-            orders[subject] = sentences.sentence_id[order].tolist()
-            done = partial / ".done" / f"sub-{subject}"
-            if done.is_file():
-                continue
-            data = _background(_rng(seed, "subject", index), patterns["positions"], names, n_times, sfreq_hz)
-            if not null:
-                data += _stimulus_locked(patterns, onset_samples, n_times, sfreq_hz,
-                                         gain_early=gains[subject][0], gain_n400=gains[subject][1])  # fmt: skip
-            _write_subject(paths["bids"], subject, data, names, table, onset_samples, sfreq_hz, scratch)
-            done.parent.mkdir(exist_ok=True)
-            done.write_text("")
+    scratch = partial / ".scratch"  # a killed run's scratch files are removed by the next one
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    for index, subject in enumerate(tqdm(_subject_ids(n_subjects), desc="EEG subjects", leave=False)):
+        order, _, onset_samples, n_times = _timeline(table, sentences, seed=seed, subject_index=index,
+                                                     sfreq_hz=sfreq_hz)  # fmt: skip
+        orders[subject] = sentences.sentence_id[order].tolist()
+        done = partial / ".done" / f"sub-{subject}"
+        if done.is_file():
+            continue
+        data = _background(_rng(seed, "subject", index), patterns["positions"], names, n_times, sfreq_hz)
+        if not null:
+            data += _stimulus_locked(patterns, onset_samples, n_times, sfreq_hz,
+                                     gain_early=gains[subject][0], gain_n400=gains[subject][1])  # fmt: skip
+        _write_subject(paths["bids"], subject, data, names, table, onset_samples, sfreq_hz, scratch)
+        done.parent.mkdir(exist_ok=True)
+        done.write_text("")
     truth = _ground_truth(table, sentences, config, digest, gains, orders, patterns,
                           n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers)  # fmt: skip
     with atomic_path(paths["ground_truth"]) as tmp:
         tmp.write_text(json.dumps(truth, indent=2) + "\n")
     shutil.rmtree(partial / ".done", ignore_errors=True)
+    shutil.rmtree(scratch, ignore_errors=True)
     marker.unlink()
     for path in partial.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
     if root.exists():
+        _check_target(root, written=partial)
         shutil.rmtree(root)
     partial.rename(root)
     logger.info("wrote demo to %s", root)
     return root
+
+
+def _check_target(root: Path, *, written: Path | None = None) -> None:
+    """Refuse to write into (and so to delete) a folder holding files the demo did not write.
+
+    An empty or missing folder is fine, and so is an earlier demo (``ground_truth.json`` from
+    :mod:`hearlike.demo`) whose files all have a counterpart in the new one (``written``).
+    """
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise FileExistsError(f"{root} is a file; choose a folder for the demo")
+    files = [p.relative_to(root) for p in root.rglob("*") if p.is_file()]
+    if not files:
+        return
+    truth = root / "ground_truth.json"
+    try:
+        is_demo = truth.is_file() and "planted_in_eeg" in json.loads(truth.read_text())
+    except ValueError:
+        is_demo = False
+    if not is_demo:
+        raise FileExistsError(
+            f"refusing to write the demo into {root}: it holds {len(files)} file(s) that are not a hearlike demo "
+            f"(e.g. {files[0]}); choose an empty or new folder"
+        )
+    if written is not None:
+        foreign = [f for f in files if not (written / f).exists()]
+        if foreign:
+            raise FileExistsError(
+                f"refusing to replace the demo in {root}: {len(foreign)} file(s) there were not written by the demo "
+                f"(e.g. {foreign[0]}); move them away first"
+            )
 
 
 def _write_patterns(path, table, acoustic, patterns, *, null, digest):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 import pandas as pd
 import xarray as xr
 
@@ -41,26 +42,31 @@ def stimuli_of(params: Params) -> pd.DataFrame:
     return load_stimuli(stimuli_path(params))
 
 
+#: small text files whose bytes enter the data fingerprint (headers, event tables, word tables, metadata)
+_FINGERPRINT_TEXT = {".tsv", ".csv", ".json", ".vhdr", ".vmrk", ".txt", ".textgrid", ".yml", ".yaml", ".sfp"}
+_FINGERPRINT_TEXT_MAX_BYTES = 2_000_000
+
+
 def data_fingerprint(params: Params) -> str:
     """A short hash identifying the dataset's content, so caches never outlive the data they came from.
 
-    The demo's own configuration hash (``ground_truth.json``) when present; otherwise the stimulus
-    table's bytes plus the size and modification time of every file under ``data_root``.
+    Every file under ``data_root`` that a reader may open enters with its path, size and modification
+    time; small text files (stimulus and event tables, BrainVision headers and markers, JSON sidecars,
+    the demo's ``ground_truth.json``) also with their bytes. Editing, truncating or replacing any
+    file (a subject's EEG in place, too) therefore changes the fingerprint and the caches keyed by it.
     """
     import hashlib
-    import json
 
     root = params.data_root
-    truth = root / "ground_truth.json"
-    if truth.exists():
-        return str(json.loads(truth.read_text()).get("config_hash", ""))[:12] or config_hash(truth.read_text())
+    if not root.is_dir():
+        raise FileNotFoundError(f"data_root {root} (from {params.source}) is not a folder; "
+                                "write the demo with `python -m hearlike demo` or point data_root at the dataset")
     digest = hashlib.sha256()
-    table = stimuli_path(params)
-    if table.exists():
-        digest.update(table.read_bytes())
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
         stat = path.stat()
-        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        if path.suffix.lower() in _FINGERPRINT_TEXT and stat.st_size <= _FINGERPRINT_TEXT_MAX_BYTES:
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -209,16 +215,15 @@ def metric_grid(params: Params, *, keep_sentences: bool = True, recompute: bool 
         See :func:`hearlike.grid.compute_grid`, plus ``group_null`` (model, layer, window, region,
         metric, permutation): the subject-mean null samples; cached as ``<cache_dir>/grid-<hash>.nc``.
     """
-    from .grid import compute_grid, load_grid, save_grid
+    from .grid import compute_grid, save_grid
     from .metrics import METRICS
 
     config = dict(grid_config(params), keep_sentences=keep_sentences)
     digest = config_hash(config)
     path = params.cache_dir / f"grid-{digest}.nc"
-    if not recompute and path.exists():
-        cached = load_grid(path, config_hash=digest)
-        if cached is not None:
-            return cached
+    cached = None if recompute else read_netcdf(path, config_hash=digest)  # None if missing or unreadable
+    if cached is not None:
+        return cached
     epochs = epochs_of(params)
     states = {key: layer_states(params, key) for key in params.models}
     metrics = params.all_metrics
@@ -266,13 +271,13 @@ def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearm
     """
     import numpy as np
 
-    from .grid import compute_grid, load_grid, save_grid
+    from .grid import compute_grid, save_grid
 
     n_permutations = int(params.n_permutations if n_permutations is None else n_permutations)
     config = dict(grid_config(params), searchlight=[model, layer, metric, n_neighbours, n_permutations])
     digest = config_hash(config)
     path = params.cache_dir / f"searchlight-{digest}.nc"
-    cached = load_grid(path, config_hash=digest) if path.exists() else None
+    cached = read_netcdf(path, config_hash=digest)  # None if missing or unreadable: recomputed
     if cached is not None:
         return cached
     epochs = epochs_of(params)

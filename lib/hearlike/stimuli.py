@@ -20,12 +20,12 @@ demo-only. On disk the table is a tab-separated ``stimuli.tsv``.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .cache import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -210,13 +210,6 @@ def write_stimuli(table, path):
     """
     path = Path(path)
     table = validate_stimuli(table, source=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            table.to_csv(f, sep="\t", index=False, float_format="%.6f", lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        table.to_csv(f, sep="\t", index=False, float_format="%.6f", lineterminator="\n")
     return path
