@@ -9,6 +9,7 @@ import pytest
 import xarray as xr
 
 from hearlike import demo
+from hearlike.demo import checks, generate, write
 from hearlike.stimuli import load_stimuli
 
 TINY = {"n_sentences": 6, "n_subjects": 2}  # demo-001..006: 2 negative-prosody sentences
@@ -103,15 +104,15 @@ def test_oracle_states_follow_the_contract_and_plant_the_peak(roots):
     table = load_stimuli(demo.demo_paths(roots["demo"])["stimuli"])
     normal = table.prosody.to_numpy() == "normal"
     with xr.open_dataset(demo.demo_paths(roots["demo"])["patterns"], engine="h5netcdf") as truth:
-        features = demo._zscore(truth.acoustic_features.values.astype(float))
+        features = generate._zscore(truth.acoustic_features.values.astype(float))
     # the planted meaning: embeddings made orthogonal to the acoustic features within sentence
-    planted = demo._meaning_vectors(table, embed_texts([w.lower() for w in ds.word_text.values]), features)
-    assert np.abs(demo._residualise(planted, table, features) - planted).max() < 1e-6
+    planted = generate._meaning_vectors(table, embed_texts([w.lower() for w in ds.word_text.values]), features)
+    assert np.abs(generate._residualise(planted, table, features) - planted).max() < 1e-6
     meaning = planted[normal]
     layers = [ds["encoder"].values[i] for i in range(6)] + [ds["decoder"].values[i] for i in range(6)]
     upper = np.triu_indices(normal.sum(), 1)
-    target = demo._correlation_rdm(meaning.astype(float))[upper]
-    scores = [np.corrcoef(demo._correlation_rdm(x[normal].astype(float))[upper], target)[0, 1] for x in layers]
+    target = checks._correlation_rdm(meaning.astype(float))[upper]
+    scores = [np.corrcoef(checks._correlation_rdm(x[normal].astype(float))[upper], target)[0, 1] for x in layers]
     assert int(np.argmax(scores)) in (6, 7)  # relative depth 0.545 or 0.636, around the planted 0.6
     assert scores[0] < 0.5 * max(scores)
 
@@ -131,9 +132,9 @@ def test_planted_n400_tracks_the_meaning_projection_and_not_in_the_null(roots):
 
 def test_negative_prosody_lowers_rsa_and_raises_covariance_measures(roots):
     def gaps(root):
-        checks = demo.check_planted_effects(root, n_permutations=30)
-        assert len(checks) == 6 and (checks.prosody == "negative").sum() == 2
-        mean = checks.groupby("prosody").mean(numeric_only=True)
+        scores = demo.check_planted_effects(root, n_permutations=30)
+        assert len(scores) == 6 and (scores.prosody == "negative").sum() == 2
+        mean = scores.groupby("prosody").mean(numeric_only=True)
         return mean.loc["negative"] - mean.loc["normal"]
 
     planted, null = gaps(roots["demo"]), gaps(roots["null"])
@@ -157,14 +158,14 @@ def test_planted_prosody_is_invisible_to_the_oracles_rdm_but_dominates_covarianc
     negative = truth.meaning_scale.values < 1
     assert negative.sum() > 10
     # salience is z-scored within sentence and orthogonal to the acoustic features there
-    features = demo._zscore(truth.acoustic_features.values.astype(float))
+    features = generate._zscore(truth.acoustic_features.values.astype(float))
     for sentence in np.unique(truth.sentence_id.values[negative]):
         rows = truth.sentence_id.values == sentence
         z = truth.salience.values[rows].astype(float)
         assert abs(z.mean()) < 1e-5 and abs(z.std() - 1) < 1e-5
         assert np.abs(features[rows].T @ z).max() < 1e-3 * len(z)
-        np.testing.assert_allclose(demo._correlation_rdm(states[rows] - offset[rows]),
-                                   demo._correlation_rdm(states[rows]), atol=1e-5)  # fmt: skip
+        np.testing.assert_allclose(checks._correlation_rdm(states[rows] - offset[rows]),
+                                   checks._correlation_rdm(states[rows]), atol=1e-5)  # fmt: skip
         centred = states[rows] - states[rows].mean(0)
         shared = offset[rows] - offset[rows].mean(0)
         assert (shared**2).sum() > 0.5 * (centred**2).sum()
@@ -189,7 +190,7 @@ def test_ground_truth_and_resume(roots, caplog):
 
 def test_interrupted_run_resumes_to_the_same_bytes(roots, tmp_path, monkeypatch):
     calls = []
-    original = demo._write_subject
+    original = write._write_subject
 
     def failing(*args, **kwargs):
         calls.append(args[1])
@@ -197,13 +198,13 @@ def test_interrupted_run_resumes_to_the_same_bytes(roots, tmp_path, monkeypatch)
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(demo, "_write_subject", failing)
+    monkeypatch.setattr(write, "_write_subject", failing)
     with pytest.raises(KeyboardInterrupt):
         demo.write_demo(tmp_path / "demo", seed=3, **TINY)
     assert (tmp_path / "demo.partial" / ".done" / "sub-01").exists() and not (tmp_path / "demo").exists()
-    monkeypatch.setattr(demo, "_write_subject", original)
+    monkeypatch.setattr(write, "_write_subject", original)
     spy = []
-    monkeypatch.setattr(demo, "_write_subject", lambda *a, **k: (spy.append(a[1]), original(*a, **k)))
+    monkeypatch.setattr(write, "_write_subject", lambda *a, **k: (spy.append(a[1]), original(*a, **k)))
     demo.write_demo(tmp_path / "demo", seed=3, **TINY)
     assert spy == ["02"]  # subject 01 was kept from the interrupted run
     assert _hashes(tmp_path / "demo") == _hashes(roots["demo"])
