@@ -222,7 +222,6 @@ def prosody_features(
     ValueError
         Bad timings, an unreadable file, a span past the file's end, or silent audio.
     """
-    import parselmouth
     from tqdm.auto import tqdm
 
     if not 0 < f0_min_hz < f0_max_hz:
@@ -240,73 +239,126 @@ def prosody_features(
     ):
         path = root / str(audio_path)
         samples, sfreq_hz = _read_audio(path)
-        file_s = samples.size / sfreq_hz
-        sound = parselmouth.Sound(samples, sampling_frequency=sfreq_hz)
-        peak = float(np.abs(samples).max())
-        if peak >= silence_peak:
-            pitch = sound.to_pitch_ac(
-                time_step=time_step_s, pitch_floor=f0_min_hz, pitch_ceiling=f0_max_hz
-            )
-            pitch_times, f0_hz = pitch.xs(), pitch.selected_array["frequency"]
-            intensity = sound.to_intensity(minimum_pitch=f0_min_hz, time_step=time_step_s)
-            intensity_times, intensity_db = intensity.xs(), intensity.values[0]
+        frames = _analyse_file(samples, sfreq_hz, f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz,
+                               time_step_s=time_step_s, silence_peak=silence_peak)  # fmt: skip
         for sentence_id, span in file_spans.iterrows():
-            if span["stop_s"] > file_s + time_step_s:
-                raise ValueError(
-                    f"sentence {sentence_id!r} ends at {span['stop_s']:.3f} s but audio file "
-                    f"{path} lasts {file_s:.3f} s; check offset_s in the stimulus table"
-                )
-            start = int(round(span["start_s"] * sfreq_hz))
-            stop = int(round(span["stop_s"] * sfreq_hz))
-            segment = samples[start:stop]
-            segment_peak = float(np.abs(segment).max()) if segment.size else 0.0
-            if segment_peak < silence_peak:
-                raise ValueError(
-                    f"audio file {path} is silent for sentence {sentence_id!r} "
-                    f"({span['start_s']:.3f}-{span['stop_s']:.3f} s, peak |x| = {segment_peak:.2g} "
-                    f"< silence_peak = {silence_peak:g}); check the recording and its word timings"
-                )
-            onsets, offsets = word_times[sentence_id]
-            voiced = _inside(pitch_times, onsets, offsets) & (f0_hz > 0)
-            semitones = 12.0 * np.log2(f0_hz[voiced] / 100.0)
-            if semitones.size:  # octave errors of the tracker: frames > octave_guard_st off
-                semitones = semitones[
-                    np.abs(semitones - np.median(semitones)) <= octave_guard_st
-                ]
-            loud = _inside(intensity_times, onsets, offsets) & (intensity_db > intensity_floor_db)
-            levels = intensity_db[loud]
+            segment = _sentence_segment(samples, sfreq_hz, span, sentence_id, path,
+                                        time_step_s=time_step_s, silence_peak=silence_peak)  # fmt: skip
             row = {
                 "group": span["group"],
                 "audio_path": audio_path,
-                "n_voiced_frames": int(semitones.size),
                 "speech_rate_wps": float(span["speech_rate_wps"]),
                 "pause_ratio": float(span["pause_ratio"]),
-                "intensity_mean_db": float(levels.mean()) if levels.size else np.nan,
-                "intensity_sd_db": float(levels.std()) if levels.size else np.nan,
             }
-            if semitones.size >= min_voiced_frames:
-                low, high = np.percentile(semitones, [5, 95])
-                row.update(
-                    f0_mean_st=float(semitones.mean()),
-                    f0_sd_st=float(semitones.std()),
-                    f0_range_st=float(high - low),
-                )
-            else:
-                logger.info(
-                    "sentence %r in %s has %d voiced frames (< %d): F0 features set to NaN",
-                    sentence_id, path, semitones.size, min_voiced_frames,
-                )
-                row.update({name: np.nan for name in F0_FEATURES})
-            nyquist_hz = sfreq_hz / 2.0
-            low_energy = _band_energy(segment, sfreq_hz, 50.0, 1000.0)
-            high_energy = _band_energy(segment, sfreq_hz, 1000.0, min(5000.0, nyquist_hz))
-            row["spectral_tilt_db"] = float(
-                10.0 * np.log10((high_energy + 1e-20) / (low_energy + 1e-20))
-            )
+            row.update(_voice_and_level(
+                frames, *word_times[sentence_id], min_voiced_frames=min_voiced_frames,
+                octave_guard_st=octave_guard_st, intensity_floor_db=intensity_floor_db,
+                where=f"sentence {sentence_id!r} in {path}",
+            ))  # fmt: skip
+            row["spectral_tilt_db"] = _spectral_tilt_db(segment, sfreq_hz)
             rows[str(sentence_id)] = row
     features = pd.DataFrame.from_dict(rows, orient="index").loc[spans.index]
     features.index.name = "sentence_id"
     return features[[*PROSODY_FEATURES, "group", "audio_path", "n_voiced_frames"]]
+
+
+def _analyse_file(samples, sfreq_hz, *, f0_min_hz, f0_max_hz, time_step_s, silence_peak):
+    """Praat pitch (autocorrelation) and intensity frames of one audio file.
+
+    Returns
+    -------
+    dict or None
+        ``pitch_times`` (s), ``f0_hz`` (0 where unvoiced), ``intensity_times`` (s) and
+        ``intensity_db``, each of shape (n_frames,); None when the whole file's peak ``|x|`` is
+        below ``silence_peak`` (every sentence in it is then reported silent).
+    """
+    import parselmouth
+
+    if float(np.abs(samples).max()) < silence_peak:
+        return None
+    sound = parselmouth.Sound(samples, sampling_frequency=sfreq_hz)
+    pitch = sound.to_pitch_ac(time_step=time_step_s, pitch_floor=f0_min_hz, pitch_ceiling=f0_max_hz)
+    intensity = sound.to_intensity(minimum_pitch=f0_min_hz, time_step=time_step_s)
+    return {
+        "pitch_times": pitch.xs(), "f0_hz": pitch.selected_array["frequency"],
+        "intensity_times": intensity.xs(), "intensity_db": intensity.values[0],
+    }  # fmt: skip
+
+
+def _sentence_segment(samples, sfreq_hz, span, sentence_id, path, *, time_step_s, silence_peak):
+    """The samples of one sentence's span, shape (n_samples,).
+
+    Raises ``ValueError`` naming the sentence and the file when the span ends past the file's end
+    or its peak ``|x|`` is below ``silence_peak``.
+    """
+    file_s = samples.size / sfreq_hz
+    if span["stop_s"] > file_s + time_step_s:
+        raise ValueError(
+            f"sentence {sentence_id!r} ends at {span['stop_s']:.3f} s but audio file "
+            f"{path} lasts {file_s:.3f} s; check offset_s in the stimulus table"
+        )
+    start = int(round(span["start_s"] * sfreq_hz))
+    stop = int(round(span["stop_s"] * sfreq_hz))
+    segment = samples[start:stop]
+    segment_peak = float(np.abs(segment).max()) if segment.size else 0.0
+    if segment_peak < silence_peak:
+        raise ValueError(
+            f"audio file {path} is silent for sentence {sentence_id!r} "
+            f"({span['start_s']:.3f}-{span['stop_s']:.3f} s, peak |x| = {segment_peak:.2g} "
+            f"< silence_peak = {silence_peak:g}); check the recording and its word timings"
+        )
+    return segment
+
+
+def _voice_and_level(frames, onsets, offsets, *, min_voiced_frames, octave_guard_st,
+                     intensity_floor_db, where):  # fmt: skip
+    """F0 and intensity features of the frames inside one sentence's words.
+
+    Parameters
+    ----------
+    frames : dict
+        :func:`_analyse_file` of the sentence's audio file.
+    onsets, offsets : ndarray, shape (n_words,)
+        The sentence's word times, seconds.
+    where : str
+        The sentence and its file, for the log message of an unvoiced sentence.
+
+    Returns
+    -------
+    dict
+        ``n_voiced_frames``, ``intensity_mean_db``, ``intensity_sd_db`` and the
+        :data:`F0_FEATURES` (NaN with fewer than ``min_voiced_frames`` voiced frames).
+    """
+    f0_hz = frames["f0_hz"]
+    voiced = _inside(frames["pitch_times"], onsets, offsets) & (f0_hz > 0)
+    semitones = 12.0 * np.log2(f0_hz[voiced] / 100.0)
+    if semitones.size:  # octave errors of the tracker: frames > octave_guard_st off
+        semitones = semitones[np.abs(semitones - np.median(semitones)) <= octave_guard_st]
+    intensity_db = frames["intensity_db"]
+    loud = _inside(frames["intensity_times"], onsets, offsets) & (intensity_db > intensity_floor_db)
+    levels = intensity_db[loud]
+    row = {
+        "n_voiced_frames": int(semitones.size),
+        "intensity_mean_db": float(levels.mean()) if levels.size else np.nan,
+        "intensity_sd_db": float(levels.std()) if levels.size else np.nan,
+    }
+    if semitones.size >= min_voiced_frames:
+        low, high = np.percentile(semitones, [5, 95])
+        row.update(f0_mean_st=float(semitones.mean()), f0_sd_st=float(semitones.std()),
+                   f0_range_st=float(high - low))  # fmt: skip
+    else:
+        logger.info("%s has %d voiced frames (< %d): F0 features set to NaN",
+                    where, semitones.size, min_voiced_frames)  # fmt: skip
+        row.update({name: np.nan for name in F0_FEATURES})
+    return row
+
+
+def _spectral_tilt_db(segment, sfreq_hz):
+    """Energy in 1-5 kHz (up to Nyquist) relative to 50 Hz-1 kHz, dB."""
+    nyquist_hz = sfreq_hz / 2.0
+    low_energy = _band_energy(segment, sfreq_hz, 50.0, 1000.0)
+    high_energy = _band_energy(segment, sfreq_hz, 1000.0, min(5000.0, nyquist_hz))
+    return float(10.0 * np.log10((high_energy + 1e-20) / (low_energy + 1e-20)))
 
 
 def standardize_prosody(features: pd.DataFrame) -> pd.DataFrame:
