@@ -78,11 +78,40 @@ def validate_stimuli(table, *, source="stimulus table", root=None):
             f"{list(REQUIRED_COLUMNS)} (see ARCHITECTURE.md, 'Stimulus table')"
         )
     table = table.reset_index(drop=True)
+    _check_cells(table, source)
+    out = _typed(table, source)
+    _check_words(out, source)
+    order = np.lexsort((out.word_index.to_numpy(), out.sentence_id.to_numpy()))
+    _check_sentences(out, order, source)
+    if "prosody" in out.columns:
+        bad = ~out.prosody.isin(_PROSODY_VALUES)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(
+                f"{source}: line {_line(row)} has prosody={out.prosody[row]!r}; "
+                f"expected one of {list(_PROSODY_VALUES)}"
+            )
+    if root is not None:
+        _check_audio(out, Path(root), source)
+    columns = list(REQUIRED_COLUMNS) + [c for c in out.columns if c not in REQUIRED_COLUMNS]
+    return out.iloc[order][columns].reset_index(drop=True)
+
+
+def _check_cells(table, source):
+    """No required cell is missing or blank (``ValueError`` naming the first such line)."""
     for column in REQUIRED_COLUMNS:
         empty = table[column].isna() | (table[column].astype(str).str.strip() == "")
         if empty.any():
             row = int(np.flatnonzero(empty.to_numpy())[0])
             raise ValueError(f"{source}: line {_line(row)} has an empty '{column}'")
+
+
+def _typed(table, source):
+    """A copy with the text columns as str, ``word_index`` int64 and the times float64.
+
+    Raises ``ValueError`` naming the first line whose value is not a number (or, for
+    ``word_index``, not an integer).
+    """
     out = table.copy()
     for column in ("sentence_id", "word", "audio_path", "sentence_text"):
         out[column] = out[column].astype(str)
@@ -98,6 +127,11 @@ def validate_stimuli(table, *, source="stimulus table", root=None):
                 f"expected {'an integer' if kind == 'int64' else 'a number of seconds'}"
             )
         out[column] = converted.astype(kind)
+    return out
+
+
+def _check_words(out, source):
+    """Each word once per sentence, ending after it starts, with a non-negative onset."""
     duplicated = out.duplicated(["sentence_id", "word_index"], keep="first")
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -121,7 +155,11 @@ def validate_stimuli(table, *, source="stimulus table", root=None):
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(f"{source}: line {_line(row)} has a negative onset_s={out.onset_s[row]}")
-    order = np.lexsort((out.word_index.to_numpy(), out.sentence_id.to_numpy()))
+
+
+def _check_sentences(out, order, source):
+    """Within each sentence (rows ``order``, sorted by sentence then word_index), word indices
+    0..n-1 and onsets that increase with word_index."""
     for sentence_id, rows in pd.Series(order).groupby(out.sentence_id.to_numpy()[order], sort=False):
         rows = rows.to_numpy()
         indices = out.word_index.to_numpy()[rows]
@@ -139,25 +177,17 @@ def validate_stimuli(table, *, source="stimulus table", root=None):
                 f"{out.word_index[row]}) has onset_s={out.onset_s[row]}, not after the previous "
                 f"word's onset {onsets[step[0]]}; onsets must increase with word_index"
             )
-    if "prosody" in out.columns:
-        bad = ~out.prosody.isin(_PROSODY_VALUES)
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(
-                f"{source}: line {_line(row)} has prosody={out.prosody[row]!r}; "
-                f"expected one of {list(_PROSODY_VALUES)}"
+
+
+def _check_audio(out, root, source):
+    """Every ``audio_path`` names a file under ``root`` (``FileNotFoundError`` otherwise)."""
+    for audio_path, rows in out.groupby("audio_path", sort=False).groups.items():
+        if not (root / audio_path).is_file():
+            row = int(min(rows))
+            raise FileNotFoundError(
+                f"{source}: line {_line(row)} names audio file {audio_path!r}, which does not "
+                f"exist under {root} (audio_path is relative to the table's folder)"
             )
-    if root is not None:
-        root = Path(root)
-        for audio_path, rows in out.groupby("audio_path", sort=False).groups.items():
-            if not (root / audio_path).is_file():
-                row = int(min(rows))
-                raise FileNotFoundError(
-                    f"{source}: line {_line(row)} names audio file {audio_path!r}, which does not "
-                    f"exist under {root} (audio_path is relative to the table's folder)"
-                )
-    columns = list(REQUIRED_COLUMNS) + [c for c in out.columns if c not in REQUIRED_COLUMNS]
-    return out.iloc[order][columns].reset_index(drop=True)
 
 
 def load_stimuli(path, *, check_audio=True):
