@@ -113,7 +113,7 @@ def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | N
     Dataset
         ``encoder`` / ``decoder`` states with word coordinates (see ARCHITECTURE.md).
     """
-    from .models import REGISTRY, extract_states, save_tiny
+    from .models import REGISTRY, ensure_tiny, extract_states
 
     if key.startswith(REFERENCE_PREFIX):
         path = Path(params["data_root"]) / "states" / f"{key}.nc"
@@ -126,9 +126,8 @@ def model_states(params: dict[str, Any], key: str, *, model_path: str | Path | N
     if key.startswith(TINY_PREFIX):
         registry_key = tiny_stands_for(key)
         family = REGISTRY[registry_key].family
-        model_path = Path(params["cache_dir"]) / "tiny-models" / family
-        if not (model_path / "config.json").exists():
-            save_tiny(family, model_path, seed=int(params.get("seed", 0)))
+        model_path = ensure_tiny(family, Path(params["cache_dir"]) / "tiny-models" / family,
+                                 seed=int(params.get("seed", 0)))  # rebuilds a half-written folder
         cache_dir = cache_dir / "tiny"
     return extract_states(
         registry_key, stimuli_of(params), stimuli_root=stimuli_path(params).parent, cache_dir=cache_dir,

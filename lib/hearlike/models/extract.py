@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..cache import read_netcdf, write_netcdf
 from ..config import config_hash
-from .adapters import Adapter, ItemStates, load_adapter
+from .adapters import Adapter, ItemStates, check_remote_code, load_adapter
+from .families import get_family
 from .pooling import POOLING_METHODS, pool_words, word_frame_weights
 from .registry import get_spec
 
@@ -54,6 +55,11 @@ def load_audio(path: str | Path, *, sampling_rate_hz: int, resample: bool = True
     Returns
     -------
     ndarray, shape (n_samples,), float32
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing or unreadable file, a rate too low or not resampled, NaN or infinite samples.
     """
     import soundfile as sf
 
@@ -64,6 +70,11 @@ def load_audio(path: str | Path, *, sampling_rate_hz: int, resample: bool = True
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except RuntimeError as err:
         raise ValueError(f"audio file {path} is not a readable sound file: {err}") from err
+    bad = ~np.isfinite(audio).all(axis=1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(f"audio file {path} has {int(bad.sum())} NaN or infinite sample(s) (the first at sample "
+                         f"{first}, {first / rate:.3f} s); they would give NaN model states: repair or re-export the file")
     audio = audio.mean(axis=1)
     if rate != sampling_rate_hz:
         if not resample:
@@ -230,7 +241,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     resample : bool
         Resample audio whose rate differs from the model's (else an error).
     trust_remote_code : bool
-        Opt-in for registry entries that need it.
+        The only opt-in for registry entries that run code from their repository (must be the bool
+        ``True``; CLI: ``--trust-remote-code``).
     adapter : Adapter, optional
         An already loaded adapter of ``model_key`` (skips loading).
 
@@ -241,6 +253,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
         decoder_feature), float32, in table order.
     """
     spec = get_spec(model_key)
+    if adapter is None:
+        check_remote_code(spec, trust_remote_code)
     if pooling not in POOLING_METHODS:
         raise ValueError(f"pooling {pooling!r} is not one of {POOLING_METHODS}")
     if context_s < 0:
@@ -281,7 +295,7 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
             if adapter is None:
                 adapter = load_adapter(spec, model_path=model_path, dtype=dtype, device=device,
                                        trust_remote_code=trust_remote_code)
-            if files is None and spec.family != "text":
+            if files is None and get_family(spec.family).inputs == "audio":
                 files = _AudioFiles(sampling_rate_hz=adapter.sampling_rate_hz, resample=resample)
             done = xr.concat([_run_batch(adapter, batch, by_sentence, previous, stimuli_root, pooling=pooling,
                                          context_s=context_s, segment_pad_s=segment_pad_s, files=files)
@@ -319,7 +333,7 @@ def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: 
                pooling: str, context_s: float, segment_pad_s: float | None, files: _AudioFiles | None) -> xr.Dataset:
     spec = adapter.spec
     spans = []
-    if spec.family == "text":
+    if adapter.record.inputs == "text":
         texts = []
         for sid in batch:
             rows = by_sentence[sid]
