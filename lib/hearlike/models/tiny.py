@@ -39,7 +39,7 @@ _WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.
 
 def _special_tokens(family: str) -> list[str]:
     record = get_family(family)
-    found = ["<|endoftext|>"]
+    found = ["<|endoftext|>", *_SPECIAL.findall(record.prompt_template)]
     for spec in REGISTRY.values():
         if spec.family == family or spec.family in record.tiny_token_families:
             found += _SPECIAL.findall(spec.prompt_template)
@@ -81,9 +81,10 @@ def build_tiny(family: str, *, seed: int = 0):
     seed : int
         Seed of the weight initialisation; the same seed gives the same weights.
     """
-    if family not in TINY_FAMILIES:
-        raise ValueError(f"no tiny model for family {family!r}; families with one: {TINY_FAMILIES}")
     record = get_family(family)
+    if record.tiny_config is None:
+        raise ValueError(f"no tiny model for family {family!r} (its record has no tiny_config); families with one: "
+                         f"{TINY_FAMILIES}")
     tokenizer = build_tiny_tokenizer(family) if record.has_tokenizer else None
     config = record.tiny_config(tokenizer)
     torch.manual_seed(seed)
