@@ -137,8 +137,9 @@ def test_missing_model_folder_names_folder_and_type(tmp_path):
 
 def test_model_folder_of_another_family_is_refused(whisper_folder, tmp_path):
     table = _one_sentence(tmp_path, 0.1 * np.ones(8000, np.float32))
-    with pytest.raises(ValueError, match=r"model_path .*model holds a model of type 'whisper', not of the expected type "
-                                         r"'qwen2_audio' \('qwen2_audio' family\); model 'qwen2-audio-7b-instruct'"):
+    with pytest.raises(ValueError, match=r"model_path .*model holds a model of type 'whisper', not of the expected "
+                                         r"type 'qwen2_audio' \('qwen2_audio' family\); model "
+                                         r"'qwen2-audio-7b-instruct'"):
         extract_states("qwen2-audio-7b-instruct", table, stimuli_root=tmp_path, cache_dir=tmp_path / "cache",
                        model_path=whisper_folder)
 

@@ -121,6 +121,8 @@ class Adapter:
         ----------
         audios : list of ndarray, each shape (n_samples,), float32
         """
+        if self.record.layout is None:
+            raise ValueError(f"model {self.spec.key!r} ({self.family!r} family) takes no audio; use run_text")
         if self.record.one_audio_per_pass and len(audios) > 1:
             return [item for audio in audios for item in self.run_audio([audio])]
         kwargs = self._features([np.asarray(a, dtype=np.float32) for a in audios])
@@ -248,7 +250,8 @@ def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
     """
     folder = Path(model_path)
     expected = " or ".join(repr(t) for t in get_family(spec.family).model_types)
-    wanted = f"model {spec.key!r} needs a checkpoint folder with model_type {expected} (e.g. a download of {spec.hf_id})"
+    wanted = (f"model {spec.key!r} needs a checkpoint folder with model_type {expected} "
+              f"(e.g. a download of {spec.hf_id})")
     if not folder.is_dir():
         raise FileNotFoundError(f"model_path {folder} does not exist or is not a folder; {wanted}")
     config = folder / "config.json"

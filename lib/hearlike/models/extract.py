@@ -74,7 +74,8 @@ def load_audio(path: str | Path, *, sampling_rate_hz: int, resample: bool = True
     if bad.any():
         first = int(np.argmax(bad))
         raise ValueError(f"audio file {path} has {int(bad.sum())} NaN or infinite sample(s) (the first at sample "
-                         f"{first}, {first / rate:.3f} s); they would give NaN model states: repair or re-export the file")
+                         f"{first}, {first / rate:.3f} s); they would give NaN model states: repair or re-export "
+                         f"the file")
     audio = audio.mean(axis=1)
     if rate != sampling_rate_hz:
         if not resample:
