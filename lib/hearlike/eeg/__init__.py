@@ -42,7 +42,8 @@ from .readers import (
     read_subject,
     write_bids_recording,
 )
-from .surrogates import SurrogateEpochs, recording_of, surrogate_epochs
+from .recording import recording_of
+from .surrogates import SurrogateEpochs, surrogate_epochs
 from .regions import DEFAULT_WINDOWS, REGION_NAMES, regions_from_montage, validate_windows
 
 

@@ -26,7 +26,15 @@ from ..config import config_hash
 from .catalog import data_root, dataset_spec
 from .preprocess import preprocess_raw, validate_preprocessing
 from .readers import check_unique_words, list_subjects, read_subject
-from .surrogates import recording_of
+from .recording import (
+    bad_sample_mask,
+    baseline_mask,
+    epoch_rejections,
+    onset_samples,
+    peak_to_peak_exceeds,
+    recording_of,
+    sample_offsets,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -206,21 +214,6 @@ def align_words(
 # ----------------------------------------------------------------------------------------------
 # epoching
 # ----------------------------------------------------------------------------------------------
-def _bad_sample_mask(raw: mne.io.BaseRaw) -> np.ndarray:
-    """True at samples covered by ``BAD*``/``EDGE*`` annotations (zero-length ones cover one sample)."""
-    mask = np.zeros(raw.n_times, dtype=bool)
-    sfreq = raw.info["sfreq"]
-    onsets = np.asarray(raw.annotations.onset, dtype=float)
-    if raw.annotations.orig_time is not None:
-        onsets = onsets - raw.first_time
-    for onset, duration, description in zip(onsets, raw.annotations.duration, raw.annotations.description):
-        if description.lower().startswith(("bad", "edge")):
-            start = int(np.floor(onset * sfreq))
-            stop = max(int(np.ceil((onset + duration) * sfreq)), start + 1)
-            mask[max(start, 0) : max(min(stop, raw.n_times), 0)] = True
-    return mask
-
-
 def epoch_words(
     raw: mne.io.BaseRaw, onsets_s: np.ndarray, *, params: dict[str, Any] | None = None, chunk_words: int = 512
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -248,42 +241,31 @@ def epoch_words(
     """
     p = validate_preprocessing(params)
     sfreq = raw.info["sfreq"]
-    offsets = np.arange(int(round(p["tmin_s"] * sfreq)), int(round(p["tmax_s"] * sfreq)) + 1)
+    offsets = sample_offsets(p, sfreq)
     times = offsets / sfreq
-    onsets_s = np.asarray(onsets_s, dtype=float)
-    n_words, n_times = len(onsets_s), len(offsets)
+    onset_sample = onset_samples(onsets_s, sfreq)
+    n_words, n_times = len(onset_sample), len(offsets)
     signal = raw.get_data()
     n_channels = signal.shape[0]
-    finite = np.isfinite(onsets_s)
-    onset_samples = np.where(finite, np.round(np.where(finite, onsets_s, 0) * sfreq), -(10**9)).astype(np.int64)
-    starts, stops = onset_samples + offsets[0], onset_samples + offsets[-1]
-    out_of_bounds = (starts < 0) | (stops >= raw.n_times) | ~finite
-    bad_cumsum = np.concatenate([[0], np.cumsum(_bad_sample_mask(raw))])
-    safe_starts, safe_stops = np.clip(starts, 0, raw.n_times), np.clip(stops + 1, 0, raw.n_times)
-    in_bad = ~out_of_bounds & (bad_cumsum[safe_stops] - bad_cumsum[safe_starts] > 0)
-    baseline = None
-    if p["baseline_s"] is not None:
-        b0, b1 = p["baseline_s"]
-        baseline = (times >= b0 - 1e-9) & (times <= b1 + 1e-9)
+    rejected = epoch_rejections(onset_sample, offsets, bad_sample_mask(raw))
+    baseline = baseline_mask(p, offsets, sfreq)
     data = np.full((n_words, n_channels, n_times), np.nan, dtype=np.float32)
     ptp_rejected = np.zeros(n_words, dtype=bool)
-    valid = np.flatnonzero(~out_of_bounds & ~in_bad)
+    valid = np.flatnonzero(~rejected["out_of_bounds"] & ~rejected["bad_segment"])
     for chunk in np.array_split(valid, max(1, int(np.ceil(len(valid) / chunk_words)))):
         if not len(chunk):
             continue
-        idx = onset_samples[chunk, None] + offsets[None, :]  # (n_chunk, n_times)
+        idx = onset_sample[chunk, None] + offsets[None, :]  # (n_chunk, n_times)
         block = signal[:, idx].transpose(1, 0, 2)  # (n_chunk, n_channels, n_times)
         if baseline is not None:
             block = block - block[:, :, baseline].mean(axis=2, keepdims=True)
-        if p["reject_peak_to_peak_v"] is not None:
-            ptp = block.max(axis=2) - block.min(axis=2)
-            ptp_rejected[chunk] = (ptp > p["reject_peak_to_peak_v"]).any(axis=1)
+        ptp_rejected[chunk] = peak_to_peak_exceeds(block, p["reject_peak_to_peak_v"])
         data[chunk] = block
     data[ptp_rejected] = np.nan
     counts = {
         "n_words": int(n_words),
-        "n_out_of_bounds": int(out_of_bounds.sum()),
-        "n_bad_segment": int(in_bad.sum()),
+        "n_out_of_bounds": int(rejected["out_of_bounds"].sum()),
+        "n_bad_segment": int(rejected["bad_segment"].sum()),
         "n_peak_to_peak": int(ptp_rejected.sum()),
     }
     counts["n_rejected"] = counts["n_out_of_bounds"] + counts["n_bad_segment"] + counts["n_peak_to_peak"]
@@ -474,7 +456,7 @@ def load_recordings(
     Returns
     -------
     dict of subject to Dataset
-        See :func:`hearlike.eeg.surrogates.recording_of`: ``signal`` (channel, sample) volts,
+        See :func:`hearlike.eeg.recording.recording_of`: ``signal`` (channel, sample) volts,
         ``epoch_ok`` (sample), ``onset_sample`` (word).
     """
     params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict)
