@@ -23,9 +23,10 @@ from tqdm.auto import tqdm
 
 from ..cache import read_netcdf, write_netcdf
 from ..config import config_hash
-from .catalog import data_root, dataset_spec
+from .catalog import data_root
+from .datasets import dataset_record, list_subjects, read_subject
+from .datasets.files import check_unique_words
 from .preprocess import preprocess_raw, validate_preprocessing
-from .readers import check_unique_words, list_subjects, read_subject
 from .recording import (
     bad_sample_mask,
     baseline_mask,
@@ -111,7 +112,7 @@ def align_words(
     Parameters
     ----------
     eeg_words : DataFrame
-        From a reader (see :mod:`hearlike.eeg.readers`).
+        From a reader (see :mod:`hearlike.eeg.datasets`).
     stimuli : DataFrame
         Stimulus table (ARCHITECTURE.md contract).
     tolerance_s : float
@@ -281,16 +282,38 @@ def _words_fingerprint(stimuli: pd.DataFrame) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _check_usable(counts: dict[str, int], onsets_s: np.ndarray, raw: mne.io.BaseRaw, *, label: str, source: str,
+                  params: dict[str, Any]) -> None:
+    """WARNING for words heard after the end of the recording; error for a subject without a usable epoch."""
+    duration_s = raw.n_times / raw.info["sfreq"]
+    late = int((onsets_s > duration_s).sum())
+    if late:
+        logger.warning(
+            "%s: %d of %d word onsets lie after the end of the recording (%.1f s) in %s; is the EEG file "
+            "truncated? Their epochs are NaN", label, late, len(onsets_s), duration_s, source,
+        )
+    if counts["n_words"] and counts["n_rejected"] == counts["n_words"]:
+        raise ValueError(
+            f"{label}: none of the {counts['n_words']} word epochs is usable ({source}): "
+            f"{counts['n_out_of_bounds']} outside the recording, {counts['n_bad_segment']} in BAD segments, "
+            f"{counts['n_peak_to_peak']} over the peak-to-peak limit of {params['reject_peak_to_peak_v']} V. "
+            f"Check the recording and its word times, raise reject_peak_to_peak_v, or leave the subject out "
+            f"(subjects=[...])"
+        )
+
+
 def _subject_epochs(
     dataset: str, subject: str, *, root: Path, stimuli: pd.DataFrame, params: dict[str, Any], strict: bool
 ) -> tuple[xr.DataArray, xr.Dataset]:
-    spec = dataset_spec(dataset)
+    mastoids = dataset_record(dataset).mastoid_channels
     label = f"{dataset} subject {subject}"
     raw, words = read_subject(dataset, subject, root=root)
     index = align_words(words, stimuli, strict=strict)
-    raw, report = preprocess_raw(raw, params=params, mastoid_channels=spec.get("mastoid_channels"), label=label)
+    raw, report = preprocess_raw(raw, params=params, mastoid_channels=list(mastoids) if mastoids else None,
+                                 label=label)  # fmt: skip
     onsets_s = words["time_s"].to_numpy(float)[index]
     data, times, counts = epoch_words(raw, onsets_s, params=params)
+    _check_usable(counts, onsets_s, raw, label=label, source=words.attrs.get("source", "the recording"), params=params)
     logger.info(
         "%s: %d/%d epochs rejected (%s), interpolated %s",
         label, counts["n_rejected"], counts["n_words"], counts, report["interpolated_channels"],

@@ -21,7 +21,7 @@ DEFAULT_PREPROCESSING: dict[str, Any] = {
     "l_freq_hz": 0.5,  # high-pass edge (None: no high-pass)
     "h_freq_hz": 30.0,  # low-pass edge (None: no low-pass)
     "reference": "average",  # "average" | "mastoids"
-    "mastoid_channels": None,  # None: from datasets.yml (Broderick: M1, M2)
+    "mastoid_channels": None,  # None: from the dataset record (Broderick: M1, M2)
     "flat_std_v": 1e-7,  # channels with SD below this (after filtering) are flat
     "bad_channel_z": 5.0,  # |robust z| of log SD across channels above this → bad
     "max_bad_fraction": 0.25,  # more bad channels than this fraction → error
