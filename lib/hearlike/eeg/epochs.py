@@ -284,12 +284,15 @@ def _words_fingerprint(stimuli: pd.DataFrame) -> str:
 
 def _check_usable(counts: dict[str, int], onsets_s: np.ndarray, raw: mne.io.BaseRaw, *, label: str, source: str,
                   params: dict[str, Any]) -> None:
-    """WARNING for words heard after the end of the recording; error for a subject without a usable epoch."""
+    """WARNING for words heard after the end of the recording; error for a subject without a usable epoch.
+
+    ``source`` names the files the recording and its words were read from.
+    """
     duration_s = raw.n_times / raw.info["sfreq"]
     late = int((onsets_s > duration_s).sum())
     if late:
         logger.warning(
-            "%s: %d of %d word onsets lie after the end of the recording (%.1f s) in %s; is the EEG file "
+            "%s: %d of %d word onsets lie after the end of the recording (%.1f s; %s): is the EEG file "
             "truncated? Their epochs are NaN", label, late, len(onsets_s), duration_s, source,
         )
     if counts["n_words"] and counts["n_rejected"] == counts["n_words"]:
@@ -308,12 +311,14 @@ def _subject_epochs(
     mastoids = dataset_record(dataset).mastoid_channels
     label = f"{dataset} subject {subject}"
     raw, words = read_subject(dataset, subject, root=root)
+    eeg_files = [str(f) for f in getattr(raw, "filenames", ()) if f]
+    source = ", ".join(f for f in dict.fromkeys(eeg_files + [str(words.attrs.get("source", ""))]) if f) or "recording"
     index = align_words(words, stimuli, strict=strict)
     raw, report = preprocess_raw(raw, params=params, mastoid_channels=list(mastoids) if mastoids else None,
                                  label=label)  # fmt: skip
     onsets_s = words["time_s"].to_numpy(float)[index]
     data, times, counts = epoch_words(raw, onsets_s, params=params)
-    _check_usable(counts, onsets_s, raw, label=label, source=words.attrs.get("source", "the recording"), params=params)
+    _check_usable(counts, onsets_s, raw, label=label, source=source, params=params)
     logger.info(
         "%s: %d/%d epochs rejected (%s), interpolated %s",
         label, counts["n_rejected"], counts["n_words"], counts, report["interpolated_channels"],
