@@ -92,6 +92,67 @@ def _raise_mismatch(problems: list[str], n_total: int, source: str, hint: str) -
     )
 
 
+def _match_by_key(eeg_words: pd.DataFrame, stimuli: pd.DataFrame) -> tuple[np.ndarray, list[str], str]:
+    """BIDS events: rows of ``eeg_words`` with each stimulus word's (sentence_id, word_index); -1 if none."""
+    problems: list[str] = []
+    keys = pd.MultiIndex.from_arrays([eeg_words["sentence_id"].astype(str), eeg_words["word_index"].astype(int)])
+    wanted = pd.MultiIndex.from_arrays([stimuli["sentence_id"].astype(str), stimuli["word_index"].astype(int)])
+    index = keys.get_indexer(wanted)
+    for i in np.flatnonzero(index < 0):
+        problems.append(f"{wanted[i][0]}:{wanted[i][1]} {stimuli['word'].iat[i]!r}: no EEG word event with this key")
+    hint = "The events.tsv word rows must carry the stimulus table's sentence_id and word_index."
+    return index, problems, hint
+
+
+def _match_by_audio_onset(eeg_words: pd.DataFrame, stimuli: pd.DataFrame, tolerance_s: float
+                          ) -> tuple[np.ndarray, list[str], str]:
+    """Published word timings: the EEG word of the same audio file nearest in onset, within ``tolerance_s``."""
+    index = np.full(len(stimuli), -1, dtype=int)
+    problems: list[str] = []
+    if not {"audio_path", "onset_s"} <= set(stimuli.columns):
+        raise ValueError("stimulus table needs audio_path and onset_s to align with this dataset's word times")
+    stim_files = stimuli["audio_path"].map(lambda p: Path(str(p)).name).to_numpy()
+    stim_onsets = stimuli["onset_s"].to_numpy(float)
+    eeg_files = eeg_words["audio_file"].astype(str).to_numpy()
+    eeg_onsets = eeg_words["onset_s"].to_numpy(float)
+    for audio in pd.unique(stim_files):
+        rows = np.flatnonzero(stim_files == audio)
+        candidates = np.flatnonzero(eeg_files == audio)
+        if not len(candidates):
+            for i in rows:
+                problems.append(
+                    f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r}: "
+                    f"the recording has no words for audio file {audio}"
+                )
+            continue
+        order = candidates[np.argsort(eeg_onsets[candidates], kind="stable")]
+        sorted_onsets = eeg_onsets[order]
+        if len(order) > 1:
+            pos = np.clip(np.searchsorted(sorted_onsets, stim_onsets[rows]), 1, len(order) - 1)
+        else:
+            pos = np.zeros(len(rows), int)
+        left = np.clip(pos - 1, 0, len(order) - 1)
+        pick = np.where(
+            np.abs(sorted_onsets[left] - stim_onsets[rows]) <= np.abs(sorted_onsets[pos] - stim_onsets[rows]), left, pos
+        )
+        nearest = order[pick]
+        close = np.abs(eeg_onsets[nearest] - stim_onsets[rows]) <= tolerance_s
+        for i, j, ok in zip(rows, nearest, close):
+            if ok:
+                index[i] = j
+            else:
+                problems.append(
+                    f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r} "
+                    f"({audio} @ {stim_onsets[i]:.3f} s): no EEG word within {tolerance_s * 1000:g} ms "
+                    f"(nearest {eeg_words['word'].iat[j]!r} @ {eeg_onsets[j]:.3f} s)"
+                )
+    hint = (
+        "The stimulus table must reference the dataset's own audio files (e.g. audio1.wav, "
+        "DownTheRabbitHoleFinal_SoundFile1.wav) with onsets in them."
+    )
+    return index, problems, hint
+
+
 def align_words(
     eeg_words: pd.DataFrame,
     stimuli: pd.DataFrame,
@@ -132,54 +193,10 @@ def align_words(
     """
     source = eeg_words.attrs.get("source", "recording")
     n = len(stimuli)
-    index = np.full(n, -1, dtype=int)
-    problems: list[str] = []
     if {"sentence_id", "word_index"} <= set(eeg_words.columns):
-        keys = pd.MultiIndex.from_arrays([eeg_words["sentence_id"].astype(str), eeg_words["word_index"].astype(int)])
-        wanted = pd.MultiIndex.from_arrays([stimuli["sentence_id"].astype(str), stimuli["word_index"].astype(int)])
-        index = keys.get_indexer(wanted)
-        for i in np.flatnonzero(index < 0):
-            problems.append(f"{wanted[i][0]}:{wanted[i][1]} {stimuli['word'].iat[i]!r}: no EEG word event with this key")
-        hint = "The events.tsv word rows must carry the stimulus table's sentence_id and word_index."
+        index, problems, hint = _match_by_key(eeg_words, stimuli)
     elif {"audio_file", "onset_s"} <= set(eeg_words.columns):
-        if not {"audio_path", "onset_s"} <= set(stimuli.columns):
-            raise ValueError("stimulus table needs audio_path and onset_s to align with this dataset's word times")
-        stim_files = stimuli["audio_path"].map(lambda p: Path(str(p)).name).to_numpy()
-        stim_onsets = stimuli["onset_s"].to_numpy(float)
-        eeg_files = eeg_words["audio_file"].astype(str).to_numpy()
-        eeg_onsets = eeg_words["onset_s"].to_numpy(float)
-        for audio in pd.unique(stim_files):
-            rows = np.flatnonzero(stim_files == audio)
-            candidates = np.flatnonzero(eeg_files == audio)
-            if not len(candidates):
-                for i in rows:
-                    problems.append(
-                        f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r}: "
-                        f"the recording has no words for audio file {audio}"
-                    )
-                continue
-            order = candidates[np.argsort(eeg_onsets[candidates], kind="stable")]
-            sorted_onsets = eeg_onsets[order]
-            pos = np.clip(np.searchsorted(sorted_onsets, stim_onsets[rows]), 1, len(order) - 1) if len(order) > 1 else np.zeros(len(rows), int)
-            left = np.clip(pos - 1, 0, len(order) - 1)
-            pick = np.where(
-                np.abs(sorted_onsets[left] - stim_onsets[rows]) <= np.abs(sorted_onsets[pos] - stim_onsets[rows]), left, pos
-            )
-            nearest = order[pick]
-            close = np.abs(eeg_onsets[nearest] - stim_onsets[rows]) <= tolerance_s
-            for i, j, ok in zip(rows, nearest, close):
-                if ok:
-                    index[i] = j
-                else:
-                    problems.append(
-                        f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r} "
-                        f"({audio} @ {stim_onsets[i]:.3f} s): no EEG word within {tolerance_s * 1000:g} ms "
-                        f"(nearest {eeg_words['word'].iat[j]!r} @ {eeg_onsets[j]:.3f} s)"
-                    )
-        hint = (
-            "The stimulus table must reference the dataset's own audio files (e.g. audio1.wav, "
-            "DownTheRabbitHoleFinal_SoundFile1.wav) with onsets in them."
-        )
+        index, problems, hint = _match_by_audio_onset(eeg_words, stimuli, tolerance_s)
     else:
         raise ValueError(
             f"EEG word table from {source} has neither sentence_id/word_index nor audio_file/onset_s columns"
