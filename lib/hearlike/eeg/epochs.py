@@ -4,6 +4,7 @@ The result of :func:`load_epochs` follows the EEG-epochs contract of ARCHITECTUR
 ``xarray.DataArray`` with dims ``(subject, word, channel, time)``, float32 volts. Epochs that are
 rejected (peak-to-peak, recording boundary, missing data, past the end of the recording) are NaN
 rather than dropped, so all subjects share the stimulus table's word axis.
+Which epochs are usable is the one rule of :mod:`hearlike.eeg.recording`.
 """
 
 from __future__ import annotations
