@@ -23,7 +23,7 @@ def test_catalogue_documents_each_dataset():
 
 
 def test_registry_and_catalogue_name_the_same_datasets_with_the_same_layout():
-    assert eeg.dataset_names() == catalog.catalog_names()
+    assert eeg.dataset_names() == catalog.dataset_names()
     modules = {"broderick2018": broderick, "alice2019": alice, "bids": bids}
     for name in eeg.dataset_names():
         record, spec = eeg.dataset_record(name), eeg.dataset_spec(name)

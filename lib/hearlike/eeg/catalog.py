@@ -17,8 +17,6 @@ from typing import Any
 
 import yaml
 
-from ..config import project_root
-
 logger = logging.getLogger(__name__)
 
 #: Environment variable naming the folder that holds one sub-folder per dataset.
@@ -35,7 +33,7 @@ def _catalog() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(resources.files("hearlike").joinpath("data", "datasets.yml").read_text(encoding="utf-8"))
 
 
-def catalog_names() -> list[str]:
+def dataset_names() -> list[str]:
     """Names of the datasets in the catalogue (``broderick2018``, ``alice2019``, ``bids``, ...)."""
     return list(_catalog())
 
@@ -60,10 +58,24 @@ def dataset_spec(name: str) -> dict[str, Any]:
 def data_root(name: str, root: str | Path | None = None) -> Path:
     """Folder holding dataset ``name``: ``root`` if given, else ``$HEARLIKE_DATA/<name>``.
 
-    Falls back to ``<repository>/data/<name>`` when ``HEARLIKE_DATA`` is unset.
+    Falls back to ``<repository>/data/<name>`` when ``HEARLIKE_DATA`` is unset (``./data/<name>``
+    outside a source checkout).
     """
     if root is not None:
         return Path(root).expanduser()
     base = os.environ.get(DATA_ENV)
-    base_path = Path(base).expanduser() if base else project_root() / "data"
+    base_path = Path(base).expanduser() if base else _repository_root() / "data"
     return base_path / name
+
+
+def _repository_root() -> Path:
+    """The source checkout holding this package (``pyproject.toml`` beside ``lib/``), else the cwd.
+
+    The rule of :func:`hearlike.config.project_root`, repeated rather than imported: the parameter
+    schema validates dataset names against this catalogue, so importing config here would close an
+    import circle.
+    """
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "pyproject.toml").exists() and (parent / "lib").is_dir():
+            return parent
+    return Path.cwd()
