@@ -12,9 +12,9 @@ is known. :func:`write_demo` writes, under ``root``::
     ground_truth.nc              word-level planted patterns (meaning pattern, acoustic features...)
 
 Stimuli
-    The sentences of ``data/demo_sentences.tsv`` (a balanced mix of negative, neutral and positive
-    content). Negative sentences are spoken with "negative prosody" (lower pitch, narrower pitch
-    range, slower, quieter; :data:`hearlike.tts.NEGATIVE_PROSODY`), so prosody carries affect.
+    The sentences of ``hearlike/data/demo_sentences.tsv`` (a balanced mix of negative, neutral and
+    positive content). Negative sentences are spoken with "negative prosody" (lower pitch, narrower
+    pitch range, slower, quieter; :data:`hearlike.tts.NEGATIVE_PROSODY`), so prosody carries affect.
 
 Generative model of the EEG (64 BioSemi channels, 500 Hz, microvolts before writing in volts)
     One continuous recording per subject; sentences in a per-subject random order, separated by
@@ -91,6 +91,7 @@ import json
 import logging
 import shutil
 from datetime import datetime, timezone
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -147,7 +148,8 @@ SALIENCE_ENVELOPE_M = 0.07
 MEANING_DEPTH_SD = 0.07
 _STREAM = {"patterns": 1, "oracle": 2, "subject": 3, "order": 4, "prosody_model": 5}
 _MEAS_DATE = datetime(2000, 1, 1, tzinfo=timezone.utc)
-_DEFAULT_SENTENCES = Path(__file__).resolve().parents[2] / "data" / "demo_sentences.tsv"
+#: the demo's sentence list: package data (``data/demo_sentences.tsv`` of the repository links to it)
+_DEFAULT_SENTENCES = Path(str(resources.files("hearlike").joinpath("data", "demo_sentences.tsv")))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ def load_sentence_list(path=None, *, n_sentences=None):
     Parameters
     ----------
     path : path-like or None
-        Tab-separated file; default ``data/demo_sentences.tsv`` of the repository.
+        Tab-separated file; default the packaged ``hearlike/data/demo_sentences.tsv``.
     n_sentences : int or None
         Keep only the first ``n_sentences`` rows (the list interleaves conditions, so any prefix of
         three or more rows holds every condition).
@@ -664,8 +666,8 @@ def write_demo(root=None, *, null=False, seed=0, n_subjects=8, n_sentences=None,
         Use the first ``n_sentences`` of the sentence list (all 60 by default); tiny values make
         tiny test datasets.
     sentences_path : path-like or None
-        Sentence list (``sentence_id``, ``text``, ``condition``); default
-        ``data/demo_sentences.tsv``.
+        Sentence list (``sentence_id``, ``text``, ``condition``); default the packaged
+        ``hearlike/data/demo_sentences.tsv``.
     sfreq_hz : int
         EEG sampling rate.
     n_encoder_layers, n_decoder_layers, n_features : int
