@@ -23,7 +23,7 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ..cache import read_netcdf, write_netcdf
-from ..config import config_hash
+from ..cache import config_hash
 from .catalog import data_root
 from .datasets import dataset_record, list_subjects, read_subject
 from .datasets.files import check_unique_words

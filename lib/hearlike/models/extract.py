@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..cache import read_netcdf, write_netcdf
-from ..config import config_hash
+from ..cache import config_hash
 from .adapters import Adapter, ItemStates, check_remote_code, load_adapter
 from .families import get_family
 from .pooling import POOLING_METHODS, pool_words, word_frame_weights
