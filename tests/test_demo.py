@@ -81,8 +81,9 @@ def test_bids_tree_is_readable_with_word_events(roots):
 
 
 def test_peer_reader_in_hearlike_eeg_reads_the_demo(roots):
-    readers = pytest.importorskip("hearlike.eeg.readers")
-    raw, words = readers.read_bids(demo.demo_paths(roots["demo"])["bids"], "01")
+    from hearlike.eeg.datasets import bids
+
+    raw, words = bids.read_subject(demo.demo_paths(roots["demo"])["bids"], "01")
     assert len(words) == len(load_stimuli(demo.demo_paths(roots["demo"])["stimuli"]))
     assert raw.get_data().std() < 1e-3  # volts, not microvolts
 

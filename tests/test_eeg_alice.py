@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from hearlike import eeg
+from hearlike.eeg.datasets import alice
 
 SFREQ = 500.0
 N_SEGMENTS = 12
@@ -84,10 +85,10 @@ def dataset(tmp_path_factory):
 
 def test_reader_places_words_at_segment_triggers(dataset):
     root, _ = dataset
-    raw, words = eeg.read_alice(root, "S01")
+    raw, words = alice.read_subject(root, "S01")
     assert raw.info["sfreq"] == SFREQ
     assert raw.get_channel_types(["VEOG", "AUD", "1"]) == ["eog", "misc", "eeg"]
-    onsets = eeg.readers.alice_segment_onsets(raw)
+    onsets = alice.segment_onsets(raw)
     assert sorted(onsets) == list(range(1, 13))
     np.testing.assert_allclose(words["time_s"], words["segment"].map(onsets) + words["onset_s"])
     assert words["audio_file"].iat[0] == "DownTheRabbitHoleFinal_SoundFile1.wav"
@@ -112,13 +113,13 @@ def test_planted_response_recovered_after_resampling(dataset):
 def test_missing_segment_trigger_is_named(tmp_path):
     write_alice(tmp_path, drop_trigger=7)
     with pytest.raises(ValueError, match=r"S01.vhdr: no trigger for audio segments \[7\]"):
-        eeg.read_alice(tmp_path, "S01")
+        alice.read_subject(tmp_path, "S01")
 
 
 def test_missing_channel_is_named(tmp_path):
     write_alice(tmp_path, drop_channel="12")
     with pytest.raises(ValueError, match=r"S01.vhdr: EEG channels \['12'\] are missing \(channel count mismatch: found 60"):
-        eeg.read_alice(tmp_path, "S01")
+        alice.read_subject(tmp_path, "S01")
 
 
 def test_word_table_errors(tmp_path):
@@ -126,14 +127,14 @@ def test_word_table_errors(tmp_path):
     path = tmp_path / "AliceChapterOne-EEG.csv"
     table.drop(columns=["Segment"]).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"AliceChapterOne-EEG.csv lacks columns \['Segment'\]"):
-        eeg.read_alice(tmp_path, "S01")
+        alice.read_subject(tmp_path, "S01")
     swapped = table.copy()
     swapped.loc[[2, 3], "onset"] = swapped.loc[[3, 2], "onset"].to_numpy()
     swapped.to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"AliceChapterOne-EEG.csv \(Segment 1\): word onsets are not monotonic"):
-        eeg.read_alice(tmp_path, "S01")
+        alice.read_subject(tmp_path, "S01")
     path.unlink()
     with pytest.raises(FileNotFoundError, match=r"missing word table .*AliceChapterOne-EEG.csv"):
-        eeg.read_alice(tmp_path, "S01")
+        alice.read_subject(tmp_path, "S01")
     with pytest.raises(FileNotFoundError, match=r"missing BrainVision header .*S09.vhdr"):
-        eeg.read_alice(tmp_path, "9")
+        alice.read_subject(tmp_path, "9")

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from hearlike import eeg
+from hearlike.eeg.datasets import bids
 
 SFREQ = 256.0
 CHANNELS = ["Fp1", "Fp2", "F3", "Fz", "F4", "T7", "C3", "Cz", "C4", "T8", "P3", "Pz", "P4", "O1", "Oz", "O2"]
@@ -60,7 +61,7 @@ def test_events_tsv_carries_word_columns(bids_root):
     events = pd.read_csv(root / "sub-01" / "eeg" / "sub-01_task-listening_events.tsv", sep="\t")
     assert {"onset", "trial_type", "sentence_id", "word_index", "word"} <= set(events.columns)
     assert (events["trial_type"] == "word").sum() == len(words)
-    raw, read_words = eeg.read_bids(root, "01")
+    raw, read_words = bids.read_subject(root, "01")
     np.testing.assert_allclose(read_words["time_s"], words["time_s"], atol=0.5 / SFREQ)
     assert list(read_words["word"]) == list(words["word"])
     assert eeg.list_subjects("bids", root=root) == ["01", "02"]
@@ -102,6 +103,6 @@ def test_key_mismatch_and_bad_events(bids_root, tmp_path):
     broken = tmp_path / "sub-01_task-listening_events.tsv"
     events.drop(columns=["word_index"]).to_csv(broken, sep="\t", index=False)
     with pytest.raises(ValueError, match=r"events.tsv lacks columns \['word_index'\]"):
-        eeg.readers.read_bids_words(broken)
+        bids.read_words(broken)
     with pytest.raises(FileNotFoundError, match=r"no EEG recording for sub-07 task-listening"):
-        eeg.read_bids(root, "07")
+        bids.read_subject(root, "07")

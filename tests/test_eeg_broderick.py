@@ -12,6 +12,7 @@ import scipy.io
 
 from hearlike import eeg
 from hearlike.eeg import epochs as epochs_module
+from hearlike.eeg.datasets import broderick
 
 SFREQ = 128.0
 RUN_S = 25.0
@@ -232,7 +233,7 @@ def test_channel_count_mismatch(tmp_path):
 
     root = _write_single(tmp_path, drop_channels)
     with pytest.raises(ValueError, match=r"Subject1_Run1.mat: eegData has shape \(3200, 64\); expected \(samples, 128\).*channel count mismatch"):
-        eeg.read_broderick(root, "1")
+        broderick.read_subject(root, "1")
 
 
 def test_sampling_rate_mismatch_between_runs(tmp_path):
@@ -243,7 +244,7 @@ def test_sampling_rate_mismatch_between_runs(tmp_path):
 
     root = _write_single(tmp_path, other_rate)
     with pytest.raises(ValueError, match=r"Subject1_Run2.mat: sampling rate 512 Hz differs from 128 Hz.*sampling-rate mismatch between runs"):
-        eeg.read_broderick(root, "1")
+        broderick.read_subject(root, "1")
 
 
 def test_missing_field_and_missing_files(tmp_path):
@@ -253,12 +254,12 @@ def test_missing_field_and_missing_files(tmp_path):
 
     root = _write_single(tmp_path, no_mastoids)
     with pytest.raises(ValueError, match=r"Subject1_Run1.mat lacks fields \['mastoids'\]"):
-        eeg.read_broderick(root, "1")
+        broderick.read_subject(root, "1")
     with pytest.raises(FileNotFoundError, match=r"no EEG folder for Broderick subject '7'"):
-        eeg.read_broderick(root, "7")
+        broderick.read_subject(root, "7")
     (root / "Stimuli" / "Text" / "Run2.mat").unlink()
     with pytest.raises((FileNotFoundError, ValueError), match=r"missing file .*Run2.mat|lacks fields"):
-        eeg.read_broderick(root, "1")
+        broderick.read_subject(root, "1")
 
 
 def test_non_monotonic_onsets(tmp_path):
@@ -269,7 +270,7 @@ def test_non_monotonic_onsets(tmp_path):
     onsets[[4, 5]] = onsets[[5, 4]]
     scipy.io.savemat(path, {"wordVec": mat["wordVec"], "onset_time": onsets, "offset_time": mat["offset_time"]})
     with pytest.raises(ValueError, match=r"Run1.mat: word onsets are not monotonic: row 5 starts at"):
-        eeg.read_broderick(tmp_path, "1")
+        broderick.read_subject(tmp_path, "1")
 
 
 def test_all_channels_broken_is_a_clear_error(tmp_path):
@@ -278,6 +279,6 @@ def test_all_channels_broken_is_a_clear_error(tmp_path):
         return payload
 
     write_broderick(tmp_path, subjects=("1",), runs=(1,), tweak=wreck)
-    tables = {1: eeg.readers.read_broderick_words(tmp_path, 1)}
+    tables = {1: broderick.read_words(tmp_path, 1)}
     with pytest.raises(ValueError, match=r"broderick2018 subject 1: 60 of 128 channels are bad .*raise max_bad_fraction"):
         eeg.load_epochs("broderick2018", stimuli=stimulus_table(tables), root=tmp_path)

@@ -16,7 +16,8 @@ import xarray as xr
 
 from hearlike import grid as hg
 from hearlike.eeg import epoch_words, recording_of, surrogate_epochs, validate_preprocessing
-from hearlike.eeg.surrogates import epoch_start_ok, relocation_shifts
+from hearlike.eeg.recording import bad_sample_mask, epoch_start_ok
+from hearlike.eeg.surrogates import relocation_shifts
 from hearlike.metrics import METRICS
 
 SFREQ = 100.0
@@ -189,9 +190,7 @@ def test_epoch_start_ok_makes_the_same_decision_as_epoch_words():
     data, _, _ = epoch_words(raw, onsets_s, params=EEG)
     kept = ~np.isnan(data).any(axis=(1, 2))
     offsets = np.arange(int(round(EEG["tmin_s"] * SFREQ)), int(round(EEG["tmax_s"] * SFREQ)) + 1)
-    from hearlike.eeg.epochs import _bad_sample_mask
-
-    ok = epoch_start_ok(raw.get_data(), _bad_sample_mask(raw), offsets, reject_peak_to_peak_v=EEG["reject_peak_to_peak_v"])
+    ok = epoch_start_ok(raw.get_data(), bad_sample_mask(raw), offsets, reject_peak_to_peak_v=EEG["reject_peak_to_peak_v"])
     np.testing.assert_array_equal(ok, kept)
     assert not kept[1150] and not kept[2050] and kept[500]
 

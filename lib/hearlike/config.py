@@ -35,7 +35,7 @@ from .cache import config_hash
 logger = logging.getLogger(__name__)
 
 __all__ = ["Params", "TncParams", "ExtractionParams", "load_params", "params_from_dict", "project_root",
-           "config_hash", "NULL_KINDS", "REFERENCE_PREFIX", "TINY_PREFIX"]
+           "NULL_KINDS", "REFERENCE_PREFIX", "TINY_PREFIX"]
 
 #: the permutation nulls (see :mod:`hearlike.grid`); ``shift`` is the study's
 NULL_KINDS = ("shift", "swap", "cyclic", "shuffle")

@@ -111,7 +111,7 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
     Dataset
         ``encoder`` / ``decoder`` states with word coordinates (see ARCHITECTURE.md).
     """
-    from .models import REGISTRY, extract_states, save_tiny
+    from .models import REGISTRY, ensure_tiny, extract_states
 
     if key.startswith(REFERENCE_PREFIX):
         path = params.data_root / "states" / f"{key}.nc"
@@ -124,9 +124,8 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
     if key.startswith(TINY_PREFIX):
         registry_key = tiny_stands_for(key)
         family = REGISTRY[registry_key].family
-        model_path = params.cache_dir / "tiny-models" / family
-        if not (model_path / "config.json").exists():
-            save_tiny(family, model_path, seed=params.seed)
+        model_path = ensure_tiny(family, params.cache_dir / "tiny-models" / family,
+                                 seed=params.seed)  # rebuilds a half-written folder
         cache_dir = cache_dir / "tiny"
     return extract_states(
         registry_key, stimuli_of(params), stimuli_root=stimuli_path(params).parent, cache_dir=cache_dir,

@@ -1,12 +1,13 @@
 """The demo's stimuli: the sentence list, its synthetic speech, and each word's acoustic features.
 
-The sentences of ``data/demo_sentences.tsv`` (a balanced mix of negative, neutral and positive
-content). Negative sentences are spoken with "negative prosody" (lower pitch, narrower pitch
-range, slower, quieter; :data:`hearlike.tts.NEGATIVE_PROSODY`), so prosody carries affect.
+The sentences of ``hearlike/data/demo_sentences.tsv`` (a balanced mix of negative, neutral and
+positive content). Negative sentences are spoken with "negative prosody" (lower pitch, narrower
+pitch range, slower, quieter; :data:`hearlike.tts.NEGATIVE_PROSODY`), so prosody carries affect.
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from ..cache import atomic_path
 from ..stimuli import load_stimuli, write_stimuli
 from ..tts import NEGATIVE_PROSODY, NORMAL_PROSODY, synthesize
 
-_DEFAULT_SENTENCES = Path(__file__).resolve().parents[3] / "data" / "demo_sentences.tsv"
+#: the demo's sentence list: package data (``data/demo_sentences.tsv`` of the repository links to it)
+_DEFAULT_SENTENCES = Path(str(resources.files("hearlike").joinpath("data", "demo_sentences.tsv")))
 
 
 def load_sentence_list(path=None, *, n_sentences=None):
@@ -26,7 +28,7 @@ def load_sentence_list(path=None, *, n_sentences=None):
     Parameters
     ----------
     path : path-like or None
-        Tab-separated file; default ``data/demo_sentences.tsv`` of the repository.
+        Tab-separated file; default the packaged ``hearlike/data/demo_sentences.tsv``.
     n_sentences : int or None
         Keep only the first ``n_sentences`` rows (the list interleaves conditions, so any prefix of
         three or more rows holds every condition).

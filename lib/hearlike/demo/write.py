@@ -139,8 +139,8 @@ def write_demo(root=None, *, null=False, seed=0, n_subjects=8, n_sentences=None,
         Use the first ``n_sentences`` of the sentence list (all 60 by default); tiny values make
         tiny test datasets.
     sentences_path : path-like or None
-        Sentence list (``sentence_id``, ``text``, ``condition``); default
-        ``data/demo_sentences.tsv``.
+        Sentence list (``sentence_id``, ``text``, ``condition``); default the packaged
+        ``hearlike/data/demo_sentences.tsv``.
     sfreq_hz : int
         EEG sampling rate.
     n_encoder_layers, n_decoder_layers, n_features : int

@@ -1,4 +1,4 @@
-"""EEG: dataset readers, preprocessing, word-locked epochs, scalp regions and time windows.
+"""EEG: dataset records and readers, preprocessing, word-locked epochs, scalp regions and time windows.
 
 Typical use::
 
@@ -7,7 +7,12 @@ Typical use::
     regions = eeg.regions_from_montage(eeg.epochs_info(epochs))
     print(eeg.describe_preprocessing(params["eeg"]))
 
-See ``data/datasets.yml`` for the datasets' layouts, DOIs and citations.
+Modules: :mod:`~hearlike.eeg.datasets` (one module per dataset layout, registered in
+``DATASETS``), :mod:`~hearlike.eeg.catalog` (``hearlike/data/datasets.yml``: layouts, DOIs,
+citations), :mod:`~hearlike.eeg.download` (:func:`fetch`), :mod:`~hearlike.eeg.preprocess`,
+:mod:`~hearlike.eeg.recording` (the one epoch-acceptance rule and the continuous recordings),
+:mod:`~hearlike.eeg.epochs`, :mod:`~hearlike.eeg.surrogates` (the ``shift`` null's epochs),
+:mod:`~hearlike.eeg.regions`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,19 @@ import mne
 import numpy as np
 import xarray as xr
 
-from .catalog import DATA_ENV, data_root, dataset_names, dataset_spec, fetch
+from .catalog import DATA_ENV, data_root, dataset_spec
+from .datasets import (
+    DATASETS,
+    DatasetRecord,
+    dataset_names,
+    dataset_record,
+    list_subjects,
+    read_subject,
+    stimulus_table,
+    write_stimulus_table,
+)
+from .datasets.bids import write_recording as write_bids_recording
+from .download import fetch
 from .epochs import (
     WordAlignmentError,
     align_words,
@@ -34,15 +51,8 @@ from .preprocess import (
     preprocess_raw,
     validate_preprocessing,
 )
-from .readers import (
-    list_subjects,
-    read_alice,
-    read_bids,
-    read_broderick,
-    read_subject,
-    write_bids_recording,
-)
-from .surrogates import SurrogateEpochs, recording_of, surrogate_epochs
+from .recording import recording_of
+from .surrogates import SurrogateEpochs, surrogate_epochs
 from .regions import DEFAULT_WINDOWS, REGION_NAMES, regions_from_montage, validate_windows
 
 
@@ -59,7 +69,9 @@ def epochs_info(epochs: xr.DataArray) -> mne.Info:
 
 
 __all__ = [
+    "DATASETS",
     "DATA_ENV",
+    "DatasetRecord",
     "DEFAULT_PREPROCESSING",
     "DEFAULT_WINDOWS",
     "REGION_NAMES",
@@ -67,6 +79,7 @@ __all__ = [
     "align_words",
     "data_root",
     "dataset_names",
+    "dataset_record",
     "dataset_spec",
     "describe_preprocessing",
     "epoch_words",
@@ -79,16 +92,15 @@ __all__ = [
     "normalize_word",
     "preprocess_raw",
     "preprocessing_log",
-    "read_alice",
-    "read_bids",
-    "read_broderick",
     "read_subject",
     "recording_of",
     "regions_from_montage",
+    "stimulus_table",
     "stimulus_words",
     "SurrogateEpochs",
     "surrogate_epochs",
     "validate_preprocessing",
     "validate_windows",
     "write_bids_recording",
+    "write_stimulus_table",
 ]

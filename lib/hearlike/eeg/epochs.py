@@ -4,6 +4,7 @@ The result of :func:`load_epochs` follows the EEG-epochs contract of ARCHITECTUR
 ``xarray.DataArray`` with dims ``(subject, word, channel, time)``, float32 volts. Epochs that are
 rejected (peak-to-peak, recording boundary, missing data, past the end of the recording) are NaN
 rather than dropped, so all subjects share the stimulus table's word axis.
+Which epochs are usable is the one rule of :mod:`hearlike.eeg.recording`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ..cache import read_netcdf, write_netcdf
-from ..config import config_hash
-from .catalog import data_root, dataset_spec
+from ..cache import config_hash
+from .catalog import data_root
+from .datasets import dataset_record, list_subjects, read_subject
+from .datasets.files import check_unique_words
 from .preprocess import preprocess_raw, validate_preprocessing
-from .readers import check_unique_words, list_subjects, read_subject
-from .surrogates import recording_of
+from .recording import (
+    bad_sample_mask,
+    baseline_mask,
+    epoch_rejections,
+    onset_samples,
+    peak_to_peak_exceeds,
+    recording_of,
+    sample_offsets,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +93,67 @@ def _raise_mismatch(problems: list[str], n_total: int, source: str, hint: str) -
     )
 
 
+def _match_by_key(eeg_words: pd.DataFrame, stimuli: pd.DataFrame) -> tuple[np.ndarray, list[str], str]:
+    """BIDS events: rows of ``eeg_words`` with each stimulus word's (sentence_id, word_index); -1 if none."""
+    problems: list[str] = []
+    keys = pd.MultiIndex.from_arrays([eeg_words["sentence_id"].astype(str), eeg_words["word_index"].astype(int)])
+    wanted = pd.MultiIndex.from_arrays([stimuli["sentence_id"].astype(str), stimuli["word_index"].astype(int)])
+    index = keys.get_indexer(wanted)
+    for i in np.flatnonzero(index < 0):
+        problems.append(f"{wanted[i][0]}:{wanted[i][1]} {stimuli['word'].iat[i]!r}: no EEG word event with this key")
+    hint = "The events.tsv word rows must carry the stimulus table's sentence_id and word_index."
+    return index, problems, hint
+
+
+def _match_by_audio_onset(eeg_words: pd.DataFrame, stimuli: pd.DataFrame, tolerance_s: float
+                          ) -> tuple[np.ndarray, list[str], str]:
+    """Published word timings: the EEG word of the same audio file nearest in onset, within ``tolerance_s``."""
+    index = np.full(len(stimuli), -1, dtype=int)
+    problems: list[str] = []
+    if not {"audio_path", "onset_s"} <= set(stimuli.columns):
+        raise ValueError("stimulus table needs audio_path and onset_s to align with this dataset's word times")
+    stim_files = stimuli["audio_path"].map(lambda p: Path(str(p)).name).to_numpy()
+    stim_onsets = stimuli["onset_s"].to_numpy(float)
+    eeg_files = eeg_words["audio_file"].astype(str).to_numpy()
+    eeg_onsets = eeg_words["onset_s"].to_numpy(float)
+    for audio in pd.unique(stim_files):
+        rows = np.flatnonzero(stim_files == audio)
+        candidates = np.flatnonzero(eeg_files == audio)
+        if not len(candidates):
+            for i in rows:
+                problems.append(
+                    f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r}: "
+                    f"the recording has no words for audio file {audio}"
+                )
+            continue
+        order = candidates[np.argsort(eeg_onsets[candidates], kind="stable")]
+        sorted_onsets = eeg_onsets[order]
+        if len(order) > 1:
+            pos = np.clip(np.searchsorted(sorted_onsets, stim_onsets[rows]), 1, len(order) - 1)
+        else:
+            pos = np.zeros(len(rows), int)
+        left = np.clip(pos - 1, 0, len(order) - 1)
+        pick = np.where(
+            np.abs(sorted_onsets[left] - stim_onsets[rows]) <= np.abs(sorted_onsets[pos] - stim_onsets[rows]), left, pos
+        )
+        nearest = order[pick]
+        close = np.abs(eeg_onsets[nearest] - stim_onsets[rows]) <= tolerance_s
+        for i, j, ok in zip(rows, nearest, close):
+            if ok:
+                index[i] = j
+            else:
+                problems.append(
+                    f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r} "
+                    f"({audio} @ {stim_onsets[i]:.3f} s): no EEG word within {tolerance_s * 1000:g} ms "
+                    f"(nearest {eeg_words['word'].iat[j]!r} @ {eeg_onsets[j]:.3f} s)"
+                )
+    hint = (
+        "The stimulus table must reference the dataset's own audio files (e.g. audio1.wav, "
+        "DownTheRabbitHoleFinal_SoundFile1.wav) with onsets in them."
+    )
+    return index, problems, hint
+
+
 def align_words(
     eeg_words: pd.DataFrame,
     stimuli: pd.DataFrame,
@@ -103,7 +174,7 @@ def align_words(
     Parameters
     ----------
     eeg_words : DataFrame
-        From a reader (see :mod:`hearlike.eeg.readers`).
+        From a reader (see :mod:`hearlike.eeg.datasets`).
     stimuli : DataFrame
         Stimulus table (ARCHITECTURE.md contract).
     tolerance_s : float
@@ -123,54 +194,10 @@ def align_words(
     """
     source = eeg_words.attrs.get("source", "recording")
     n = len(stimuli)
-    index = np.full(n, -1, dtype=int)
-    problems: list[str] = []
     if {"sentence_id", "word_index"} <= set(eeg_words.columns):
-        keys = pd.MultiIndex.from_arrays([eeg_words["sentence_id"].astype(str), eeg_words["word_index"].astype(int)])
-        wanted = pd.MultiIndex.from_arrays([stimuli["sentence_id"].astype(str), stimuli["word_index"].astype(int)])
-        index = keys.get_indexer(wanted)
-        for i in np.flatnonzero(index < 0):
-            problems.append(f"{wanted[i][0]}:{wanted[i][1]} {stimuli['word'].iat[i]!r}: no EEG word event with this key")
-        hint = "The events.tsv word rows must carry the stimulus table's sentence_id and word_index."
+        index, problems, hint = _match_by_key(eeg_words, stimuli)
     elif {"audio_file", "onset_s"} <= set(eeg_words.columns):
-        if not {"audio_path", "onset_s"} <= set(stimuli.columns):
-            raise ValueError("stimulus table needs audio_path and onset_s to align with this dataset's word times")
-        stim_files = stimuli["audio_path"].map(lambda p: Path(str(p)).name).to_numpy()
-        stim_onsets = stimuli["onset_s"].to_numpy(float)
-        eeg_files = eeg_words["audio_file"].astype(str).to_numpy()
-        eeg_onsets = eeg_words["onset_s"].to_numpy(float)
-        for audio in pd.unique(stim_files):
-            rows = np.flatnonzero(stim_files == audio)
-            candidates = np.flatnonzero(eeg_files == audio)
-            if not len(candidates):
-                for i in rows:
-                    problems.append(
-                        f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r}: "
-                        f"the recording has no words for audio file {audio}"
-                    )
-                continue
-            order = candidates[np.argsort(eeg_onsets[candidates], kind="stable")]
-            sorted_onsets = eeg_onsets[order]
-            pos = np.clip(np.searchsorted(sorted_onsets, stim_onsets[rows]), 1, len(order) - 1) if len(order) > 1 else np.zeros(len(rows), int)
-            left = np.clip(pos - 1, 0, len(order) - 1)
-            pick = np.where(
-                np.abs(sorted_onsets[left] - stim_onsets[rows]) <= np.abs(sorted_onsets[pos] - stim_onsets[rows]), left, pos
-            )
-            nearest = order[pick]
-            close = np.abs(eeg_onsets[nearest] - stim_onsets[rows]) <= tolerance_s
-            for i, j, ok in zip(rows, nearest, close):
-                if ok:
-                    index[i] = j
-                else:
-                    problems.append(
-                        f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r} "
-                        f"({audio} @ {stim_onsets[i]:.3f} s): no EEG word within {tolerance_s * 1000:g} ms "
-                        f"(nearest {eeg_words['word'].iat[j]!r} @ {eeg_onsets[j]:.3f} s)"
-                    )
-        hint = (
-            "The stimulus table must reference the dataset's own audio files (e.g. audio1.wav, "
-            "DownTheRabbitHoleFinal_SoundFile1.wav) with onsets in them."
-        )
+        index, problems, hint = _match_by_audio_onset(eeg_words, stimuli, tolerance_s)
     else:
         raise ValueError(
             f"EEG word table from {source} has neither sentence_id/word_index nor audio_file/onset_s columns"
@@ -206,21 +233,6 @@ def align_words(
 # ----------------------------------------------------------------------------------------------
 # epoching
 # ----------------------------------------------------------------------------------------------
-def _bad_sample_mask(raw: mne.io.BaseRaw) -> np.ndarray:
-    """True at samples covered by ``BAD*``/``EDGE*`` annotations (zero-length ones cover one sample)."""
-    mask = np.zeros(raw.n_times, dtype=bool)
-    sfreq = raw.info["sfreq"]
-    onsets = np.asarray(raw.annotations.onset, dtype=float)
-    if raw.annotations.orig_time is not None:
-        onsets = onsets - raw.first_time
-    for onset, duration, description in zip(onsets, raw.annotations.duration, raw.annotations.description):
-        if description.lower().startswith(("bad", "edge")):
-            start = int(np.floor(onset * sfreq))
-            stop = max(int(np.ceil((onset + duration) * sfreq)), start + 1)
-            mask[max(start, 0) : max(min(stop, raw.n_times), 0)] = True
-    return mask
-
-
 def epoch_words(
     raw: mne.io.BaseRaw, onsets_s: np.ndarray, *, params: dict[str, Any] | None = None, chunk_words: int = 512
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -248,42 +260,31 @@ def epoch_words(
     """
     p = validate_preprocessing(params)
     sfreq = raw.info["sfreq"]
-    offsets = np.arange(int(round(p["tmin_s"] * sfreq)), int(round(p["tmax_s"] * sfreq)) + 1)
+    offsets = sample_offsets(p, sfreq)
     times = offsets / sfreq
-    onsets_s = np.asarray(onsets_s, dtype=float)
-    n_words, n_times = len(onsets_s), len(offsets)
+    onset_sample = onset_samples(onsets_s, sfreq)
+    n_words, n_times = len(onset_sample), len(offsets)
     signal = raw.get_data()
     n_channels = signal.shape[0]
-    finite = np.isfinite(onsets_s)
-    onset_samples = np.where(finite, np.round(np.where(finite, onsets_s, 0) * sfreq), -(10**9)).astype(np.int64)
-    starts, stops = onset_samples + offsets[0], onset_samples + offsets[-1]
-    out_of_bounds = (starts < 0) | (stops >= raw.n_times) | ~finite
-    bad_cumsum = np.concatenate([[0], np.cumsum(_bad_sample_mask(raw))])
-    safe_starts, safe_stops = np.clip(starts, 0, raw.n_times), np.clip(stops + 1, 0, raw.n_times)
-    in_bad = ~out_of_bounds & (bad_cumsum[safe_stops] - bad_cumsum[safe_starts] > 0)
-    baseline = None
-    if p["baseline_s"] is not None:
-        b0, b1 = p["baseline_s"]
-        baseline = (times >= b0 - 1e-9) & (times <= b1 + 1e-9)
+    rejected = epoch_rejections(onset_sample, offsets, bad_sample_mask(raw))
+    baseline = baseline_mask(p, offsets, sfreq)
     data = np.full((n_words, n_channels, n_times), np.nan, dtype=np.float32)
     ptp_rejected = np.zeros(n_words, dtype=bool)
-    valid = np.flatnonzero(~out_of_bounds & ~in_bad)
+    valid = np.flatnonzero(~rejected["out_of_bounds"] & ~rejected["bad_segment"])
     for chunk in np.array_split(valid, max(1, int(np.ceil(len(valid) / chunk_words)))):
         if not len(chunk):
             continue
-        idx = onset_samples[chunk, None] + offsets[None, :]  # (n_chunk, n_times)
+        idx = onset_sample[chunk, None] + offsets[None, :]  # (n_chunk, n_times)
         block = signal[:, idx].transpose(1, 0, 2)  # (n_chunk, n_channels, n_times)
         if baseline is not None:
             block = block - block[:, :, baseline].mean(axis=2, keepdims=True)
-        if p["reject_peak_to_peak_v"] is not None:
-            ptp = block.max(axis=2) - block.min(axis=2)
-            ptp_rejected[chunk] = (ptp > p["reject_peak_to_peak_v"]).any(axis=1)
+        ptp_rejected[chunk] = peak_to_peak_exceeds(block, p["reject_peak_to_peak_v"])
         data[chunk] = block
     data[ptp_rejected] = np.nan
     counts = {
         "n_words": int(n_words),
-        "n_out_of_bounds": int(out_of_bounds.sum()),
-        "n_bad_segment": int(in_bad.sum()),
+        "n_out_of_bounds": int(rejected["out_of_bounds"].sum()),
+        "n_bad_segment": int(rejected["bad_segment"].sum()),
         "n_peak_to_peak": int(ptp_rejected.sum()),
     }
     counts["n_rejected"] = counts["n_out_of_bounds"] + counts["n_bad_segment"] + counts["n_peak_to_peak"]
@@ -299,16 +300,43 @@ def _words_fingerprint(stimuli: pd.DataFrame) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _check_usable(counts: dict[str, int], onsets_s: np.ndarray, raw: mne.io.BaseRaw, *, label: str, source: str,
+                  params: dict[str, Any]) -> None:
+    """WARNING for words heard after the end of the recording; error for a subject without a usable epoch.
+
+    ``source`` names the files the recording and its words were read from.
+    """
+    duration_s = raw.n_times / raw.info["sfreq"]
+    late = int((onsets_s > duration_s).sum())
+    if late:
+        logger.warning(
+            "%s: %d of %d word onsets lie after the end of the recording (%.1f s; %s): is the EEG file "
+            "truncated? Their epochs are NaN", label, late, len(onsets_s), duration_s, source,
+        )
+    if counts["n_words"] and counts["n_rejected"] == counts["n_words"]:
+        raise ValueError(
+            f"{label}: none of the {counts['n_words']} word epochs is usable ({source}): "
+            f"{counts['n_out_of_bounds']} outside the recording, {counts['n_bad_segment']} in BAD segments, "
+            f"{counts['n_peak_to_peak']} over the peak-to-peak limit of {params['reject_peak_to_peak_v']} V. "
+            f"Check the recording and its word times, raise reject_peak_to_peak_v, or leave the subject out "
+            f"(subjects=[...])"
+        )
+
+
 def _subject_epochs(
     dataset: str, subject: str, *, root: Path, stimuli: pd.DataFrame, params: dict[str, Any], strict: bool
 ) -> tuple[xr.DataArray, xr.Dataset]:
-    spec = dataset_spec(dataset)
+    mastoids = dataset_record(dataset).mastoid_channels
     label = f"{dataset} subject {subject}"
     raw, words = read_subject(dataset, subject, root=root)
+    eeg_files = [str(f) for f in getattr(raw, "filenames", ()) if f]
+    source = ", ".join(f for f in dict.fromkeys(eeg_files + [str(words.attrs.get("source", ""))]) if f) or "recording"
     index = align_words(words, stimuli, strict=strict)
-    raw, report = preprocess_raw(raw, params=params, mastoid_channels=spec.get("mastoid_channels"), label=label)
+    raw, report = preprocess_raw(raw, params=params, mastoid_channels=list(mastoids) if mastoids else None,
+                                 label=label)  # fmt: skip
     onsets_s = words["time_s"].to_numpy(float)[index]
     data, times, counts = epoch_words(raw, onsets_s, params=params)
+    _check_usable(counts, onsets_s, raw, label=label, source=source, params=params)
     logger.info(
         "%s: %d/%d epochs rejected (%s), interpolated %s",
         label, counts["n_rejected"], counts["n_words"], counts, report["interpolated_channels"],
@@ -474,7 +502,7 @@ def load_recordings(
     Returns
     -------
     dict of subject to Dataset
-        See :func:`hearlike.eeg.surrogates.recording_of`: ``signal`` (channel, sample) volts,
+        See :func:`hearlike.eeg.recording.recording_of`: ``signal`` (channel, sample) volts,
         ``epoch_ok`` (sample), ``onset_sample`` (word).
     """
     params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict)

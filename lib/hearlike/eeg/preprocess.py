@@ -21,7 +21,7 @@ DEFAULT_PREPROCESSING: dict[str, Any] = {
     "l_freq_hz": 0.5,  # high-pass edge (None: no high-pass)
     "h_freq_hz": 30.0,  # low-pass edge (None: no low-pass)
     "reference": "average",  # "average" | "mastoids"
-    "mastoid_channels": None,  # None: from datasets.yml (Broderick: M1, M2)
+    "mastoid_channels": None,  # None: from the dataset record (Broderick: M1, M2)
     "flat_std_v": 1e-7,  # channels with SD below this (after filtering) are flat
     "bad_channel_z": 5.0,  # |robust z| of log SD across channels above this → bad
     "max_bad_fraction": 0.25,  # more bad channels than this fraction → error
@@ -250,6 +250,43 @@ def _run_ica(raw: mne.io.BaseRaw, scalp: list[str], p: dict[str, Any], n_interpo
     return ica.exclude
 
 
+def _bad_channel_reasons(raw: mne.io.BaseRaw, scalp: list[str], nan_channels: list[str], p: dict[str, Any],
+                         label: str) -> dict[str, str]:
+    """``{channel: reason}`` of the scalp channels to interpolate; error past ``max_bad_fraction``."""
+    reasons = {ch: "marked bad in the recording" for ch in raw.info["bads"] if ch in scalp}
+    reasons |= {ch: "missing samples (NaN)" for ch in nan_channels if ch in scalp}
+    candidates = [ch for ch in scalp if ch not in reasons]
+    reasons |= find_bad_channels(raw, picks=candidates, flat_std_v=p["flat_std_v"], z_threshold=p["bad_channel_z"])
+    if len(reasons) > p["max_bad_fraction"] * len(scalp):
+        raise ValueError(
+            f"{label}: {len(reasons)} of {len(scalp)} channels are bad ({reasons}); check the recording "
+            f"(units, disconnected cap) or raise max_bad_fraction (now {p['max_bad_fraction']})"
+        )
+    return reasons
+
+
+def _set_mastoid_reference(raw: mne.io.BaseRaw, mastoids: list[str], nan_channels: list[str], p: dict[str, Any],
+                           label: str) -> None:
+    """Re-reference ``raw`` to the mean of ``mastoids`` after checking they exist and carry signal."""
+    if not mastoids:
+        raise ValueError(
+            f"{label}: reference='mastoids' but no mastoid channels are known for this dataset; "
+            f"pass mastoid_channels=[...] in the EEG parameters or use reference='average'"
+        )
+    absent = [ch for ch in mastoids if ch not in raw.ch_names]
+    if absent:
+        raise ValueError(f"{label}: mastoid channels {absent} are not in the recording (channels: {raw.ch_names[:10]}...)")
+    broken = [ch for ch in mastoids if ch in nan_channels] + list(
+        find_bad_channels(raw, picks=mastoids, flat_std_v=p["flat_std_v"], z_threshold=np.inf)
+    )
+    if broken:
+        raise ValueError(
+            f"{label}: mastoid reference channels {sorted(set(broken))} are flat or have missing samples; "
+            f"use reference='average'"
+        )
+    raw.set_eeg_reference(mastoids, verbose="error")
+
+
 def preprocess_raw(
     raw: mne.io.BaseRaw,
     *,
@@ -298,34 +335,9 @@ def preprocess_raw(
             p["l_freq_hz"], p["h_freq_hz"], picks=filter_picks, fir_design="firwin",
             skip_by_annotation=("edge", "bad_acq_skip"), verbose="error",
         )
-    reasons = {ch: "marked bad in the recording" for ch in raw.info["bads"] if ch in scalp}
-    reasons |= {ch: "missing samples (NaN)" for ch in nan_channels if ch in scalp}
-    candidates = [ch for ch in scalp if ch not in reasons]
-    reasons |= find_bad_channels(raw, picks=candidates, flat_std_v=p["flat_std_v"], z_threshold=p["bad_channel_z"])
-    if len(reasons) > p["max_bad_fraction"] * len(scalp):
-        raise ValueError(
-            f"{label}: {len(reasons)} of {len(scalp)} channels are bad ({reasons}); check the recording "
-            f"(units, disconnected cap) or raise max_bad_fraction (now {p['max_bad_fraction']})"
-        )
+    reasons = _bad_channel_reasons(raw, scalp, nan_channels, p, label)
     if p["reference"] == "mastoids":
-        mastoids = list(p["mastoid_channels"] or mastoid_channels or [])
-        if not mastoids:
-            raise ValueError(
-                f"{label}: reference='mastoids' but no mastoid channels are known for this dataset; "
-                f"pass mastoid_channels=[...] in the EEG parameters or use reference='average'"
-            )
-        absent = [ch for ch in mastoids if ch not in raw.ch_names]
-        if absent:
-            raise ValueError(f"{label}: mastoid channels {absent} are not in the recording (channels: {raw.ch_names[:10]}...)")
-        broken = [ch for ch in mastoids if ch in nan_channels] + list(
-            find_bad_channels(raw, picks=mastoids, flat_std_v=p["flat_std_v"], z_threshold=np.inf)
-        )
-        if broken:
-            raise ValueError(
-                f"{label}: mastoid reference channels {sorted(set(broken))} are flat or have missing samples; "
-                f"use reference='average'"
-            )
-        raw.set_eeg_reference(mastoids, verbose="error")
+        _set_mastoid_reference(raw, list(p["mastoid_channels"] or mastoid_channels or []), nan_channels, p, label)
     eog = [raw.ch_names[i] for i in mne.pick_types(raw.info, eog=True, exclude=[])]
     raw.pick(scalp + eog, verbose="error")  # EOG kept for ICA only
     raw.info["bads"] = sorted(reasons, key=scalp.index)

@@ -17,8 +17,10 @@ What
     exactly those of the real epochs; the stimulus lock is broken. Surrogates are drawn only where
     every shifted epoch would have passed the same rejection rules as the real ones (inside the
     recording, no BAD segment, peak-to-peak under the threshold) and where no shifted epoch
-    overlaps the sentence's own epochs. The recordings are kept as preprocessed continuous signals
-    (see :func:`recording_of`), cached beside the epochs.
+    overlaps the sentence's own epochs (the one rule of :mod:`hearlike.eeg.recording`, evaluated
+    at every sample by :func:`~hearlike.eeg.recording.epoch_start_ok`). The recordings are kept as
+    preprocessed continuous signals (:func:`~hearlike.eeg.recording.recording_of`), cached beside
+    the epochs.
 """
 
 from __future__ import annotations
@@ -30,112 +32,15 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
-from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+from .recording import baseline_mask, sample_offsets
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["recording_of", "epoch_start_ok", "relocation_shifts", "SurrogateEpochs", "surrogate_epochs"]
+__all__ = ["relocation_shifts", "SurrogateEpochs", "surrogate_epochs"]
 
 #: redraws of a surrogate whose shifted epochs would be rejected, before falling back to no shift
 MAX_DRAWS = 50
-
-
-def _sample_offsets(params: Mapping[str, Any], sfreq_hz: float) -> np.ndarray:
-    return np.arange(int(round(params["tmin_s"] * sfreq_hz)), int(round(params["tmax_s"] * sfreq_hz)) + 1)
-
-
-def _baseline_mask(params: Mapping[str, Any], offsets: np.ndarray, sfreq_hz: float) -> np.ndarray | None:
-    if params.get("baseline_s") is None:
-        return None
-    b0, b1 = params["baseline_s"]
-    times = offsets / sfreq_hz
-    return (times >= b0 - 1e-9) & (times <= b1 + 1e-9)
-
-
-def epoch_start_ok(signal: np.ndarray, bad: np.ndarray, offsets: np.ndarray, *,
-                   reject_peak_to_peak_v: float | None) -> np.ndarray:
-    """Where a word epoch may be cut: True at onset sample ``o`` if the epoch would be kept.
-
-    Parameters
-    ----------
-    signal : ndarray, shape (n_channels, n_samples)
-        Preprocessed EEG, volts.
-    bad : ndarray of bool, shape (n_samples,)
-        Samples inside BAD/EDGE annotations.
-    offsets : ndarray of int, shape (n_times,)
-        Epoch samples relative to the onset (consecutive, e.g. ``tmin_s`` .. ``tmax_s``).
-    reject_peak_to_peak_v : float or None
-        Peak-to-peak rejection threshold (volts, any channel), as in
-        :func:`hearlike.eeg.epochs.epoch_words` (baseline correction does not change peak-to-peak).
-
-    Returns
-    -------
-    ndarray of bool, shape (n_samples,)
-        The same decision :func:`~hearlike.eeg.epochs.epoch_words` makes, for every possible onset.
-    """
-    n_samples = signal.shape[1]
-    length = int(offsets[-1] - offsets[0] + 1)
-    ok = np.zeros(n_samples, dtype=bool)
-    n_starts = n_samples - length + 1
-    if n_starts <= 0:
-        return ok
-    bad_cumsum = np.concatenate([[0], np.cumsum(bad)])
-    clean = bad_cumsum[length:] - bad_cumsum[:-length] == 0  # (n_starts,) by window start
-    if reject_peak_to_peak_v is not None:
-        # window [s, s + length - 1]: the centred filter at s + length // 2 covers exactly that
-        centre = np.arange(n_starts) + length // 2
-        high = maximum_filter1d(signal, size=length, axis=1, mode="nearest")[:, centre]
-        low = minimum_filter1d(signal, size=length, axis=1, mode="nearest")[:, centre]
-        clean &= ((high - low) <= reject_peak_to_peak_v).all(axis=0)
-    onsets = np.arange(n_starts) - offsets[0]  # window start s belongs to onset s - offsets[0]
-    inside = (onsets >= 0) & (onsets < n_samples)
-    ok[onsets[inside]] = clean[inside]
-    return ok
-
-
-def recording_of(raw, onsets_s: np.ndarray, words: Sequence[str], *, params: Mapping[str, Any],
-                 bad: np.ndarray | None = None) -> xr.Dataset:
-    """The preprocessed continuous recording of one subject, kept for surrogate epochs.
-
-    Parameters
-    ----------
-    raw : mne.io.BaseRaw
-        Preprocessed EEG (volts), as epoched by :func:`hearlike.eeg.epochs.epoch_words`.
-    onsets_s : ndarray, shape (n_words,)
-        Word onsets (s from the first sample), in the stimulus table's order; NaN = not heard.
-    words : sequence of str
-        Word labels (``"{sentence_id}:{word_index}"``) in the same order.
-    params : mapping
-        Validated EEG options (``tmin_s``, ``tmax_s``, ``baseline_s``, ``reject_peak_to_peak_v``).
-    bad : ndarray of bool, optional
-        BAD/EDGE samples (default: from ``raw.annotations``).
-
-    Returns
-    -------
-    Dataset
-        ``signal`` (channel, sample) float32 volts, ``epoch_ok`` (sample) bool (see
-        :func:`epoch_start_ok`), ``onset_sample`` (word) int64 (-1 where not heard); attrs
-        ``sfreq_hz``.
-    """
-    from .epochs import _bad_sample_mask
-
-    sfreq = float(raw.info["sfreq"])
-    signal = raw.get_data().astype(np.float32)
-    offsets = _sample_offsets(params, sfreq)
-    bad = _bad_sample_mask(raw) if bad is None else bad
-    ok = epoch_start_ok(signal, bad, offsets, reject_peak_to_peak_v=params.get("reject_peak_to_peak_v"))
-    onsets_s = np.asarray(onsets_s, dtype=float)
-    finite = np.isfinite(onsets_s)
-    onset_sample = np.where(finite, np.round(np.where(finite, onsets_s, 0) * sfreq), -1).astype(np.int64)
-    return xr.Dataset(
-        {
-            "signal": (("channel", "sample"), signal),
-            "epoch_ok": ("sample", ok),
-            "onset_sample": ("word", onset_sample),
-        },
-        coords={"channel": list(raw.ch_names), "word": list(words)},
-        attrs={"sfreq_hz": sfreq, "units": "V"},
-    )
 
 
 def relocation_shifts(onset_sample: np.ndarray, sentence_ids: np.ndarray, epoch_ok: np.ndarray, *,
@@ -148,7 +53,7 @@ def relocation_shifts(onset_sample: np.ndarray, sentence_ids: np.ndarray, epoch_
         Word onsets (samples; -1 = not heard, never shifted).
     sentence_ids : ndarray of str, shape (n_words,)
     epoch_ok : ndarray of bool, shape (n_samples,)
-        :func:`epoch_start_ok` of the recording.
+        :func:`~hearlike.eeg.recording.epoch_start_ok` of the recording.
     n_surrogates : int
     span_samples : int
         Epoch length in samples; a surrogate's epochs may not overlap the sentence's own epochs.
@@ -262,7 +167,7 @@ def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray,
     Parameters
     ----------
     recordings : dict of subject to Dataset
-        :func:`recording_of` per subject (e.g. :func:`hearlike.eeg.load_recordings`).
+        :func:`~hearlike.eeg.recording.recording_of` per subject (e.g. :func:`hearlike.eeg.load_recordings`).
     epochs : DataArray
         The real epochs; its subject, word and channel order is kept.
     n_surrogates : int
@@ -276,7 +181,7 @@ def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray,
     sentence_ids = np.asarray(epochs["sentence_id"].values).astype(str)
     sfreq = float(epochs.attrs["sfreq_hz"])
     offsets = np.round(np.asarray(epochs["time"].values) * sfreq).astype(np.int64)
-    expected = _sample_offsets(params, sfreq)
+    expected = sample_offsets(params, sfreq)
     if len(expected) != len(offsets) or not np.array_equal(expected, offsets):
         raise ValueError(f"surrogate epochs: the epochs' time axis ({len(offsets)} samples) does not match "
                          f"tmin_s/tmax_s of the EEG options ({len(expected)} samples); recompute the epochs")
@@ -305,4 +210,4 @@ def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray,
         logger.warning("surrogate epochs: %d sentence surrogates found no acceptable place and stay unshifted "
                        "(their null sample equals the observed score: conservative)", n_fallback)
     return SurrogateEpochs(signals=signals, onset_sample=np.stack(onsets), shifts=np.stack(shifts),
-                           offsets=offsets, baseline=_baseline_mask(params, offsets, sfreq), n_fallback=n_fallback)
+                           offsets=offsets, baseline=baseline_mask(params, offsets, sfreq), n_fallback=n_fallback)

@@ -1,15 +1,15 @@
-"""One adapter per model family: inputs from the model's own feature extractor and tokenizer, one
-forward pass, encoder and decoder layer states with the time of every frame / token.
+"""The adapter: inputs from the model's own feature extractor and tokenizer, one forward pass,
+encoder and decoder layer states with the time of every frame / token. What differs between
+architectures is read from the family's record (:mod:`hearlike.models.families`).
 
 Encoder states are the outputs of the audio encoder's transformer blocks (captured with forward
 hooks during the single forward pass of the whole model, so the encoder runs once); decoder states
 are ``output_hidden_states`` of the language model without the embedding layer, taken at the audio
 placeholder positions (for the text baseline, at the transcript's tokens).
 
-Granite-Speech and Phi-4-multimodal are run one audio per forward pass: neither model masks batch
-padding everywhere (Granite's conformer has no padding mask; Phi-4's feature extractor and
-convolution stem see the padding), so batching would change the states of shorter audios.
-Gemma-3n pads every audio to 30 s, which its fixed 188 audio tokens assume, so it batches exactly.
+Families whose models do not mask batch padding everywhere (Granite-Speech's conformer,
+Phi-4-multimodal's feature extractor and convolution stem) run one audio per forward pass
+(``Family.one_audio_per_pass``), so batching never changes the states of shorter audios.
 """
 
 from __future__ import annotations
@@ -22,36 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .classes import model_class
-from .features import TINY_MARKER, GraniteLogMelExtractor
-from .frames import layout_for
+from .families import Family, get_family
 from .registry import ModelSpec, get_spec
 
-__all__ = ["ItemStates", "Adapter", "load_adapter"]
+__all__ = ["ItemStates", "Adapter", "load_adapter", "check_model_folder"]
 
 logger = logging.getLogger(__name__)
 
-# name of the feature-mask argument of each family's forward (None: the model takes no mask)
-_MASK_ARGUMENT = {
-    "qwen2_audio": "feature_attention_mask",
-    "qwen2_5_omni": "feature_attention_mask",
-    "qwen3_omni": "feature_attention_mask",
-    "audioflamingo3": "input_features_mask",
-    "voxtral": None,
-    "whisper": None,
-    "granite_speech": None,  # one audio per pass (see the module docstring)
-    "gemma3n": "input_features_mask",
-    "phi4_multimodal": None,  # one audio per pass
-}
-# audio-encoder module (dotted path from the loaded model) and its list of blocks
-_TOWER = {
-    "granite_speech": ("model.encoder", "layers"),
-    "gemma3n": ("model.audio_tower", "conformer"),
-    "phi4_multimodal": ("model.embed_tokens_extend.audio_embed.encoder", "encoders"),
-}
-_ONE_AT_A_TIME = ("granite_speech", "phi4_multimodal")
-_GEMMA3N_PADDED_SAMPLES = 480000  # 30 s at 16 kHz: the 188 audio tokens of the processor
-_SUPPORTED = tuple(_MASK_ARGUMENT) + ("text",)
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json")
 
 
 @dataclass
@@ -82,36 +61,16 @@ def _get(obj, dotted: str):
     return obj
 
 
-def _layout_options(family: str, config) -> dict:
-    """Architecture numbers of the loaded config that the frame layout of ``family`` needs."""
-    audio = getattr(config, "audio_config", None)
-    if family == "granite_speech":
-        return {"window_size": config.window_size, "downsample_rate": config.downsample_rate}
-    if family == "gemma3n":
-        return {"n_tokens": config.audio_soft_tokens_per_image, "reduction": audio.conf_reduction_factor,
-                "padded_samples": _GEMMA3N_PADDED_SAMPLES}
-    if family == "phi4_multimodal":
-        return {"time_reduction": audio.time_reduction}
-    return {"n_window": audio.n_window} if hasattr(audio, "n_window") else {}
-
-
-def _load_feature_extractor(spec: ModelSpec, source: str, options: dict):
-    """The checkpoint's own feature extractor; for tiny Granite folders, the torchaudio-free port."""
+def _load_feature_extractor(spec: ModelSpec, record: Family, source: str, options: dict):
+    """The checkpoint's own feature extractor, or the family's fallback when a backend is missing."""
     import transformers
 
     try:
         return transformers.AutoFeatureExtractor.from_pretrained(source, **options)
     except ImportError as err:
-        if spec.family != "granite_speech" or "torchaudio" not in str(err):
+        if record.feature_extractor_fallback is None:
             raise
-        config = Path(source, "preprocessor_config.json")
-        if config.is_file() and json.loads(config.read_text()).get(TINY_MARKER):
-            logger.info("%s: torchaudio missing; tiny test folder, using the torch.stft log-mel port", source)
-            return GraniteLogMelExtractor.from_pretrained(source)
-        raise ImportError(
-            f"model {spec.key!r}: the Granite-Speech feature extractor computes its log-mel spectrogram with "
-            f"torchaudio, which is not installed; install the torchaudio build matching torch {torch.__version__} "
-            f"(pip install torchaudio=={torch.__version__.split('+')[0]} on a supported platform) and retry") from err
+        return record.feature_extractor_fallback(spec.key, source, err)
 
 
 class Adapter:
@@ -123,21 +82,21 @@ class Adapter:
     def __init__(self, spec: ModelSpec, model, feature_extractor, tokenizer, *, device: str = "cpu"):
         self.spec = spec
         self.family = spec.family
+        self.record = get_family(spec.family)
         self.model = model
         self.feature_extractor = feature_extractor
         self.tokenizer = tokenizer
         self.device = torch.device(device)
-        self.base = model.model if hasattr(model, "model") and self.family != "whisper" else model
-        path, blocks = _TOWER.get(self.family, (None, "layers"))
-        candidates = (path,) if path else ("model.audio_tower", "audio_tower", "encoder")
-        tower = next((m for m in map(lambda p: _get(model, p), candidates) if m is not None), None)
-        self.encoder_blocks = list(getattr(tower, blocks)) if (tower is not None and self.family != "text") else []
+        attribute = self.record.base_attribute
+        self.base = getattr(model, attribute, model) if attribute else model
+        tower = next((m for m in map(lambda p: _get(model, p), self.record.encoder_paths) if m is not None), None)
+        self.encoder_blocks = list(getattr(tower, self.record.encoder_blocks)) if tower is not None else []
         config = model.config
         audio_config = getattr(config, "audio_config", None)
         self.audio_token_id = getattr(config, "audio_token_id", None)
         if self.audio_token_id is None and audio_config is not None:  # Phi-4 keeps it in the audio config
             self.audio_token_id = getattr(audio_config, "audio_token_id", None)
-        self.layout_options = _layout_options(self.family, config)
+        self.layout_options = self.record.layout_options(config) if self.record.layout is not None else {}
         self.altup_active_idx = getattr(getattr(config, "text_config", None), "altup_active_idx", 0)
 
     @property
@@ -162,20 +121,21 @@ class Adapter:
         ----------
         audios : list of ndarray, each shape (n_samples,), float32
         """
-        if self.family in _ONE_AT_A_TIME and len(audios) > 1:
+        if self.record.layout is None:
+            raise ValueError(f"model {self.spec.key!r} ({self.family!r} family) takes no audio; use run_text")
+        if self.record.one_audio_per_pass and len(audios) > 1:
             return [item for audio in audios for item in self.run_audio([audio])]
-        features, kwargs = self._features([np.asarray(a, dtype=np.float32) for a in audios])
-        layouts = [layout_for(self.family, len(a), **self.layout_options) for a in audios]
+        kwargs = self._features([np.asarray(a, dtype=np.float32) for a in audios])
+        layouts = [self.record.layout(len(a), **self.layout_options) for a in audios]
         captured: list[torch.Tensor] = []
-        # Granite adds its mid-encoder CTC feedback to a block's output in place: keep a copy
-        copy = (lambda t: t.clone()) if self.family == "granite_speech" else (lambda t: t)  # noqa: E731
+        # a model that edits a block's output in place later (Granite's CTC feedback): keep a copy
+        copy = (lambda t: t.clone()) if self.record.copy_encoder_outputs else (lambda t: t)  # noqa: E731
         hooks = [block.register_forward_hook(
             lambda _m, _i, out: captured.append(copy(out[0] if isinstance(out, tuple) else out)))
             for block in self.encoder_blocks]
-        input_features = kwargs.get("input_features")
         try:
-            if self.family == "whisper":
-                self.model.encoder(input_features)
+            if self.record.encoder_only:
+                self.base.encoder(kwargs["input_features"])
                 hidden = None
             else:
                 ids = [self._prompt_ids(len(layout.token_times_s)) for layout in layouts]
@@ -221,29 +181,11 @@ class Adapter:
                                f"the layout accounts for {packed_start}")
         return results
 
-    def _features(self, audios: list[np.ndarray]) -> tuple[dict, dict]:
-        """Run the family's feature extractor; return its output and the forward's audio arguments."""
-        rate = self.sampling_rate_hz
-        fe = self.feature_extractor
-        if self.family == "granite_speech":
-            features = fe(audios, device="cpu")
-            return features, {"input_features": features["input_features"].to(self.device, self.dtype),
-                              "input_features_mask": features["input_features_mask"].to(self.device)}
-        if self.family == "phi4_multimodal":
-            features = fe(audios, sampling_rate=rate, return_tensors="pt")
-            return features, {"audio_input_features": features["audio_input_features"].to(self.device, self.dtype),
-                              "audio_embed_sizes": features["audio_embed_sizes"].to(self.device)}
-        if self.family == "gemma3n":
-            features = fe(audios, sampling_rate=rate, padding="max_length", max_length=_GEMMA3N_PADDED_SAMPLES,
-                          truncation=False, return_tensors="pt")
-            return features, {"input_features": features["input_features"].to(self.device, self.dtype),
-                              "input_features_mask": features["input_features_mask"].to(self.device)}
-        features = fe(audios, sampling_rate=rate, return_attention_mask=True, padding="max_length",
-                      return_tensors="pt")
-        kwargs = {"input_features": features["input_features"].to(self.device, self.dtype)}
-        if _MASK_ARGUMENT.get(self.family):
-            kwargs[_MASK_ARGUMENT[self.family]] = features["attention_mask"].to(self.device)
-        return features, kwargs
+    def _features(self, audios: list[np.ndarray]) -> dict:
+        """The forward's audio arguments from the family's feature call, on the device (floats in the model dtype)."""
+        arguments = self.record.features(self.feature_extractor, audios, self.sampling_rate_hz)
+        return {name: value.to(self.device, self.dtype) if value.is_floating_point() else value.to(self.device)
+                for name, value in arguments.items()}
 
     # ------------------------------------------------------------------ text baseline
     @torch.no_grad()
@@ -279,41 +221,90 @@ class Adapter:
         return input_ids.to(self.device), attention_mask.to(self.device)
 
 
+def check_remote_code(spec: ModelSpec, trust_remote_code: bool) -> None:
+    """Refuse an entry that runs repository code unless ``trust_remote_code`` is literally ``True``.
+
+    Raises
+    ------
+    TypeError
+        If ``trust_remote_code`` is not a bool (a string from a file is no opt-in).
+    ValueError
+        If the entry (or its family) needs remote code and the opt-in is missing.
+    """
+    if not isinstance(trust_remote_code, bool):
+        raise TypeError(f"trust_remote_code must be True or False, got {trust_remote_code!r}")
+    if spec.trust_remote_code and not trust_remote_code:
+        raise ValueError(f"model {spec.key!r} runs code from its repository {spec.hf_id!r}; review it and pass "
+                         f"trust_remote_code=True (CLI: --trust-remote-code) to allow it")
+
+
+def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
+    """Check that ``model_path`` is a checkpoint folder of ``spec``'s family, with weights.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder, its ``config.json`` or its weights are missing.
+    ValueError
+        If ``config.json`` is unreadable or its ``model_type`` is not one of the family's.
+    """
+    folder = Path(model_path)
+    expected = " or ".join(repr(t) for t in get_family(spec.family).model_types)
+    wanted = (f"model {spec.key!r} needs a checkpoint folder with model_type {expected} "
+              f"(e.g. a download of {spec.hf_id})")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model_path {folder} does not exist or is not a folder; {wanted}")
+    config = folder / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"model_path {folder} has no config.json; {wanted}")
+    try:
+        model_type = json.loads(config.read_text()).get("model_type")
+    except (ValueError, UnicodeDecodeError, AttributeError) as err:
+        raise ValueError(f"{config} is not a JSON object ({err}); {wanted}") from err
+    if model_type not in get_family(spec.family).model_types:
+        raise ValueError(f"model_path {folder} holds a model of type {model_type!r}, not of the expected type "
+                         f"{expected} ({spec.family!r} family); {wanted}")
+    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
+        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights ({', '.join(_WEIGHT_FILES)}; "
+                                f"an interrupted download or save?); {wanted}")
+    return folder
+
+
 def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None, dtype: str = "float32",
                  device: str = "cpu", trust_remote_code: bool = False) -> Adapter:
-    """Load a registry model with ``from_pretrained`` and wrap it in its family's adapter.
+    """Load a registry model with ``from_pretrained`` and wrap it in an adapter reading its family record.
 
     Parameters
     ----------
     model : str or ModelSpec
         Registry key (see :func:`hearlike.models.registry_table`) or an entry.
     model_path : str or Path, optional
-        Local folder with the weights (e.g. written by :func:`hearlike.models.save_tiny`); default:
-        the entry's Hugging Face id (which must already be in the local cache: no network).
+        Local folder with the weights (e.g. written by :func:`hearlike.models.save_tiny`); its
+        ``config.json`` must carry the family's ``model_type``. Default: the entry's Hugging Face id
+        (which must already be in the local cache: no network).
     dtype : {"float32", "bfloat16", "float16"}
     device : str
-        Torch device, e.g. ``"cpu"`` or ``"cuda:0"``.
+        Torch device, e.g. ``"cuda:0"``.
     trust_remote_code : bool
-        Explicit opt-in for entries whose code lives in the model repository.
+        Explicit opt-in (``True``, a bool) for entries whose code lives in the model repository; the
+        only way to allow it (CLI: ``--trust-remote-code``).
     """
     import transformers
 
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
-    if spec.trust_remote_code and not trust_remote_code:
-        raise ValueError(f"model {spec.key!r} runs code from its repository {spec.hf_id!r}; review it and pass "
-                         f"trust_remote_code=True (CLI: --trust-remote-code) to allow it")
-    if spec.family not in _SUPPORTED:
-        raise NotImplementedError(f"model {spec.key!r}: the {spec.family!r} family has no adapter yet "
-                                  f"(families with one: {', '.join(_SUPPORTED)})")
+    check_remote_code(spec, trust_remote_code)
+    record = get_family(spec.family)
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"dtype {dtype!r} is not one of 'float32', 'bfloat16', 'float16'")
+    if model_path is not None:
+        check_model_folder(spec, model_path)
     source = str(model_path) if model_path is not None else spec.hf_id
     options = dict(trust_remote_code=trust_remote_code)
     try:
-        feature_extractor = _load_feature_extractor(spec, source, options)  # first: it may lack a backend
-        loaded = model_class(spec.family).from_pretrained(source, dtype=getattr(torch, dtype), **options)
+        feature_extractor = _load_feature_extractor(spec, record, source, options)  # first: it may lack a backend
+        loaded = record.transformers_class().from_pretrained(source, dtype=getattr(torch, dtype), **options)
         loaded = loaded.to(device).eval()
-        tokenizer = None if spec.family == "whisper" else transformers.AutoTokenizer.from_pretrained(source, **options)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options) if record.has_tokenizer else None
     except OSError as err:
         raise OSError(f"could not load {spec.key!r} from {source!r} ({err}); without network the weights must be "
                       f"in the local Hugging Face cache or in a folder passed as model_path") from err

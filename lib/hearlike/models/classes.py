@@ -1,8 +1,8 @@
-"""The transformers model class each family loads.
+"""Model classes that transformers does not provide as such.
 
-Every family loads its native transformers class (:data:`hearlike.models.registry.FAMILIES`)
+Every family loads its native transformers class (:data:`hearlike.models.families.FAMILIES`)
 except Gemma-3n, whose vision tower is a timm MobileNet-v5 (timm needs torchvision) that audio
-inputs never reach: :func:`model_class` gives a subclass of ``Gemma3nForConditionalGeneration``
+inputs never reach: :func:`gemma3n_audio_text_class` gives a subclass of ``Gemma3nForConditionalGeneration``
 that does not build it. It reads the released checkpoints with ``from_pretrained`` (the vision
 tower's weights are skipped as unexpected keys, about 0.3 B parameters less in memory); all
 other modules, names and the forward pass are the library's own.
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import functools
 
-from .registry import FAMILIES
-
-__all__ = ["model_class"]
+__all__ = ["gemma3n_audio_text_class"]
 
 
 @functools.cache
-def _gemma3n_audio_text():
+def gemma3n_audio_text_class():
+    """``Gemma3nForConditionalGeneration`` without the vision tower (built once, on first use)."""
     from torch import nn
     from transformers.models.gemma3n import modeling_gemma3n as g
 
@@ -47,11 +46,3 @@ def _gemma3n_audio_text():
 
     return Gemma3nAudioTextForConditionalGeneration
 
-
-def model_class(family: str):
-    """The model class ``family`` loads (``from_pretrained``) and tiny models are built from."""
-    import transformers
-
-    if family == "gemma3n":
-        return _gemma3n_audio_text()
-    return getattr(transformers, FAMILIES[family])

@@ -27,8 +27,9 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..cache import read_netcdf, write_netcdf
-from ..config import config_hash
-from .adapters import Adapter, ItemStates, load_adapter
+from ..cache import config_hash
+from .adapters import Adapter, ItemStates, check_remote_code, load_adapter
+from .families import get_family
 from .pooling import POOLING_METHODS, pool_words, word_frame_weights
 from .registry import get_spec
 
@@ -54,6 +55,11 @@ def load_audio(path: str | Path, *, sampling_rate_hz: int, resample: bool = True
     Returns
     -------
     ndarray, shape (n_samples,), float32
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing or unreadable file, a rate too low or not resampled, NaN or infinite samples.
     """
     import soundfile as sf
 
@@ -64,6 +70,12 @@ def load_audio(path: str | Path, *, sampling_rate_hz: int, resample: bool = True
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except RuntimeError as err:
         raise ValueError(f"audio file {path} is not a readable sound file: {err}") from err
+    bad = ~np.isfinite(audio).all(axis=1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(f"audio file {path} has {int(bad.sum())} NaN or infinite sample(s) (the first at sample "
+                         f"{first}, {first / rate:.3f} s); they would give NaN model states: repair or re-export "
+                         f"the file")
     audio = audio.mean(axis=1)
     if rate != sampling_rate_hz:
         if not resample:
@@ -185,6 +197,68 @@ def _blocks(sentence_ids: list[str], size: int) -> list[list[str]]:
     return [sentence_ids[i:i + size] for i in range(0, len(sentence_ids), size)]
 
 
+def _check_options(*, pooling: str, context_s: float, segment_pad_s: float | None, batch_size: int,
+                   block_size: int) -> None:
+    if pooling not in POOLING_METHODS:
+        raise ValueError(f"pooling {pooling!r} is not one of {POOLING_METHODS}")
+    if context_s < 0:
+        raise ValueError(f"context_s must be >= 0 seconds, got {context_s}")
+    if segment_pad_s is not None and segment_pad_s < 0:
+        raise ValueError(f"segment_pad_s must be >= 0 seconds or None (no cropping), got {segment_pad_s}")
+    if batch_size < 1 or block_size < 1:
+        raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
+
+
+def _run_blocks(spec, table: pd.DataFrame, load, folder: Path, digest: str, *, root: Path, pooling: str,
+                context_s: float, segment_pad_s: float | None, batch_size: int, block_size: int,
+                resample: bool) -> list[xr.Dataset]:
+    """States of every sentence block: read from ``folder`` when checkpointed, else computed and written.
+
+    ``load()`` gives the adapter; it is called only when a block must be computed.
+    """
+    sentence_ids = list(pd.unique(table["sentence_id"]))
+    by_sentence = {sid: rows for sid, rows in table.groupby("sentence_id", sort=False)}
+    previous = dict(zip(sentence_ids[1:], sentence_ids[:-1]))
+    adapter, files, pieces = None, None, []
+    for number, block in enumerate(tqdm(_blocks(sentence_ids, block_size), desc=f"extract {spec.key}",
+                                        unit="block")):
+        path = folder / f"block_{number:05d}.nc"
+        done = read_netcdf(path, config_hash=digest)
+        if done is None:
+            adapter = adapter or load()
+            if files is None and get_family(spec.family).inputs == "audio":
+                files = _AudioFiles(sampling_rate_hz=adapter.sampling_rate_hz, resample=resample)
+            done = xr.concat([_run_batch(adapter, batch, by_sentence, previous, root, pooling=pooling,
+                                         context_s=context_s, segment_pad_s=segment_pad_s, files=files)
+                              for batch in _blocks(block, batch_size)], dim="word")
+            write_netcdf(done, path, config_hash=digest)
+        pieces.append(done)
+    return pieces
+
+
+def _table_hash(table: pd.DataFrame) -> list:
+    return pd.util.hash_pandas_object(table[list(_REQUIRED)], index=False).tolist()
+
+
+def _parts_folder(parts: Path, digest: str) -> Path:
+    """The block checkpoint folder ``parts/<digest>``, created; parts of another configuration are removed."""
+    if parts.exists() and not (parts / digest).exists():
+        shutil.rmtree(parts)
+    (parts / digest).mkdir(parents=True, exist_ok=True)
+    return parts
+
+
+def _merged(pieces: list[xr.Dataset], table: pd.DataFrame, *, attrs: dict) -> xr.Dataset:
+    """The blocks concatenated along ``word``, word coordinates rebuilt from the (validated) table.
+
+    String coordinates read back from netCDF are fixed-width and concatenating them can truncate.
+    """
+    result = xr.concat([p.drop_vars(list(_word_coords(table))) for p in pieces], dim="word")
+    result = result.assign_coords(_word_coords(table))
+    result.attrs = attrs
+    return result
+
+
 def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str | Path, cache_dir: str | Path,
                    model_path: str | Path | None = None, dataset: str = "stimuli", pooling: str = "mean",
                    context_s: float = 0.0, segment_pad_s: float | None = 0.2, dtype: str = "float32",
@@ -217,10 +291,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
         sentence's length). Word times are shifted by the context's length. The text baseline
         prepends the whole previous transcript when ``context_s > 0``.
     segment_pad_s : float or None
-        Audio files are cropped to ``[first onset - segment_pad_s, last offset + segment_pad_s]``
-        of each sentence (see :func:`sentence_window`), so that sentences cut from a long file
-        (Broderick runs, Alice segments) are fed one at a time with word times shifted to the
-        crop; a per-sentence file whose words fill it is fed whole. None feeds whole files.
+        Seconds kept around each sentence's words when cropping its audio file (see
+        :func:`sentence_window`; word times shift to the crop). None feeds whole files.
     dtype, device : str
         Model precision and torch device.
     batch_size : int
@@ -230,7 +302,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     resample : bool
         Resample audio whose rate differs from the model's (else an error).
     trust_remote_code : bool
-        Opt-in for registry entries that need it.
+        The only opt-in for registry entries that run code from their repository (must be the bool
+        ``True``; CLI: ``--trust-remote-code``).
     adapter : Adapter, optional
         An already loaded adapter of ``model_key`` (skips loading).
 
@@ -241,61 +314,35 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
         decoder_feature), float32, in table order.
     """
     spec = get_spec(model_key)
-    if pooling not in POOLING_METHODS:
-        raise ValueError(f"pooling {pooling!r} is not one of {POOLING_METHODS}")
-    if context_s < 0:
-        raise ValueError(f"context_s must be >= 0 seconds, got {context_s}")
-    if segment_pad_s is not None and segment_pad_s < 0:
-        raise ValueError(f"segment_pad_s must be >= 0 seconds or None (no cropping), got {segment_pad_s}")
-    if batch_size < 1 or block_size < 1:
-        raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size} and {block_size}")
+    if adapter is None:
+        check_remote_code(spec, trust_remote_code)
+    _check_options(pooling=pooling, context_s=context_s, segment_pad_s=segment_pad_s, batch_size=batch_size,
+                   block_size=block_size)
     table = _check_table(stimuli)
-    stimuli_root = Path(stimuli_root)
     source = str(Path(model_path).resolve()) if model_path is not None else spec.hf_id
     digest = config_hash({
         "model": spec.key, "source": source, "template": spec.prompt_template, "pooling": pooling,
         "context_s": float(context_s), "segment_pad_s": None if segment_pad_s is None else float(segment_pad_s),
-        "dtype": dtype, "resample": resample, "version": __version__,
-        "stimuli": pd.util.hash_pandas_object(table[list(_REQUIRED)], index=False).tolist()})
+        "dtype": dtype, "resample": resample, "version": __version__, "stimuli": _table_hash(table)})
     cache_dir = Path(cache_dir)
     final = cache_dir / f"{spec.key}__{dataset}.nc"
     cached = read_netcdf(final, config_hash=digest)
     if cached is not None:
         logger.info("%s: using cache %s", spec.key, final)
         return cached
-    parts = cache_dir / f".{spec.key}__{dataset}.parts"
-    if parts.exists() and not (parts / digest).exists():
-        shutil.rmtree(parts)  # parts of another configuration
-    (parts / digest).mkdir(parents=True, exist_ok=True)
+    parts = _parts_folder(cache_dir / f".{spec.key}__{dataset}.parts", digest)
 
-    sentence_ids = list(pd.unique(table["sentence_id"]))
-    by_sentence = {sid: rows for sid, rows in table.groupby("sentence_id", sort=False)}
-    previous = dict(zip(sentence_ids[1:], sentence_ids[:-1]))
-    blocks = _blocks(sentence_ids, block_size)
-    files = None
-    pieces = []
-    for number, block in enumerate(tqdm(blocks, desc=f"extract {spec.key}", unit="block")):
-        path = parts / digest / f"block_{number:05d}.nc"
-        done = read_netcdf(path, config_hash=digest)
-        if done is None:
-            if adapter is None:
-                adapter = load_adapter(spec, model_path=model_path, dtype=dtype, device=device,
+    def load() -> Adapter:
+        return adapter or load_adapter(spec, model_path=model_path, dtype=dtype, device=device,
                                        trust_remote_code=trust_remote_code)
-            if files is None and spec.family != "text":
-                files = _AudioFiles(sampling_rate_hz=adapter.sampling_rate_hz, resample=resample)
-            done = xr.concat([_run_batch(adapter, batch, by_sentence, previous, stimuli_root, pooling=pooling,
-                                         context_s=context_s, segment_pad_s=segment_pad_s, files=files)
-                              for batch in _blocks(block, batch_size)], dim="word")
-            write_netcdf(done, path, config_hash=digest)
-        pieces.append(done)
-    # string coordinates read back from netCDF are fixed-width; concatenating them can truncate,
-    # so the word coordinates are rebuilt from the (validated) table
-    result = xr.concat([p.drop_vars(list(_word_coords(table))) for p in pieces], dim="word")
-    result = result.assign_coords(_word_coords(table))
-    result.attrs = {"model_id": spec.key, "hf_id": spec.hf_id, "source": source, "config_hash": digest,
-                    "hearlike_version": __version__, "pooling": pooling, "context_s": float(context_s),
-                    "segment_pad_s": "none" if segment_pad_s is None else float(segment_pad_s),
-                    "dtype": dtype, "dataset": dataset}
+
+    pieces = _run_blocks(spec, table, load, parts / digest, digest, root=Path(stimuli_root), pooling=pooling,
+                         context_s=context_s, segment_pad_s=segment_pad_s, batch_size=batch_size,
+                         block_size=block_size, resample=resample)
+    result = _merged(pieces, table, attrs={
+        "model_id": spec.key, "hf_id": spec.hf_id, "source": source, "config_hash": digest,
+        "hearlike_version": __version__, "pooling": pooling, "context_s": float(context_s),
+        "segment_pad_s": "none" if segment_pad_s is None else float(segment_pad_s), "dtype": dtype, "dataset": dataset})
     write_netcdf(result, final, config_hash=digest)
     shutil.rmtree(parts, ignore_errors=True)
     return read_netcdf(final, config_hash=digest)
@@ -319,7 +366,7 @@ def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: 
                pooling: str, context_s: float, segment_pad_s: float | None, files: _AudioFiles | None) -> xr.Dataset:
     spec = adapter.spec
     spans = []
-    if spec.family == "text":
+    if adapter.record.inputs == "text":
         texts = []
         for sid in batch:
             rows = by_sentence[sid]

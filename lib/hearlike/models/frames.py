@@ -8,7 +8,8 @@ maps gives the affine times below. Chunked encoders (Qwen-Omni) restart the map 
 
 Every function returns the times of all frames / tokens *as the model emits them* for one audio
 (padding included where the model pads, e.g. Whisper's fixed 30 s window); callers drop those
-whose centre lies beyond the audio.
+whose centre lies beyond the audio. Each family's record (:mod:`hearlike.models.families`) names
+its layout function; :func:`hearlike.models.families.layout_for` looks it up by family name.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AudioLayout", "conv_output_length", "mel_length", "layout_for"]
+__all__ = ["AudioLayout", "conv_output_length", "mel_length", "layout_gemma3n", "layout_granite_speech",
+           "layout_phi4_multimodal", "layout_qwen2_5_omni", "layout_qwen2_audio", "layout_qwen3_omni",
+           "layout_voxtral", "layout_whisper"]
 
 HOP_S = 0.01  # 160 samples at 16 kHz
 
@@ -163,32 +166,3 @@ def layout_phi4_multimodal(n_samples: int, *, time_reduction: int = 8, **_) -> A
     encoder = _affine(n_encoder, time_reduction * HOP_S, 199.5 / 16000)
     return AudioLayout(encoder, encoder.copy())
 
-
-_LAYOUTS = {
-    "qwen2_audio": layout_qwen2_audio,
-    "audioflamingo3": layout_qwen2_audio,
-    "whisper": layout_whisper,
-    "qwen2_5_omni": layout_qwen2_5_omni,
-    "qwen3_omni": layout_qwen3_omni,
-    "voxtral": layout_voxtral,
-    "granite_speech": layout_granite_speech,
-    "gemma3n": layout_gemma3n,
-    "phi4_multimodal": layout_phi4_multimodal,
-}
-
-
-def layout_for(family: str, n_samples: int, **options) -> AudioLayout:
-    """Frame and token times for ``n_samples`` of 16 kHz audio in ``family``.
-
-    Parameters
-    ----------
-    family : str
-        Adapter family (see :data:`hearlike.models.registry.FAMILIES`).
-    n_samples : int
-        Length of the audio at the model's sampling rate.
-    **options
-        Architecture numbers read from the loaded config (e.g. ``n_window``).
-    """
-    if family not in _LAYOUTS:
-        raise ValueError(f"no frame layout for family {family!r}; known: {sorted(_LAYOUTS)}")
-    return _LAYOUTS[family](n_samples, **options)

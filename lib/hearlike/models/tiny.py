@@ -12,71 +12,41 @@ the torchaudio-free :class:`~hearlike.models.features.GraniteLogMelExtractor` (m
 from __future__ import annotations
 
 import logging
+import os
 import re
+import shutil
 from pathlib import Path
 
 import torch
 
-from .features import GraniteLogMelExtractor
-from .classes import model_class
+from .families import FAMILY_RECORDS, get_family
 from .registry import REGISTRY
 
-__all__ = ["AUDIO_TOKENS", "TINY_FAMILIES", "build_tiny_tokenizer", "build_tiny", "save_tiny"]
+__all__ = ["AUDIO_TOKENS", "TINY_FAMILIES", "build_tiny_tokenizer", "build_tiny", "ensure_tiny", "save_tiny",
+           "tiny_folder_problem"]
 
 logger = logging.getLogger(__name__)
 
-#: The audio placeholder token of each family's tokenizer.
-AUDIO_TOKENS = {
-    "qwen2_audio": "<|AUDIO|>",
-    "text": "<|AUDIO|>",
-    "qwen2_5_omni": "<|AUDIO|>",
-    "qwen3_omni": "<|audio_pad|>",
-    "voxtral": "[AUDIO]",
-    "audioflamingo3": "<sound>",
-    "granite_speech": "<|audio|>",
-    "gemma3n": "<audio_soft_token>",
-    "phi4_multimodal": "<|audio|>",
-}
+#: The audio placeholder token of each family's tokenizer (from the family records).
+AUDIO_TOKENS = {name: record.audio_token for name, record in FAMILY_RECORDS.items() if record.audio_token}
 
-TINY_FAMILIES = ("qwen2_audio", "qwen2_5_omni", "qwen3_omni", "voxtral", "audioflamingo3", "whisper", "text",
-                 "granite_speech", "gemma3n", "phi4_multimodal")
-
-# Gemma-3n embeds token ids in three ranges: text [0, T), vision [T, T + 8), audio [T + 8, T + 16) (the
-# released vocabulary: 262144 text, 128 vision, 128 audio ids); the end-of-image / end-of-audio tokens
-# open their range and the soft tokens follow them, as in the released tokenizer.
-_GEMMA3N_TEXT = ["<pad>", "<eos>", "<bos>", "<start_of_turn>", "<end_of_turn>", "<start_of_image>",
-                 "<start_of_audio>"]
-_GEMMA3N_TEXT_VOCAB, _GEMMA3N_MM_VOCAB = 272, 8
+#: Families whose record has a tiny config builder.
+TINY_FAMILIES = tuple(name for name, record in FAMILY_RECORDS.items() if record.tiny_config is not None)
 
 _SPECIAL = re.compile(r"<\|[^|]+\|>|\[/?[A-Z_]+\]|<s>|</s>|<sound>")
-_OMNI_EXTRA = {
-    "image_token": "<|IMAGE|>", "video_token": "<|VIDEO|>", "vision_bos_token": "<|vision_bos|>",
-    "vision_eos_token": "<|vision_eos|>",
-}
-_TEXT = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
-             num_key_value_heads=2, max_position_embeddings=4096)
-_AUDIO = dict(d_model=32, encoder_layers=2, encoder_attention_heads=2, encoder_ffn_dim=64, num_mel_bins=128)
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 
 
 def _special_tokens(family: str) -> list[str]:
-    found = ["<|endoftext|>"]
+    record = get_family(family)
+    found = ["<|endoftext|>", *_SPECIAL.findall(record.prompt_template)]
     for spec in REGISTRY.values():
-        if spec.family == family or (family == "text" and spec.family == "qwen2_audio"):
+        if spec.family == family or spec.family in record.tiny_token_families:
             found += _SPECIAL.findall(spec.prompt_template)
-    if family in AUDIO_TOKENS:
-        found.append(AUDIO_TOKENS[family])
-    if family in ("qwen2_5_omni", "qwen3_omni"):
-        found += list(_OMNI_EXTRA.values())
-        found += ["<|audio_bos|>", "<|audio_eos|>", "<|audio_start|>", "<|audio_end|>"]
+    if record.audio_token:
+        found.append(record.audio_token)
+    found += record.tiny_special_tokens
     return list(dict.fromkeys(found))
-
-
-def _gemma3n_specials() -> list[str]:
-    t, m = _GEMMA3N_TEXT_VOCAB, _GEMMA3N_MM_VOCAB
-    fill = lambda name, n: [f"<unused_{name}_{i}>" for i in range(n)]  # noqa: E731
-    text = _GEMMA3N_TEXT + fill("text", t - 256 - len(_GEMMA3N_TEXT))
-    return (text + ["<end_of_image>", "<image_soft_token>"] + fill("vision", m - 2)
-            + ["<end_of_audio>", "<audio_soft_token>"] + fill("audio", m - 2))
 
 
 def build_tiny_tokenizer(family: str):
@@ -84,37 +54,21 @@ def build_tiny_tokenizer(family: str):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
+    record = get_family(family)
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     backend = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
+    if record.tiny_tokenizer is not None:
+        return record.tiny_tokenizer(backend)
     specials = _special_tokens(family)
-    extra = {"audio_token": AUDIO_TOKENS[family]} if family in AUDIO_TOKENS else {}
-    if family in ("qwen2_5_omni", "qwen3_omni"):
-        extra |= _OMNI_EXTRA
-        extra |= {"audio_bos_token": "<|audio_bos|>" if family == "qwen2_5_omni" else "<|audio_start|>",
-                  "audio_eos_token": "<|audio_eos|>" if family == "qwen2_5_omni" else "<|audio_end|>"}
-    if family == "gemma3n":
-        specials = _gemma3n_specials()
-        extra |= {"boa_token": "<start_of_audio>", "eoa_token": "<end_of_audio>", "image_token": "<image_soft_token>",
-                  "boi_token": "<start_of_image>", "eoi_token": "<end_of_image>"}
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend)
-        tokenizer.add_special_tokens({"additional_special_tokens": specials})  # ids in list order, from 256
-        tokenizer.add_special_tokens({"pad_token": "<pad>", "eos_token": "<eos>", "bos_token": "<bos>"})
-    else:
-        if family == "phi4_multimodal":
-            specials.append("<|image|>")
-            extra |= {"image_token": "<|image|>"}
-        tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>",
-                                            pad_token="<|endoftext|>")
-        tokenizer.add_special_tokens({"additional_special_tokens": [t for t in specials if t != "<|endoftext|>"]})
-    for name, token in extra.items():
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>",
+                                        pad_token="<|endoftext|>")
+    tokenizer.add_special_tokens({"additional_special_tokens": [t for t in specials if t != "<|endoftext|>"]})
+    extra = {"audio_token": record.audio_token} if record.audio_token else {}
+    for name, token in (extra | dict(record.tiny_tokenizer_attributes)).items():
         setattr(tokenizer, name, token)
     return tokenizer
-
-
-def _ids(tokenizer, *tokens):
-    return [tokenizer.convert_tokens_to_ids(t) for t in tokens]
 
 
 def build_tiny(family: str, *, seed: int = 0):
@@ -127,104 +81,15 @@ def build_tiny(family: str, *, seed: int = 0):
     seed : int
         Seed of the weight initialisation; the same seed gives the same weights.
     """
-    import transformers as tf
-
-    if family not in TINY_FAMILIES:
-        raise ValueError(f"no tiny model for family {family!r}; families with one: {TINY_FAMILIES}")
-    feature_extractor = tf.WhisperFeatureExtractor(feature_size=128)
-    tokenizer = None if family == "whisper" else build_tiny_tokenizer(family)
-    vocab = dict(vocab_size=len(tokenizer)) if tokenizer is not None else {}
-    if family in ("qwen2_audio", "text"):
-        config = tf.Qwen2AudioConfig(audio_config=_AUDIO, text_config=_TEXT | vocab,
-                                     audio_token_index=_ids(tokenizer, "<|AUDIO|>")[0])
-    elif family == "audioflamingo3":
-        config = tf.AudioFlamingo3Config(
-            audio_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64),
-            text_config=_TEXT | vocab, audio_token_id=_ids(tokenizer, "<sound>")[0])
-    elif family == "whisper":
-        config = tf.WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
-                                  decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                                  num_mel_bins=128, vocab_size=128, pad_token_id=0, bos_token_id=1,
-                                  eos_token_id=2, decoder_start_token_id=3)
-    elif family == "voxtral":
-        config = tf.VoxtralConfig(
-            audio_config=dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-                              num_key_value_heads=2),
-            text_config=dict(model_type="llama", **_TEXT, **vocab, head_dim=16),
-            audio_token_id=_ids(tokenizer, "[AUDIO]")[0])
-    elif family == "qwen2_5_omni":
-        audio, image, video, bos, eos, start, end = _ids(
-            tokenizer, "<|AUDIO|>", "<|IMAGE|>", "<|VIDEO|>", "<|audio_bos|>", "<|audio_eos|>",
-            "<|vision_bos|>", "<|vision_eos|>")
-        config = tf.Qwen2_5OmniThinkerConfig(
-            audio_config=_AUDIO | dict(output_dim=64, n_window=100),
-            text_config=_TEXT | vocab | dict(rope_parameters=dict(rope_type="default", rope_theta=10000.0,
-                                                                  mrope_section=[2, 3, 3])),
-            vision_config=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=64,
-                               fullatt_block_indexes=[0]),
-            audio_token_index=audio, image_token_index=image, video_token_index=video,
-            audio_start_token_id=bos, audio_end_token_id=eos, vision_start_token_id=start,
-            vision_end_token_id=end)
-    elif family == "qwen3_omni":
-        audio, image, video, bos, eos, start, end = _ids(
-            tokenizer, "<|audio_pad|>", "<|IMAGE|>", "<|VIDEO|>", "<|audio_start|>", "<|audio_end|>",
-            "<|vision_bos|>", "<|vision_eos|>")
-        config = tf.Qwen3OmniMoeThinkerConfig(
-            audio_config=_AUDIO | dict(output_dim=64, n_window=50, downsample_hidden_size=16),
-            text_config=_TEXT | vocab | dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
-                                             head_dim=16,
-                                             rope_parameters=dict(rope_type="default", rope_theta=10000.0,
-                                                                  mrope_section=[2, 3, 3])),
-            vision_config=dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=64,
-                               deepstack_visual_indexes=[0]),
-            audio_token_id=audio, image_token_id=image, video_token_id=video,
-            audio_start_token_id=bos, vision_start_token_id=start)
-    elif family == "granite_speech":
-        feature_extractor = GraniteLogMelExtractor()
-        config = tf.GraniteSpeechConfig(
-            encoder_config=dict(input_dim=160, num_layers=2, hidden_dim=32, feedforward_mult=2, num_heads=2, dim_head=16,
-                                output_dim=8, conv_kernel_size=15),
-            projector_config=dict(model_type="blip_2_qformer", hidden_size=32, num_hidden_layers=1,
-                                  num_attention_heads=2, intermediate_size=64, encoder_hidden_size=32,
-                                  cross_attention_frequency=1, use_qformer_text_input=False),
-            text_config=dict(model_type="granite", **_TEXT, **vocab),
-            audio_token_index=_ids(tokenizer, "<|audio|>")[0], has_lora_adapter=False)
-    elif family == "gemma3n":
-        feature_extractor = tf.Gemma3nAudioFeatureExtractor()
-        t, m = _GEMMA3N_TEXT_VOCAB, _GEMMA3N_MM_VOCAB
-        assert len(tokenizer) == t + 2 * m, len(tokenizer)
-        boi, eoi, image, boa, eoa, audio, pad, eos, bos = _ids(
-            tokenizer, "<start_of_image>", "<end_of_image>", "<image_soft_token>", "<start_of_audio>",
-            "<end_of_audio>", "<audio_soft_token>", "<pad>", "<eos>", "<bos>")
-        config = tf.Gemma3nConfig(
-            text_config=dict(vocab_size=t + 2 * m, vocab_size_per_layer_input=t, hidden_size=64, intermediate_size=96,
-                             num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                             hidden_size_per_layer_input=8, laurel_rank=8, altup_num_inputs=2,
-                             num_kv_shared_layers=1, activation_sparsity_pattern=[0.0, 0.0, 0.0],
-                             layer_types=["sliding_attention", "full_attention", "sliding_attention"],
-                             sliding_window=64, max_position_embeddings=4096, pad_token_id=pad, eos_token_id=eos,
-                             bos_token_id=bos),
-            vision_config=dict(hidden_size=16, vocab_size=m, vocab_offset=t),
-            audio_config=dict(hidden_size=32, conf_num_attention_heads=2, conf_num_hidden_layers=2,
-                              sscp_conv_channel_size=[8, 4], vocab_size=m, vocab_offset=t + m),
-            boi_token_id=boi, eoi_token_id=eoi, image_token_id=image, boa_token_id=boa, eoa_token_id=eoa,
-            audio_token_id=audio)
-    elif family == "phi4_multimodal":
-        feature_extractor = tf.Phi4MultimodalFeatureExtractor()
-        audio, image = _ids(tokenizer, "<|audio|>", "<|image|>")
-        pad = tokenizer.pad_token_id
-        config = tf.Phi4MultimodalConfig(
-            **vocab, hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=4096, original_max_position_embeddings=4096,
-            pad_token_id=pad, bos_token_id=pad, eos_token_id=pad,
-            audio_config=dict(hidden_size=32, intermediate_size=64, num_blocks=2, num_attention_heads=2,
-                              ext_pw_out_channel=32, depthwise_separable_out_channel=32, nemo_conv_channels=8,
-                              audio_token_id=audio),
-            vision_config=dict(hidden_size=16, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2,
-                               image_size=28, crop_size=28, patch_size=14, image_token_id=image))
+    record = get_family(family)
+    if record.tiny_config is None:
+        raise ValueError(f"no tiny model for family {family!r} (its record has no tiny_config); families with one: "
+                         f"{TINY_FAMILIES}")
+    tokenizer = build_tiny_tokenizer(family) if record.has_tokenizer else None
+    config = record.tiny_config(tokenizer)
     torch.manual_seed(seed)
-    model = model_class(family)(config).eval()
-    return model, feature_extractor, tokenizer
+    model = record.transformers_class()(config).eval()
+    return model, record.tiny_feature_extractor(), tokenizer
 
 
 def save_tiny(family: str, path: str | Path, *, seed: int = 0) -> Path:
@@ -232,14 +97,70 @@ def save_tiny(family: str, path: str | Path, *, seed: int = 0) -> Path:
 
     The folder holds ``config.json``, ``model.safetensors``, ``preprocessor_config.json`` and (for
     families with a decoder) the tokenizer files; :func:`hearlike.models.load_adapter` reads it with
-    ``from_pretrained`` exactly as it reads a downloaded checkpoint.
+    ``from_pretrained`` exactly as it reads a downloaded checkpoint. The files are written to a
+    scratch folder beside ``path`` that is renamed to ``path`` when complete (a killed run leaves no
+    half-written model at ``path``); an existing ``path`` is replaced.
     """
     path = Path(path)
     model, feature_extractor, tokenizer = build_tiny(family, seed=seed)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    feature_extractor.save_pretrained(path)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        model.save_pretrained(scratch)
+        feature_extractor.save_pretrained(scratch)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(scratch)
+        if path.exists():
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        os.replace(scratch, path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     logger.info("wrote tiny %s model to %s", family, path)
     return path
+
+
+def tiny_folder_problem(family: str, path: str | Path) -> str | None:
+    """What a tiny-model folder lacks (``None``: complete): its config, weights, features or tokenizer."""
+    path = Path(path)
+    if not path.is_dir():
+        return "the folder does not exist"
+    needed = {"config.json": ("config.json",), "weights": _WEIGHTS, "feature extractor": ("preprocessor_config.json",)}
+    if get_family(family).has_tokenizer:
+        needed["tokenizer"] = ("tokenizer.json",)
+    missing = [what for what, names in needed.items() if not any((path / name).is_file() for name in names)]
+    return f"no {', no '.join(missing)}" if missing else None
+
+
+def _writer_alive(scratch: Path) -> bool:
+    """Whether the process that named ``scratch`` (``….tmp-<pid>``) still runs (then it may be writing)."""
+    try:
+        pid = int(scratch.name.rsplit("-", 1)[1])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
+
+
+def ensure_tiny(family: str, path: str | Path, *, seed: int = 0) -> Path:
+    """The tiny model folder ``path`` of ``family``, written by :func:`save_tiny` unless complete.
+
+    A folder left half-written (e.g. ``config.json`` without weights, by a run killed before
+    ``save_tiny`` wrote atomically) is rebuilt with a WARNING naming it; scratch folders of killed
+    writes beside it are removed.
+    """
+    path = Path(path)
+    for orphan in path.parent.glob(f".{path.name}.tmp-*"):
+        if _writer_alive(orphan):
+            continue
+        logger.warning("removing %s, the scratch folder of an interrupted tiny-model write", orphan)
+        shutil.rmtree(orphan, ignore_errors=True)
+    problem = tiny_folder_problem(family, path)
+    if problem is None:
+        return path
+    if path.exists():
+        logger.warning("tiny %s model folder %s is incomplete (%s; an interrupted write?); rebuilding it",
+                       family, path, problem)
+    return save_tiny(family, path, seed=seed)
