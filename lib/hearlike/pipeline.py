@@ -214,7 +214,6 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
         metric, permutation): the subject-mean null samples; cached as ``<cache_dir>/grid-<hash>.nc``.
     """
     from .grid import compute_grid, load_grid, save_grid
-    from .metrics import METRICS
 
     config = dict(grid_config(params), keep_sentences=keep_sentences)
     digest = config_hash(config)
@@ -235,17 +234,9 @@ def metric_grid(params: dict[str, Any], *, keep_sentences: bool = True, recomput
         common["surrogates"] = surrogates_of(params, epochs, common["n_permutations"])
     # Procrustes and SVCCA need a small eigendecomposition per sentence × cell × permutation, the
     # other metrics one inner product; the former are computed only over `factor_metric_regions`
-    # (default: all channels), and are NaN for the other regions.
-    factor = [m for m in metrics if METRICS[m].kind == "factor"]
-    factor_regions = {r: regions[r] for r in (params.get("factor_metric_regions") or list(regions)) if r in regions}
-    parts = []
-    if len(factor) < len(metrics):
-        parts.append(compute_grid(states, epochs, regions=regions, metrics=[m for m in metrics if m not in factor], **common))
-    if factor:
-        parts.append(compute_grid(states, epochs, regions=factor_regions, metrics=factor, **common))
-    grid = parts[0] if len(parts) == 1 else xr.concat(parts, dim="metric", join="outer", data_vars="all",
-                                                      coords="different", compat="equals", combine_attrs="override")
-    grid = grid.reindex(metric=metrics, region=list(regions))
+    # (default: all regions), and are NaN for the other regions.
+    factor_regions = [r for r in (params.get("factor_metric_regions") or list(regions)) if r in regions]
+    grid = compute_grid(states, epochs, regions=regions, metrics=metrics, factor_regions=factor_regions, **common)
     # group-level null (subject mean under the same permutations) for corrected group statistics;
     # the per-subject null samples are large and not needed downstream
     grid["group_null"] = grid["null"].mean("subject").astype("float32")
