@@ -355,3 +355,19 @@ def test_swap_null_matches_a_slow_loop(n_layers):
                     null /= len(set(sid))
                     got = g["null"].isel(model=0, layer=layer, subject=subject).sel(window=wname, region=rname, metric=metric)
                     np.testing.assert_allclose(got.values, null, rtol=1e-9, atol=1e-12)
+
+
+def test_factor_regions_give_the_numbers_of_a_separate_grid_in_one_call():
+    lengths = [5, 5, 6, 7]
+    states, epochs = make_states(lengths, 2, 9, seed=1), make_epochs(lengths, seed=2)
+    common = dict(windows=WINDOWS, n_permutations=6, seed=3, null_kind="cyclic", keep_null=True, keep_sentences=True)
+    g = hg.compute_grid({"m": states}, epochs, regions=REGIONS, metrics=["procrustes", "pearson_rsa", "svcca"],
+                        factor_regions=["right"], **common)
+    assert g.attrs["factor_regions"] == "right"
+    assert np.isnan(g["score"].sel(metric=["procrustes", "svcca"], region="left")).all()
+    gram = hg.compute_grid({"m": states}, epochs, regions=REGIONS, metrics=["pearson_rsa"], **common)
+    factor = hg.compute_grid({"m": states}, epochs, regions={"right": REGIONS["right"]}, metrics=["procrustes", "svcca"],
+                             **common)
+    for var in ("score", "null", "p_value", "sentence_score", "sentence_null_mean"):
+        np.testing.assert_array_equal(g[var].sel(metric=["pearson_rsa"]), gram[var])
+        np.testing.assert_array_equal(g[var].sel(metric=["procrustes", "svcca"], region=["right"]), factor[var])
