@@ -146,8 +146,9 @@ def compute_grid(
     epochs = epochs.transpose("subject", "word", "channel", "time")
     n_perm, device = int(n_permutations), torch.device(device)
     cells = eeg_cells(epochs, windows, regions)
+    factor_pairs = region_cells(1, len(windows), list(regions), list(factor_regions or regions))
     null = make_null(null_kind, n_permutations=n_perm, seed=seed, chunk=chunk, surrogates=surrogates, epochs=epochs,
-                     cells=cells, dtype=dtype, device=device)
+                     cells=cells, factor_pairs=factor_pairs, dtype=dtype, device=device)
     if n_perm == 0:
         logger.warning("n_permutations=0: the grid holds scores only; null_mean, null_sd, excess and p_value are NaN")
     used, excluded, n_unmatched = align_words(model_states, epochs, min_words)
@@ -156,7 +157,6 @@ def compute_grid(
     n_cells = len(subjects) * len(cells)
     sums = GridSums.zeros((len(models), len(layers), n_cells, len(metric_names)), n_permutations=n_perm,
                           n_sentences=len(used), keep_sentences=keep_sentences)
-    factor_pairs = region_cells(1, len(windows), list(regions), list(factor_regions or regions))
     setup = dict(models=models, model_states=model_states, metrics=metric_names, cells=cells, eeg=np.asarray(epochs.values),
                  n_subjects=len(subjects), factor_pairs=factor_pairs, dtype=dtype, device=device, chunk=chunk)
     progress = tqdm(total=len(buckets) * len(metric_names) * len(models), desc="metric grid", unit="step", disable=None)
@@ -180,27 +180,35 @@ def compute_grid(
         "metric grid: %d models × %d layers × %d cells × %d metrics over %d sentences, %d permutations (%s null)",
         len(models), len(layers), n_cells, len(metric_names), len(used), n_perm, null_kind,
     )
-    config = {
-        "windows": [list(w) for w in windows],
-        "regions": {k: list(v) for k, v in regions.items()},
-        "metrics": metric_names,
-        "n_permutations": n_perm,
-        "null": null_kind,
-        "seed": int(seed),
-        "min_words": int(min_words),
-        "models": {m: [int(s) for s in model_states[m].shape] for m in models},
-        "model_config_hashes": {m: str(model_states[m].attrs.get("config_hash", "")) for m in models},
-        "epochs": [int(s) for s in epochs.shape],
-        "epochs_dataset": str(epochs.attrs.get("dataset", "")),
-    }
-    if factor_regions is not None:
-        config["factor_regions"] = list(factor_regions)
+    config = _config(model_states, epochs, windows=windows, regions=regions, metrics=metric_names, n_permutations=n_perm,
+                     null_kind=null_kind, seed=seed, min_words=min_words, factor_regions=factor_regions)
     permuted_side = {m: null.permuted_side(n_cells, model_states[m].sizes["layer"]) for m in models}
     meta = dict(models=models, layers=layers, model_states=model_states, subjects=subjects, windows=windows,
                 regions=regions, metrics=metric_names, used=used, excluded=excluded, n_unmatched=n_unmatched,
                 buckets=buckets, n_rejected=n_rejected, permuted_side=permuted_side,
                 factor_regions=factor_regions, config=config)
     return grid_dataset(sums, meta, keep_null=keep_null)
+
+
+def _config(model_states, epochs, *, windows, regions, metrics, n_permutations, null_kind, seed, min_words,
+            factor_regions) -> dict:
+    """What determines a grid (hashed into its ``config_hash``)."""
+    config = {
+        "windows": [list(w) for w in windows],
+        "regions": {k: list(v) for k, v in regions.items()},
+        "metrics": metrics,
+        "n_permutations": n_permutations,
+        "null": null_kind,
+        "seed": int(seed),
+        "min_words": int(min_words),
+        "models": {m: [int(s) for s in model_states[m].shape] for m in model_states},
+        "model_config_hashes": {m: str(model_states[m].attrs.get("config_hash", "")) for m in model_states},
+        "epochs": [int(s) for s in epochs.shape],
+        "epochs_dataset": str(epochs.attrs.get("dataset", "")),
+    }
+    if factor_regions is not None:
+        config["factor_regions"] = list(factor_regions)
+    return config
 
 
 def _scored_bucket(bucket: Bucket, model_positions, setup: dict, *, layers, sums: GridSums, progress):
@@ -215,14 +223,17 @@ def _scored_bucket(bucket: Bucket, model_positions, setup: dict, *, layers, sums
         metric = METRICS[name]
         pairs = setup["factor_pairs"] if metric.kind == "factor" else np.arange(len(cells))
         flat = (np.arange(n_subjects)[:, None] * len(cells) + pairs[None, :]).reshape(-1)
-        eeg_rep = eeg_reps(setup["eeg"], [cells[j] for j in pairs], bucket.epoch_pos, bucket.n, metric, **options)
+        chosen = [cells[j] for j in pairs]
+        eeg_rep = eeg_reps(setup["eeg"], chosen, bucket.epoch_pos, bucket.n, metric, **options)
+        # the mask as eeg_valid lays it out (its strides fix the order of the sentence sums)
+        valid = bucket.valid if len(pairs) == len(cells) else torch.as_tensor(
+            eeg_valid(setup["eeg"], chosen, bucket.epoch_pos), device=bucket.valid.device)
         for m, model in enumerate(setup["models"]):
             da = setup["model_states"][model]
             labels = np.asarray(da["layer"].values).astype(str).tolist()
             model_rep = model_reps(da.values, model, labels, layer_groups(da), model_positions[m],
                                    bucket.n, metric, **options)
-            s = Scored(k, m, metric, [layers.index(lab) for lab in labels], model_rep, eeg_rep, flat, pairs,
-                       bucket.valid[torch.as_tensor(flat, device=bucket.valid.device)])
+            s = Scored(k, m, metric, [layers.index(lab) for lab in labels], model_rep, eeg_rep, flat, pairs, valid)
             sums.add_observed(s, bucket, observed_scores(s, chunk=setup["chunk"]))
             progress.update(1)
             yield s

@@ -30,8 +30,9 @@ class Scored:
         Their (window, region) positions, window-major (``cells`` is subject-major over them).
     valid : Tensor of bool, shape (n_cells_k, n_sentences)
         No rejected (NaN) epoch in the cell.
-    ok : Tensor of bool, shape (n_layers, n_cells_k, n_sentences)
-        ``valid`` and a finite observed score: the comparisons in the means (scores and nulls).
+    ok : Tensor of bool, shape (n_layers, n_cells_k, n_sentences) or (n_cells_k, n_sentences)
+        ``valid`` and a finite observed score: the comparisons in the means (scores and nulls);
+        ``valid`` itself when every valid comparison has a finite score.
     """
 
     metric_index: int
@@ -71,5 +72,7 @@ def observed_scores(scored: Scored, *, chunk: int) -> torch.Tensor:
     finite (a sentence whose EEG or states do not vary over its words has no defined score).
     """
     observed = compare_all(scored.metric, scored.model_rep, scored.eeg_rep, chunk=chunk)
-    scored.ok = scored.valid & torch.isfinite(observed)
+    ok = scored.valid & torch.isfinite(observed)
+    # the (C, S) mask itself where it says it all: same tensor layouts, so the same summation order
+    scored.ok = scored.valid if bool(torch.equal(ok, scored.valid.expand_as(ok))) else ok
     return observed

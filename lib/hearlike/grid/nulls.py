@@ -227,7 +227,7 @@ class ShiftNull(Null):
     name = "shift"
 
     def __init__(self, *, n_permutations, seed, chunk, surrogates: "SurrogateEpochs | None" = None, epochs=None,
-                 cells=(), dtype=torch.float64, device="cpu", **_context):
+                 cells=(), factor_pairs=None, dtype=torch.float64, device="cpu", **_context):
         super().__init__(n_permutations=n_permutations, seed=seed, chunk=chunk)
         if surrogates is None:
             raise ValueError("null_kind='shift' needs surrogates= (hearlike.eeg.surrogate_epochs of the "
@@ -238,10 +238,18 @@ class ShiftNull(Null):
         if surrogates.onset_sample.shape != (epochs.sizes["subject"], epochs.sizes["word"]):
             raise ValueError(f"surrogates cover {surrogates.onset_sample.shape} (subject, word), the epochs "
                              f"{(epochs.sizes['subject'], epochs.sizes['word'])}; build them from these epochs")
-        self.cells, self.dtype, self.device = list(cells), dtype, torch.device(device)
-        self.n_subjects = epochs.sizes["subject"]
-        self.plan = shift_plan(self.cells, epochs.sizes["channel"], dtype=dtype, device=self.device)
-        self.surrogates = surrogates.with_channels(self.plan["order"])
+        cells, n_channels = list(cells), epochs.sizes["channel"]
+        self.dtype, self.device, self.n_subjects = dtype, torch.device(device), epochs.sizes["subject"]
+        plan = shift_plan(cells, n_channels, dtype=dtype, device=self.device)
+        self.surrogates = surrogates.with_channels(plan["order"])
+        self.plans = {tuple(range(len(cells))): (cells, plan, None)}
+        if factor_pairs is not None and len(factor_pairs) < len(cells):
+            # the factor metrics' cells get their own plan (their Grams summed as in a grid of only them)
+            subset = [cells[j] for j in factor_pairs]
+            sub_plan = shift_plan(subset, n_channels, dtype=dtype, device=self.device)
+            position = np.argsort(plan["order"])  # original channel -> position in the surrogates
+            channels = torch.as_tensor(position[sub_plan["order"]])
+            self.plans[tuple(int(j) for j in factor_pairs)] = (subset, sub_plan, channels)
 
     def permuted_side(self, n_cells, n_layers):
         return "eeg"
@@ -249,7 +257,7 @@ class ShiftNull(Null):
     def bucket_nulls(self, bucket, scored):
         kept = [dataclasses.replace(s, eeg_rep=None) for s in scored]  # the real EEG reps are not needed
         null, sentence_null = shift_null_bucket(
-            self.surrogates, kept, self.cells, self.plan, bucket.epoch_pos, n_perm=self.n_permutations,
+            self.surrogates, kept, self.plans, bucket.epoch_pos, n_perm=self.n_permutations,
             n_subjects=self.n_subjects, dtype=self.dtype, device=self.device, chunk=self.chunk,
         )
         for s in kept:
@@ -264,7 +272,7 @@ def make_null(null_kind: str, **context) -> Null:
     """The null called ``null_kind`` (one of :data:`NULLS`), built from the grid's ``context``.
 
     ``context`` holds ``n_permutations``, ``seed``, ``chunk`` and, for ``"shift"``, ``surrogates``,
-    ``epochs``, ``cells``, ``dtype`` and ``device``; each null takes what it needs.
+    ``epochs``, ``cells``, ``factor_pairs``, ``dtype`` and ``device``; each null takes what it needs.
     """
     if null_kind not in _NULL_CLASSES:
         raise ValueError(f"null_kind must be one of {NULLS}, got {null_kind!r}")

@@ -48,7 +48,7 @@ class GridSums:
         m, li, ci, k = self._where(s)
         self.present[m, li[:, 0]] = True
         self.score[m, li, ci, k] += torch.where(s.ok, observed, 0.0).sum(dim=-1).double().cpu().numpy()
-        self.count[m, li, ci, k] += s.ok.sum(dim=-1).cpu().numpy()
+        self.count[m, li, ci, k] += np.broadcast_to(s.ok.sum(dim=-1).cpu().numpy(), (len(s.layers), len(s.cells)))
         self.n_undefined += int((s.valid & ~torch.isfinite(observed)).sum())
         if self.sentence is not None:
             kept = torch.where(s.ok, observed, float("nan")).double().cpu().numpy()

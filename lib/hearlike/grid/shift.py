@@ -133,18 +133,22 @@ def _surrogate_features(cut, cells, plan, *, has_nan: bool, dtype, device) -> to
     return torch.stack(features, dim=1)
 
 
-def shift_null_bucket(surrogates, scored: Sequence[Scored], cells, plan, epoch_pos, *, n_perm, n_subjects, dtype,
+def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_pos, *, n_perm, n_subjects, dtype,
                       device, chunk):
     """Null scores of one bucket under the timing-preserving surrogates (``null_kind="shift"``).
 
-    Surrogate epochs (channels already in ``plan["order"]``) are cut for a few surrogates at a
-    time, reduced to sufficient features per cell (:func:`_surrogate_features`), prepared once per
+    Surrogate epochs (channels in the surrogates' order) are cut for a few surrogates at a time,
+    reduced to sufficient features per cell (:func:`_surrogate_features`), prepared once per
     metric over the metric's cells and compared with every model's prepared layers.
 
     Parameters
     ----------
     scored : sequence of Scored
         Every (metric, model) of the bucket, with ``ok`` set (their ``eeg_rep`` is not read).
+    plans : dict
+        ``{tuple of (window, region) positions: (their cells, their shift_plan, channel index or
+        None)}`` for every set of cells a metric is computed over; the channel index reorders the
+        cut surrogates' channels into that plan's order.
 
     Returns
     -------
@@ -167,11 +171,14 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], cells, plan, epoch_p
         p1 = min(n_perm, p0 + step)
         cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words))  # (subject, k, S·n, time, channel)
         cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
-        features = _surrogate_features(cut, cells, plan, has_nan=has_nan, dtype=dtype, device=device)
+        features = {}
         for group in by_metric.values():
-            metric, pairs = group[0].metric, group[0].pairs
-            chosen = features if len(pairs) == len(cells) else features[:, torch.as_tensor(pairs)]
-            reps = metric.prepare(chosen)
+            metric, key = group[0].metric, tuple(int(j) for j in group[0].pairs)
+            if key not in features:
+                cells, plan, channels = plans[key]
+                features[key] = _surrogate_features(cut if channels is None else cut.index_select(-1, channels), cells,
+                                                    plan, has_nan=has_nan, dtype=dtype, device=device)
+            reps = metric.prepare(features[key])
             reps = reps.reshape(n_subjects, p1 - p0, *reps.shape[1:]).transpose(0, 1)  # (k, subject, W·R, S, n, r)
             reps = reps.reshape(p1 - p0, -1, *reps.shape[3:])  # (k, C_k, S, n, r), subject-major
             for s in group:
