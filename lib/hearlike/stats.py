@@ -93,7 +93,10 @@ def exceedance_p(observed, null, *, axis: int = -1, tail: str = "greater",
 
 
 def _xr_exceedance_p(observed: xr.DataArray, null: xr.DataArray, dim: str, **options) -> xr.DataArray:
-    return xr.apply_ufunc(exceedance_p, observed, null, input_core_dims=[[], [dim]], kwargs=options)
+    """:func:`exceedance_p` on DataArrays; dims ordered as ``null``'s (without ``dim``), then ``observed``'s."""
+    p = xr.apply_ufunc(exceedance_p, observed, null, input_core_dims=[[], [dim]], kwargs=options)
+    order = [d for d in null.dims if d != dim] + [d for d in observed.dims if d not in null.dims]
+    return p.transpose(*order)
 
 
 def permutation_p_value(
