@@ -100,5 +100,8 @@ def test_library_defaults_are_the_study_s_and_shift_without_surrogates_says_what
 
 def test_factor_regions_name_regions_of_the_grid():
     states, epochs = make_states(LENGTHS, 1, 10), make_epochs(LENGTHS)
-    with pytest.raises(ValueError, match=r"factor_regions \['all'\] are not in regions \['left', 'right'\]"):
+    with pytest.raises(ValueError, match=r"factor_regions \['all'\] are not in regions \['left', 'right'\]; name at "
+                                         r"least one region of this grid, or pass None for all"):
         _grid(states, epochs, factor_regions=["all"])
+    with pytest.raises(ValueError, match=r"factor_regions \[\] are not in regions"):
+        _grid(states, epochs, factor_regions=[])

@@ -140,9 +140,9 @@ def compute_grid(
     """
     metric_names = list(metrics)
     check_inputs(model_states, epochs, windows, regions, metric_names, min_words, n_permutations)
-    if factor_regions is not None and not set(factor_regions) <= set(regions):
-        raise ValueError(f"factor_regions {sorted(set(factor_regions) - set(regions))} are not in regions "
-                         f"{list(regions)}; name regions of this grid")
+    if factor_regions is not None and (not factor_regions or not set(factor_regions) <= set(regions)):
+        raise ValueError(f"factor_regions {sorted(set(factor_regions) - set(regions)) or '[]'} are not in regions "
+                         f"{list(regions)}; name at least one region of this grid, or pass None for all")
     epochs = epochs.transpose("subject", "word", "channel", "time")
     n_perm, device = int(n_permutations), torch.device(device)
     cells = eeg_cells(epochs, windows, regions)
