@@ -76,7 +76,7 @@ def run_hearlike(model, epochs, regions, n_perm):
     from hearlike.grid import compute_grid
 
     ds = compute_grid({"m": model}, epochs, windows=WINDOWS, regions=regions, metrics=["spearman_rsa"],
-                      n_permutations=n_perm, seed=0, keep_null=True)
+                      n_permutations=n_perm, seed=0, keep_null=True, null_kind="shuffle")
     ds = ds.isel(model=0, subject=0, metric=0)
     score = ds["score"].values.reshape(model.sizes["layer"], -1)  # (layer, window·region)
     null = ds["null"].transpose("permutation", ...).values.reshape(n_perm, model.sizes["layer"], -1)

@@ -66,7 +66,7 @@ def test_the_null_kind_is_read_and_keys_the_grid_cache(tiny_params_file):
     assert params.null_kind == "shift"  # the study default
     swap = load_params(tiny_params_file, {"null_kind": "swap"})
     assert grid_config(swap)["null_kind"] == "swap" != grid_config(params)["null_kind"]
-    with pytest.raises(ValueError, match=r"`null_kind` is 'permute'; choose one of \['shift', 'swap'"):
+    with pytest.raises(ValueError, match=r"`null_kind` is 'permute'; choose one of \['shuffle', 'cyclic', 'swap', 'shift'\]"):
         load_params(tiny_params_file, {"null_kind": "permute"})
 
 

@@ -98,7 +98,7 @@ def test_grid_matches_slow_loop_with_ragged_sentences_and_exclusion(caplog):
     with caplog.at_level(logging.INFO, logger="hearlike.grid"):
         ds = hg.compute_grid(
             states, epochs, windows=WINDOWS, regions=REGIONS, metrics=names,
-            n_permutations=n_perm, seed=7, min_words=4, keep_null=True, keep_sentences=True,
+            n_permutations=n_perm, seed=7, min_words=4, keep_null=True, keep_sentences=True, null_kind="shuffle",
         )
     assert ds.attrs["n_sentences_used"] == 4 and ds.attrs["n_sentences_excluded"] == 1
     assert ds.attrs["excluded_sentences"] == "s02"
@@ -157,7 +157,7 @@ def test_small_n_trap_excess_is_near_zero():
     ds = hg.compute_grid(
         states, epochs, windows=[("all", 0, 1000)], regions=regions,
         metrics=["linear_cka", "cka_debiased", "dcor", "procrustes"], n_permutations=30, seed=0, min_words=4,
-        dtype=torch.float32,
+        dtype=torch.float32, null_kind="shuffle",
     ).squeeze()
     assert float(ds["score"].sel(metric="linear_cka")) > 0.5
     assert float(ds["score"].sel(metric="dcor")) > 0.5
@@ -172,7 +172,7 @@ def test_permutation_p_values_are_uniform_under_independence():
     states = {"m": make_states(lengths, 80, 10, seed=7)}  # 80 independent layers
     ds = hg.compute_grid(
         states, epochs, windows=[("w", 0, 50)], regions={"r": CHANNELS}, metrics=["pearson_rsa", "linear_cka"],
-        n_permutations=99, seed=1,
+        n_permutations=99, seed=1, null_kind="shuffle",
     )
     for metric in ("pearson_rsa", "linear_cka"):
         p = ds["p_value"].sel(metric=metric).values.ravel()
@@ -186,7 +186,7 @@ def test_planted_shared_structure_is_detected():
     states = {"m": make_states(lengths, 2, 16, seed=10, latent=latent)}
     names = sorted(set(hm.METRICS) - {"hsic"}) + ["hsic"]
     ds = hg.compute_grid(
-        states, epochs, windows=WINDOWS, regions=REGIONS, metrics=names, n_permutations=99, seed=2, min_words=4,
+        states, epochs, windows=WINDOWS, regions=REGIONS, metrics=names, n_permutations=99, seed=2, min_words=4, null_kind="shuffle",
     )
     assert (ds["p_value"] < 0.05).all(), ds["p_value"].max(["layer", "subject", "window", "region"])
     assert (ds["excess"].drop_sel(metric="hsic") > 0).all()
@@ -196,7 +196,7 @@ def test_save_load_roundtrip(tmp_path):
     lengths = [4, 5, 4]
     ds = hg.compute_grid(
         {"m": make_states(lengths, 2, 5)}, make_epochs(lengths), windows=WINDOWS, regions=REGIONS,
-        metrics=["spearman_rsa", "svcca"], n_permutations=3, keep_null=True,
+        metrics=["spearman_rsa", "svcca"], n_permutations=3, keep_null=True, null_kind="shuffle",
     )
     path = hg.save_grid(ds, tmp_path / "grid.nc")
     assert [p.name for p in tmp_path.iterdir()] == ["grid.nc"]  # no temp file left behind
@@ -217,13 +217,13 @@ def test_same_seed_same_result_and_permutations_are_per_sentence():
 def test_bad_inputs_have_clear_messages():
     lengths = [4, 4, 4]
     epochs, states = make_epochs(lengths), {"m": make_states(lengths, 1, 4)}
-    kw = dict(windows=WINDOWS, regions=REGIONS, n_permutations=0)
+    kw = dict(windows=WINDOWS, regions=REGIONS, n_permutations=0, null_kind="shuffle")
     with pytest.raises(ValueError, match=r"window 'late' \(200–300 ms\) holds no sample of epochs.time \(0–90 ms\)"):
         hg.compute_grid(states, epochs, **{**kw, "windows": [("late", 200, 300)]})
     with pytest.raises(ValueError, match=r"region 'bad': channels \['Cz'\] are not in epochs.channel"):
         hg.compute_grid(states, epochs, **{**kw, "regions": {"bad": ["E0", "Cz"]}})
     with pytest.raises(ValueError, match="metric 'cka_debiased' needs sentences of >= 4 words but min_words=3"):
-        hg.compute_grid(states, epochs, metrics=["cka_debiased"], **kw)
+        hg.compute_grid(states, epochs, metrics=["cka_debiased"], min_words=3, **kw)
     with pytest.raises(ValueError, match="dims \\(layer, word, feature\\)"):
         hg.compute_grid({"m": states["m"].transpose("word", "layer", "feature")}, epochs, **kw)
     nan_states = states["m"].copy()
@@ -275,7 +275,7 @@ def test_per_sentence_null_means_average_to_the_grid_null(n_layers):
     states = make_states(lengths, n_layers, 12, seed=2)
     epochs = make_epochs(lengths, n_subjects=2, seed=3)
     g = hg.compute_grid({"m": states}, epochs, windows=WINDOWS, regions=REGIONS, metrics=["spearman_rsa", "procrustes"],
-                        n_permutations=15, seed=1, keep_sentences=True)
+                        n_permutations=15, seed=1, keep_sentences=True, null_kind="shuffle")
     np.testing.assert_allclose(g["sentence_null_mean"].mean("sentence"), g["null_mean"], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(g["sentence_excess"].mean("sentence"), g["excess"], rtol=1e-10, atol=1e-12)
     assert json.loads(g.attrs["permuted_side"])["m"] == ("model" if n_layers == 1 else "eeg")
@@ -288,7 +288,7 @@ def test_rejected_epochs_drop_their_sentence_from_that_subject_only():
     damaged = epochs.copy(data=epochs.values.copy())
     damaged[0, 7] = np.nan  # subject 0, sentence s01 (words 6..11), a rejected epoch
     common = dict(windows=WINDOWS, regions=REGIONS, metrics=["spearman_rsa", "procrustes", "linear_cka"],
-                  n_permutations=10, seed=2, keep_sentences=True)
+                  n_permutations=10, seed=2, keep_sentences=True, null_kind="shuffle")
     g = hg.compute_grid({"m": states}, damaged, **common)
     assert g.attrs["n_cell_sentences_rejected"] == len(WINDOWS) * len(REGIONS)
     keep = epochs["sentence_id"] != "s01"
@@ -355,3 +355,19 @@ def test_swap_null_matches_a_slow_loop(n_layers):
                     null /= len(set(sid))
                     got = g["null"].isel(model=0, layer=layer, subject=subject).sel(window=wname, region=rname, metric=metric)
                     np.testing.assert_allclose(got.values, null, rtol=1e-9, atol=1e-12)
+
+
+def test_factor_regions_give_the_numbers_of_a_separate_grid_in_one_call():
+    lengths = [5, 5, 6, 7]
+    states, epochs = make_states(lengths, 2, 9, seed=1), make_epochs(lengths, seed=2)
+    common = dict(windows=WINDOWS, n_permutations=6, seed=3, null_kind="cyclic", keep_null=True, keep_sentences=True)
+    g = hg.compute_grid({"m": states}, epochs, regions=REGIONS, metrics=["procrustes", "pearson_rsa", "svcca"],
+                        factor_regions=["right"], **common)
+    assert g.attrs["factor_regions"] == "right"
+    assert np.isnan(g["score"].sel(metric=["procrustes", "svcca"], region="left")).all()
+    gram = hg.compute_grid({"m": states}, epochs, regions=REGIONS, metrics=["pearson_rsa"], **common)
+    factor = hg.compute_grid({"m": states}, epochs, regions={"right": REGIONS["right"]}, metrics=["procrustes", "svcca"],
+                             **common)
+    for var in ("score", "null", "p_value", "sentence_score", "sentence_null_mean"):
+        np.testing.assert_array_equal(g[var].sel(metric=["pearson_rsa"]), gram[var])
+        np.testing.assert_array_equal(g[var].sel(metric=["procrustes", "svcca"], region=["right"]), factor[var])

@@ -176,3 +176,52 @@ def test_pairwise_kendall_tau_matches_scipy_and_ci_brackets():
     assert (res["low"] <= res["tau"] + 1e-12).all() and (res["high"] >= res["tau"] - 1e-12).all()
     with pytest.raises(ValueError, match="exactly dims"):
         hs.pairwise_kendall_tau(values.expand_dims(layer=2))
+
+
+def _slow_p(observed, null, *, tail="greater", includes_observed=False):
+    """The rule spelled out sample by sample (ties within 1e-9 relative count as reaching)."""
+    obs, nul = (-observed, [-v for v in null]) if tail == "less" else (observed, list(null))
+    tol = 1e-9 * max([abs(obs)] + [abs(v) for v in nul])
+    count = sum(v >= obs - tol for v in nul)
+    return count / len(nul) if includes_observed else (1 + count) / (1 + len(nul))
+
+
+@pytest.mark.parametrize("tail", ["greater", "less"])
+@pytest.mark.parametrize("includes_observed", [False, True])
+def test_exceedance_p_agrees_with_a_sample_by_sample_loop(tail, includes_observed):
+    rng = np.random.default_rng(3)
+    null = rng.standard_normal((4, 3, 25)).round(1)  # rounded: many exact ties
+    observed = null[..., 7] * (1 + 1e-13)  # a tie broken only by round-off
+    observed[0, 0] = np.nan
+    got = hs.exceedance_p(observed, null, axis=-1, tail=tail, null_includes_observed=includes_observed)
+    assert np.isnan(got[0, 0])
+    for i, j in np.ndindex(4, 3):
+        if (i, j) != (0, 0):
+            assert got[i, j] == _slow_p(observed[i, j], null[i, j], tail=tail, includes_observed=includes_observed)
+    moved = hs.exceedance_p(observed, np.moveaxis(null, -1, 0), axis=0, tail=tail,
+                            null_includes_observed=includes_observed)
+    np.testing.assert_array_equal(moved, got)
+
+
+def test_exceedance_p_is_nan_for_a_nan_null_or_no_null():
+    assert np.isnan(hs.exceedance_p(0.5, [0.1, np.nan, 0.9]))
+    assert np.isnan(hs.exceedance_p(0.5, np.zeros(0)))
+    with pytest.raises(ValueError, match="tail must be 'greater', 'less' or 'two-sided', got 'up'"):
+        hs.exceedance_p(0.5, [0.1], tail="up")
+
+
+def test_sign_flip_test_is_exact_for_few_subjects_and_holm_matches_a_loop():
+    diff = xr.DataArray([[0.3, 0.1, 0.2, 0.4], [0.3, -0.1, 0.2, -0.4]], dims=("window", "subject"))
+    p = hs.sign_flip_test(diff, dim="subject")
+    # all 16 flips: the all-positive row is the largest mean in row 0 (only itself reaches it)
+    assert float(p[0]) == 1 / 16
+    flips = np.array(list(__import__("itertools").product([1, -1], repeat=4)))
+    assert float(p[1]) == np.mean((flips @ diff.values[1]) / 4 >= diff.values[1].mean() - 1e-12)
+    raw = np.array([0.01, 0.04, 0.03, 0.2])
+    order = np.argsort(raw)
+    slow = np.empty(4)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, (4 - rank) * raw[i])
+        slow[i] = min(running, 1.0)
+    np.testing.assert_array_equal(hs.holm(raw), slow)

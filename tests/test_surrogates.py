@@ -242,3 +242,19 @@ def test_searchlight_regions_take_the_per_channel_path_and_agree_with_one_region
         alone = hg.compute_grid(models, epochs, regions={name: channels}, **common)
         np.testing.assert_allclose(together["null"].sel(region=[name]).values, alone["null"].values, atol=1e-6)
         np.testing.assert_allclose(together["score"].sel(region=[name]).values, alone["score"].values, atol=1e-12)
+
+
+def test_shift_null_with_factor_regions_matches_a_separate_grid_of_those_regions():
+    epochs, recordings, models = _study(planted_gain=1.0, n_subjects=2, n_sentences=12, n_words=5)
+    channels = list(epochs.channel.values)
+    regions = {"all": channels, "front": channels[:3], "back": channels[2:]}
+    surrogates = surrogate_epochs(recordings, epochs, n_surrogates=6, params=EEG, seed=0)
+    common = dict(windows=WINDOWS, n_permutations=6, null_kind="shift", surrogates=surrogates, min_words=4,
+                  keep_null=True)
+    one = hg.compute_grid(models, epochs, regions=regions, metrics=["spearman_rsa", "procrustes"],
+                          factor_regions=["all"], **common)
+    alone = hg.compute_grid(models, epochs, regions={"all": channels}, metrics=["procrustes"], **common)
+    assert np.isnan(one["score"].sel(metric="procrustes", region=["front", "back"])).all()
+    np.testing.assert_array_equal(one["score"].sel(metric=["procrustes"], region=["all"]), alone["score"])
+    # the factor cells get the channel plan of a grid of only them: the same float32 Gram sums
+    np.testing.assert_array_equal(one["null"].sel(metric=["procrustes"], region=["all"]), alone["null"])

@@ -35,10 +35,8 @@ from .cache import config_hash
 logger = logging.getLogger(__name__)
 
 __all__ = ["Params", "TncParams", "ExtractionParams", "load_params", "params_from_dict", "project_root",
-           "NULL_KINDS", "REFERENCE_PREFIX", "TINY_PREFIX"]
+           "REFERENCE_PREFIX", "TINY_PREFIX"]
 
-#: the permutation nulls (see :mod:`hearlike.grid`); ``shift`` is the study's
-NULL_KINDS = ("shift", "swap", "cyclic", "shuffle")
 #: model keys served from the dataset folder (``<data_root>/states/<key>.nc``) instead of weights
 REFERENCE_PREFIX = "oracle"
 #: prefix of tiny random-weight models built offline from a real architecture's config
@@ -119,7 +117,7 @@ class Params:
     n_permutations : int
         Null samples per cell (>= 1).
     null_kind : str
-        One of :data:`NULL_KINDS`.
+        One of :data:`hearlike.grid.nulls.NULLS` (``shift`` is the study's).
     seed : int
         Seed of every random draw.
     device : str
@@ -324,7 +322,7 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
         regions=check.regions(values.get("regions", _DEFAULT_REGIONS)),
         min_words=check.integer("min_words", values.get("min_words", 4), low=3),
         n_permutations=check.integer("n_permutations", values.get("n_permutations", 100), low=1),
-        null_kind=check.choice("null_kind", values.get("null_kind", "shift"), NULL_KINDS),
+        null_kind=check.null_kind(values.get("null_kind", "shift")),
         seed=check.integer("seed", values.get("seed", 0), low=0),
         device=check.device(values.get("device", "cpu")),
         stimuli_file=check.text("stimuli_file", values.get("stimuli_file", "stimuli/stimuli.tsv")),
@@ -405,6 +403,11 @@ class _Checker:
         if value not in options:
             self.fail(key, f"is {value!r}; choose one of {list(options)}{_nearest(str(value), options)}")
         return value
+
+    def null_kind(self, value: Any) -> str:
+        from .grid.nulls import NULLS
+
+        return self.choice("null_kind", value, NULLS)
 
     def names(self, key: str, value: Any) -> tuple[str, ...]:
         if isinstance(value, str) or not isinstance(value, (list, tuple)):

@@ -187,7 +187,7 @@ def family_split(tau: xr.DataArray, families: xr.DataArray) -> dict:
             w_, a_ = split(lab.astype(str))
             null.append(w_ - a_)
     null = np.asarray(null)
-    p = float(np.mean(null >= observed - 1e-12)) if len(null) else float("nan")
+    p = float(stats.exceedance_p(observed, null, null_includes_observed=True))  # every relabelling, itself included
     by_family = {}
     for name in names:
         idx = np.nonzero(labels == name)[0]
@@ -239,28 +239,6 @@ def depth_profile(grid: xr.Dataset, *, metric: str, window: str, region: str = "
     return ci.assign_coords(relative_depth=grid["relative_depth"], component=grid["component"])
 
 
-def sign_flip_test(differences: xr.DataArray, *, dim: str = "subject", n_permutations: int = 10000,
-                   seed: int = 0) -> xr.DataArray:
-    """One-sided paired permutation test (sign flips over ``dim``) that the mean difference is > 0.
-
-    Exact (all 2**n flips) when ``2**n <= n_permutations``, else Monte-Carlo with ``seed``.
-    """
-    n = differences.sizes[dim]
-    if 2**n <= n_permutations:
-        signs = np.array(list(itertools.product([1.0, -1.0], repeat=n)))
-    else:
-        rng = np.random.default_rng(seed)
-        signs = rng.choice([1.0, -1.0], size=(n_permutations, n))
-        signs[0] = 1.0
-    values = differences.transpose(..., dim).values
-    observed = values.mean(-1)
-    null = np.einsum("...n,pn->...p", values, signs) / n
-    p = (null >= observed[..., None] - 1e-12).mean(-1)
-    dims = [d for d in differences.transpose(..., dim).dims if d != dim]
-    coords = {k: v for k, v in differences.coords.items() if dim not in v.dims}
-    return xr.DataArray(p, dims=dims, coords=coords, name="p_value")
-
-
 def window_contrast(grid: xr.Dataset, *, metric: str, layers: xr.DataArray, target: str,
                     region: str = "all", seed: int = 0) -> xr.Dataset:
     """Excess alignment per window at each model's given layer; paired test of ``target`` vs each other window.
@@ -278,19 +256,10 @@ def window_contrast(grid: xr.Dataset, *, metric: str, layers: xr.DataArray, targ
     others = [w for w in cell["window"].values if w != target]
     diff = cell.sel(window=target) - cell.sel(window=others)
     diff = diff.rename(window="other_window")
-    p = sign_flip_test(diff, dim="subject", seed=seed)
-    holm = xr.apply_ufunc(_holm, p, input_core_dims=[["other_window"]], output_core_dims=[["other_window"]], vectorize=True)
+    p = stats.sign_flip_test(diff, dim="subject", seed=seed)
+    holm = xr.apply_ufunc(stats.holm, p, input_core_dims=[["other_window"]], output_core_dims=[["other_window"]], vectorize=True)
     return xr.Dataset({"excess": cell, "mean": ci["estimate"], "low": ci["low"], "high": ci["high"],
                        "difference": diff.mean("subject"), "p_value": p, "p_holm": holm})
-
-
-def _holm(p: np.ndarray) -> np.ndarray:
-    order = np.argsort(p)
-    m = len(p)
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,7 +353,6 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
                      for _ in range(n_permutations)])  # (perm, model, metric)
     obs_int, null_int = interaction(observed), interaction(null)
     obs_all, null_all = obs_int.mean(), null_int.mean(-1)
-    plus = lambda count: (1 + count) / (1 + n_permutations)
     coords_mm = {"model": scores["model"].values, "metric": scores["metric"].values}
     fam_names = [f for f in ("geometric", "covariance") if (fam == f).any()]
     family_effect = np.stack([observed[:, fam == f].mean(-1) for f in fam_names], axis=-1)
@@ -393,13 +361,13 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
     out = xr.Dataset(
         {
             "effect": (("model", "metric"), observed),
-            "p_lower": (("model", "metric"), plus((null <= observed + 1e-12).sum(0))),
-            "p_higher": (("model", "metric"), plus((null >= observed - 1e-12).sum(0))),
+            "p_lower": (("model", "metric"), stats.exceedance_p(observed, null, axis=0, tail="less")),
+            "p_higher": (("model", "metric"), stats.exceedance_p(observed, null, axis=0)),
             "family_effect": (("model", "family"), family_effect),
             "interaction": (("model",), obs_int),
-            "p_interaction": (("model",), plus((null_int >= obs_int - 1e-12).sum(0))),
+            "p_interaction": (("model",), stats.exceedance_p(obs_int, null_int, axis=0)),
             "interaction_all": ((), obs_all),
-            "p_interaction_all": ((), plus((null_all >= obs_all - 1e-12).sum())),
+            "p_interaction_all": ((), stats.exceedance_p(obs_all, null_all)),
         },
         coords={**coords_mm, "family": fam_names, "metric_family": ("metric", fam)},
     )
@@ -464,7 +432,7 @@ def dissociation_verdict(contrast: xr.Dataset, *, alpha: float = 0.05) -> str:
     holds with the geometric effect below zero and the covariance-based effect above it. The
     statement also names, for each such model, the metrics that fall and rise significantly.
     """
-    p_holm = _holm(np.asarray(contrast["p_interaction"].values, dtype=float))
+    p_holm = stats.holm(np.asarray(contrast["p_interaction"].values, dtype=float))
     models = [str(m) for m in contrast["model"].values]
     fe = contrast["family_effect"]
     dissociated, different = [], []

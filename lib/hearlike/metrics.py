@@ -235,9 +235,12 @@ def prepare_mutual_knn(x: Tensor, *, k: int = 3) -> Tensor:
 
 
 def _gram_sqrt(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Eigendecomposition of the centred Gram (float64), eigenvalues descending."""
+    """Eigendecomposition of the centred Gram (float64), eigenvalues descending; NaN where the words
+    do not vary (centred energy below round-off of the raw energy: no geometry to compare)."""
     gram = _gram(x).to(torch.float64)
-    evals, evecs = torch.linalg.eigh(gram)
+    flat = (gram.diagonal(dim1=-2, dim2=-1).sum(-1) <= torch.finfo(x.dtype).eps * x.square().sum((-1, -2)))
+    evals, evecs = torch.linalg.eigh(torch.where(flat[..., None, None], 0.0, gram))
+    evals = torch.where(flat[..., None], math.nan, evals)
     return evals.flip(-1).clamp_min(0), evecs.flip(-1)
 
 
@@ -270,7 +273,8 @@ def prepare_svcca(x: Tensor, *, variance: float = 0.99) -> Tensor:
     k = (frac < variance - 1e-12).sum(dim=-1) + 1
     k = k.clamp(1, kmax)
     keep = torch.arange(kmax, device=x.device) < k.unsqueeze(-1)
-    return (evecs[..., :kmax] * keep.unsqueeze(-2)).to(x.dtype)
+    flat = torch.isnan(evals[..., :1]).unsqueeze(-1)  # words that do not vary: NaN
+    return torch.where(flat, math.nan, evecs[..., :kmax] * keep.unsqueeze(-2)).to(x.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -291,7 +295,9 @@ def _nuclear(rep_x: Tensor, rep_y: Tensor) -> Tensor:
     (a symmetric eigensolver is ~1.4× faster than an SVD for these small matrices; float64)."""
     m = (rep_x.transpose(-1, -2) @ rep_y).to(torch.float64)
     gram = m.transpose(-1, -2) @ m
-    return torch.linalg.eigvalsh(gram).clamp_min(0).sqrt().sum(dim=-1).to(rep_x.dtype)
+    bad = ~torch.isfinite(gram).all(dim=-1).all(dim=-1)  # NaN reps (rejected or flat sentences): NaN
+    nuclear = torch.linalg.eigvalsh(torch.where(bad[..., None, None], 0.0, gram)).clamp_min(0).sqrt().sum(dim=-1)
+    return torch.where(bad, math.nan, nuclear).to(rep_x.dtype)
 
 
 def compare_procrustes(rep_x: Tensor, rep_y: Tensor) -> Tensor:
@@ -349,9 +355,18 @@ class Metric:
     min_words: int = 3
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
-        """Score ``x (..., n, d)`` against ``y (..., n, p)`` -> ``(...)``."""
+        """Score ``x (..., n, d)`` against ``y (..., n, p)`` -> ``(...)``; NaN where either has a NaN."""
         _check_pair(x, y, self)
-        return self.compare(self.prepare(x), self.prepare(y))
+        return _nan_where_missing(x, y, lambda a, b: self.compare(self.prepare(a), self.prepare(b)))
+
+
+def _nan_where_missing(x: Tensor, y: Tensor, score: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+    """``score(x, y)`` with NaN for every batch element whose ``x`` or ``y`` holds a NaN."""
+    missing = torch.isnan(x).flatten(-2).any(-1) | torch.isnan(y).flatten(-2).any(-1)
+    if not bool(missing.any()):
+        return score(x, y)
+    out = score(torch.nan_to_num(x, nan=0.0), torch.nan_to_num(y, nan=0.0))
+    return torch.where(missing, math.nan, out)
 
 
 def _gram_compare(post: Callable[[Tensor], Tensor] | None) -> Callable[[Tensor, Tensor], Tensor]:
@@ -516,7 +531,7 @@ def mutual_knn(x: Tensor, y: Tensor, *, k: int = 3) -> Tensor:
     Euclidean neighbours, a word is never its own neighbour. Shapes as :func:`spearman_rsa`.
     """
     _check_pair(x, y, METRICS["mutual_knn"])
-    return _inner(prepare_mutual_knn(x, k=k), prepare_mutual_knn(y, k=k))
+    return _nan_where_missing(x, y, lambda a, b: _inner(prepare_mutual_knn(a, k=k), prepare_mutual_knn(b, k=k)))
 
 
 def linear_cka(x: Tensor, y: Tensor) -> Tensor:
@@ -543,7 +558,9 @@ def svcca(x: Tensor, y: Tensor, *, variance: float = 0.99) -> Tensor:
     At most ``⌊(n-1)/2⌋`` components per side are kept, see :func:`prepare_svcca` for why.
     """
     _check_pair(x, y, METRICS["svcca"])
-    return compare_svcca(prepare_svcca(x, variance=variance), prepare_svcca(y, variance=variance))
+    return _nan_where_missing(
+        x, y, lambda a, b: compare_svcca(prepare_svcca(a, variance=variance), prepare_svcca(b, variance=variance))
+    )
 
 
 def cka_debiased(x: Tensor, y: Tensor) -> Tensor:

@@ -215,7 +215,7 @@ def metric_grid(params: Params, *, keep_sentences: bool = True, recompute: bool 
         metric, permutation): the subject-mean null samples; cached as ``<cache_dir>/grid-<hash>.nc``.
     """
     from .grid import compute_grid, save_grid
-    from .metrics import METRICS
+    from .grid.nulls import needs_surrogates
 
     config = dict(grid_config(params), keep_sentences=keep_sentences)
     digest = config_hash(config)
@@ -230,21 +230,13 @@ def metric_grid(params: Params, *, keep_sentences: bool = True, recompute: bool 
     common = dict(windows=windows_of(params), n_permutations=params.n_permutations, seed=params.seed,
                   null_kind=params.null_kind, device=params.device, min_words=params.min_words,
                   keep_sentences=keep_sentences, keep_null=True)
-    if common["null_kind"] == "shift":
+    if needs_surrogates(params.null_kind):
         common["surrogates"] = surrogates_of(params, epochs, common["n_permutations"])
     # Procrustes and SVCCA need a small eigendecomposition per sentence × cell × permutation, the
     # other metrics one inner product; the former are computed only over `factor_metric_regions`
-    # (default: all channels), and are NaN for the other regions.
-    factor = [m for m in metrics if METRICS[m].kind == "factor"]
-    factor_regions = {r: regions[r] for r in params.factor_metric_regions}
-    parts = []
-    if len(factor) < len(metrics):
-        parts.append(compute_grid(states, epochs, regions=regions, metrics=[m for m in metrics if m not in factor], **common))
-    if factor:
-        parts.append(compute_grid(states, epochs, regions=factor_regions, metrics=factor, **common))
-    grid = parts[0] if len(parts) == 1 else xr.concat(parts, dim="metric", join="outer", data_vars="all",
-                                                      coords="different", compat="equals", combine_attrs="override")
-    grid = grid.reindex(metric=metrics, region=list(regions))
+    # (default: all regions), and are NaN for the other regions.
+    grid = compute_grid(states, epochs, regions=regions, metrics=metrics,
+                        factor_regions=list(params.factor_metric_regions), **common)
     # group-level null (subject mean under the same permutations) for corrected group statistics;
     # the per-subject null samples are large and not needed downstream
     grid["group_null"] = grid["null"].mean("subject").astype("float32")
@@ -271,6 +263,7 @@ def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearm
     import numpy as np
 
     from .grid import compute_grid, save_grid
+    from .grid.nulls import needs_surrogates
 
     n_permutations = int(params.n_permutations if n_permutations is None else n_permutations)
     config = dict(grid_config(params), searchlight=[model, layer, metric, n_neighbours, n_permutations])
@@ -286,7 +279,7 @@ def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearm
     neighbourhoods = {names[i]: [names[j] for j in np.argsort(distances[i])[: n_neighbours + 1]] for i in range(len(names))}
     states = layer_states(params, model).sel(layer=[layer])
     null_kind = params.null_kind
-    surrogates = surrogates_of(params, epochs, n_permutations) if null_kind == "shift" else None
+    surrogates = surrogates_of(params, epochs, n_permutations) if needs_surrogates(null_kind) else None
     grid = compute_grid({model: states}, epochs, windows=windows_of(params), regions=neighbourhoods, metrics=[metric],
                         n_permutations=n_permutations, seed=params.seed, device=params.device,
                         null_kind=null_kind, surrogates=surrogates,

@@ -6,6 +6,7 @@ region, metric, sentence, permutation``); the arithmetic inside is vectorised Nu
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Hashable, Sequence
 
@@ -16,7 +17,11 @@ import xarray as xr
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "TIE_TOLERANCE",
+    "exceedance_p",
     "permutation_p_value",
+    "sign_flip_test",
+    "holm",
     "max_statistic_fwe",
     "fdr_bh",
     "bootstrap_ci",
@@ -25,7 +30,10 @@ __all__ = [
     "pairwise_kendall_tau",
 ]
 
-_TIE_TOLERANCE = 1e-9  # relative: round-off must not turn an exact tie into "null < observed"
+#: relative tie tolerance of every permutation p-value: a null sample counts as reaching the
+#: observed value when ``null >= observed - TIE_TOLERANCE * max(|observed|, max |null|)``, so
+#: round-off never turns an exact tie into "null < observed"
+TIE_TOLERANCE = 1e-9
 
 
 def _require_dims(obj, dims, what):
@@ -34,16 +42,61 @@ def _require_dims(obj, dims, what):
         raise ValueError(f"{what} has dims {tuple(obj.dims)} but needs {missing}; rename or add them")
 
 
-def _exceedances(observed: xr.DataArray, null: xr.DataArray, perm_dim: str, tail: str) -> xr.DataArray:
+def exceedance_p(observed, null, *, axis: int = -1, tail: str = "greater",
+                 null_includes_observed: bool = False) -> np.ndarray:
+    """The one permutation p-value rule of the project, on arrays.
+
+    ``p = (1 + #{null >= observed}) / (1 + n)`` -- the observed labelling counts as one
+    permutation, so ``p`` is never 0 -- or ``#{null >= observed} / n`` when the null already
+    holds the observed labelling (exact enumerations, sign flips with the identity). Ties within
+    :data:`TIE_TOLERANCE` count as reaching the observed value.
+
+    Parameters
+    ----------
+    observed : array_like
+        Observed statistics, shape ``S``.
+    null : array_like
+        Null samples, shape ``S`` with the ``n`` samples inserted at ``axis``.
+    axis : int
+        The permutation axis of ``null``.
+    tail : {"greater", "less", "two-sided"}
+        ``"less"`` counts ``null <= observed``; ``"two-sided"`` compares distances from the null mean.
+    null_includes_observed : bool
+        See above.
+
+    Returns
+    -------
+    ndarray, shape ``S``
+        In ``(0, 1]``; NaN where ``observed`` is NaN, any null sample is NaN, or ``n`` is 0.
+    """
     if tail not in ("greater", "less", "two-sided"):
         raise ValueError(f"tail must be 'greater', 'less' or 'two-sided', got {tail!r}")
+    null = np.moveaxis(np.asarray(null, dtype=np.float64), axis, -1)
+    observed = np.asarray(observed, dtype=np.float64)
+    shape = np.broadcast_shapes(observed.shape, null.shape[:-1])
+    null = np.broadcast_to(null, (*shape, null.shape[-1]))
+    observed = np.broadcast_to(observed, shape)[..., None]
+    n = null.shape[-1]
+    if n == 0:
+        return np.full(observed.shape[:-1], np.nan)
     if tail == "less":
         observed, null = -observed, -null
     elif tail == "two-sided":
-        centre = null.mean(perm_dim)
-        observed, null = abs(observed - centre), abs(null - centre)
-    tol = _TIE_TOLERANCE * np.maximum(abs(observed), abs(null).max(perm_dim))
-    return (null >= observed - tol).sum(perm_dim)
+        centre = null.mean(-1, keepdims=True)
+        observed, null = np.abs(observed - centre), np.abs(null - centre)
+    with np.errstate(invalid="ignore"):
+        tol = TIE_TOLERANCE * np.maximum(np.abs(observed), np.abs(null).max(-1, keepdims=True))
+        count = (null >= observed - tol).sum(-1)
+    p = count / n if null_includes_observed else (1 + count) / (1 + n)
+    undefined = np.isnan(observed[..., 0]) | np.isnan(null).any(-1)
+    return np.where(undefined, np.nan, p)
+
+
+def _xr_exceedance_p(observed: xr.DataArray, null: xr.DataArray, dim: str, **options) -> xr.DataArray:
+    """:func:`exceedance_p` on DataArrays; dims ordered as ``null``'s (without ``dim``), then ``observed``'s."""
+    p = xr.apply_ufunc(exceedance_p, observed, null, input_core_dims=[[], [dim]], kwargs=options)
+    order = [d for d in null.dims if d != dim] + [d for d in observed.dims if d not in null.dims]
+    return p.transpose(*order)
 
 
 def permutation_p_value(
@@ -68,9 +121,7 @@ def permutation_p_value(
         In ``(0, 1]``, dims of ``observed``; never 0 (the observed labelling counts as a permutation).
     """
     _require_dims(null, [dim], "null")
-    n = null.sizes[dim]
-    p = (1 + _exceedances(observed, null, dim, tail)) / (1 + n)
-    return p.where(observed.notnull()).rename("p_value")
+    return _xr_exceedance_p(observed, null, dim, tail=tail).rename("p_value")
 
 
 def max_statistic_fwe(
@@ -111,10 +162,7 @@ def max_statistic_fwe(
         mean, sd = null.mean(perm_dim), null.std(perm_dim, ddof=1)
         observed, null = (observed - mean) / sd, (null - mean) / sd
     max_null = null.max(dims)  # (other dims, permutation)
-    n = null.sizes[perm_dim]
-    tol = _TIE_TOLERANCE * np.maximum(abs(observed), abs(max_null).max(perm_dim))
-    p = (1 + (max_null >= observed - tol).sum(perm_dim)) / (1 + n)
-    return p.where(observed.notnull()).rename("p_fwe")
+    return _xr_exceedance_p(observed, max_null, perm_dim).rename("p_fwe")
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
@@ -404,3 +452,44 @@ def pairwise_kendall_tau(
         coords={rater_dim: raters, other: raters},
         attrs=dict(n_boot=n_boot, ci=ci, seed=seed, sample_dim=sample_dim),
     )
+
+
+def sign_flip_test(differences: xr.DataArray, *, dim: str = "subject", n_permutations: int = 10000,
+                   seed: int = 0) -> xr.DataArray:
+    """One-sided paired permutation test (sign flips over ``dim``) that the mean difference is > 0.
+
+    Exact (all ``2**n`` flips, the identity among them) when ``2**n <= n_permutations``, else
+    Monte-Carlo with ``seed`` (the first flip is the identity). ``p = #{null >= observed} / n_flips``
+    by :func:`exceedance_p`.
+
+    Returns
+    -------
+    DataArray
+        p-values, dims of ``differences`` without ``dim``; NaN where a difference is NaN.
+    """
+    _require_dims(differences, [dim], "differences")
+    n = differences.sizes[dim]
+    if 2**n <= n_permutations:
+        signs = np.array(list(itertools.product([1.0, -1.0], repeat=n)))
+    else:
+        rng = np.random.default_rng(seed)
+        signs = rng.choice([1.0, -1.0], size=(n_permutations, n))
+        signs[0] = 1.0
+    values = differences.transpose(..., dim).values
+    null = np.einsum("...n,pn->...p", values, signs) / n
+    p = exceedance_p(values.mean(-1), null, axis=-1, null_includes_observed=True)
+    dims = [d for d in differences.transpose(..., dim).dims if d != dim]
+    coords = {k: v for k, v in differences.coords.items() if dim not in v.dims}
+    return xr.DataArray(p, dims=dims, coords=coords, name="p_value")
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of a 1-D array (step-down, monotone, capped at 1)."""
+    p = np.asarray(p, dtype=np.float64)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
+

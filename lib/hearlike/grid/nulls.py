@@ -1,0 +1,289 @@
+"""The grid's permutation nulls: one object per null kind, all with one interface.
+
+``"shuffle"``
+    Uniformly random word permutations inside each sentence.
+``"cyclic"``
+    Cyclic shifts of the word order, forwards or reversed (2n - 1 non-identity orders), which keep
+    neighbouring words neighbours (circularly).
+``"swap"``
+    Each sentence's model words are compared with the EEG of another sentence of the same length,
+    words in order, so every serial-position structure shared by all sentences (overlapping epochs,
+    baseline carry-over, contextual states, position effects) is in the null.
+``"shift"`` (the study's)
+    Each sentence's model words are compared with surrogate EEG epochs cut at the sentence's own
+    word onsets moved, as a block, to another sentence's place in the same recording
+    (:mod:`hearlike.eeg.surrogates`), so the sentence's exact timing -- epoch overlap and
+    autocorrelated background at its own onset gaps -- is in the null too and only the stimulus
+    lock counts (needs the continuous recordings: ``surrogates=``).
+
+Every null gives, per length bucket, the null scores of every (metric, model)
+(:meth:`Null.bucket_nulls`); :func:`make_null` is the one place a ``null_kind`` name is read.
+The same permutations serve every cell, so max-statistic family-wise corrections are valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..metrics import permute_rep
+from .cells import Bucket
+from .compare import Scored, compare_all
+from .shift import shift_null_bucket, shift_plan
+
+if TYPE_CHECKING:
+    from ..eeg.surrogates import SurrogateEpochs
+
+#: the null kinds (see the module docstring); the study's is "shift"
+NULLS = ("shuffle", "cyclic", "swap", "shift")
+
+
+def sentence_swaps(sentence_ids: Sequence[str], n_permutations: int, *, seed: int) -> np.ndarray:
+    """Sentence re-pairings for the ``"swap"`` null: ``(n_permutations, n_sentences)`` int64.
+
+    Row ``k`` pairs sentence ``s``'s model states with the EEG of sentence ``row[s]`` (all of the
+    same length). Seeded by ``seed`` and the sentence ids. A group of one sentence can only be
+    paired with itself (its null equals its score: conservative).
+    """
+    key = zlib.crc32("|".join(map(str, sentence_ids)).encode())
+    rng = np.random.default_rng([int(seed), key])
+    base = np.tile(np.arange(len(sentence_ids), dtype=np.int64), (n_permutations, 1))
+    return rng.permuted(base, axis=1)
+
+
+def _shuffled_orders(rng, n_words: int, n_permutations: int) -> np.ndarray:
+    base = np.tile(np.arange(n_words, dtype=np.int64), (n_permutations, 1))
+    return rng.permuted(base, axis=1)
+
+
+def _cyclic_orders(rng, n_words: int, n_permutations: int) -> np.ndarray:
+    order = np.arange(n_words, dtype=np.int64)
+    # transform t in 1..2n-1: shift t % n, reversed when t >= n (t = 0 is the identity)
+    t = rng.integers(1, 2 * n_words, size=n_permutations)
+    direction = np.where(t >= n_words, -1, 1)[:, None]
+    return (direction * order[None, :] + (t % n_words)[:, None]) % n_words
+
+
+_WORD_ORDERS = {"shuffle": _shuffled_orders, "cyclic": _cyclic_orders}
+
+
+def sentence_permutations(sentence_id: str, n_words: int, n_permutations: int, *, seed: int,
+                          null: str = "shuffle") -> np.ndarray:
+    """The word permutations used for one sentence, ``(n_permutations, n_words)`` int64.
+
+    Seeded by ``(seed, crc32(sentence_id))`` so a sentence gets the same permutations whatever
+    other sentences, models or cells are in the grid. Row ``k`` is applied as ``eeg[perm[k]]``.
+    ``null`` picks the family of permutations: ``"shuffle"`` or ``"cyclic"`` (see :data:`NULLS`).
+    """
+    if null not in _WORD_ORDERS:
+        raise ValueError(f"word permutations are 'shuffle' or 'cyclic', got {null!r}")
+    rng = np.random.default_rng([int(seed), zlib.crc32(str(sentence_id).encode())])
+    return _WORD_ORDERS[null](rng, n_words, n_permutations)
+
+
+def reordered_null(scored: Scored, perms: torch.Tensor, *, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Null sums ``(P, L, C)`` and per-sentence null means ``(L, C, S)`` of one (metric, model).
+
+    ``perms (P, S, n)`` reorder the EEG words; if the model side has fewer reps it is reordered
+    with the inverse permutations instead (identical numbers). ``perms (P, S)`` (the "swap" null)
+    re-pair sentences: sentence ``s``'s model reps meet the EEG reps of sentence ``perms[k, s]``.
+    """
+    metric, model_rep, eeg_rep = scored.metric, scored.model_rep, scored.eeg_rep
+    n_layers, n_cells, n_sent = model_rep.shape[0], eeg_rep.shape[0], model_rep.shape[1]
+    n_perm = perms.shape[0]
+    null_sum = model_rep.new_zeros((n_perm, n_layers, n_cells))
+    sentence_null = model_rep.new_zeros((n_layers, n_cells, n_sent))
+    permute_eeg = n_cells <= n_layers
+    r = model_rep.shape[-1]
+    per_perm = n_sent * (n_cells * r * model_rep.shape[-2] if permute_eeg else n_layers * r * model_rep.shape[-2])
+    per_perm += n_layers * n_cells * n_sent * (1 if metric.kind == "gram" else r * r)
+    step = max(1, chunk // max(1, per_perm))
+    inverse = torch.argsort(perms, dim=-1)
+    swap = perms.dim() == 2
+    for p0 in range(0, n_perm, step):
+        p1 = min(n_perm, p0 + step)
+        if swap:
+            null = _swapped_scores(metric, model_rep, eeg_rep, perms[p0:p1], chunk=chunk)
+            valid_k = scored.valid[:, perms[p0:p1]].transpose(0, 1).unsqueeze(1)  # (k, 1, C, S)
+            null = torch.where(valid_k & torch.isfinite(null), null, 0.0)
+        else:
+            if permute_eeg:
+                b = permute_rep(eeg_rep.unsqueeze(0), perms[p0:p1].unsqueeze(1), kind=metric.kind)
+                null = compare_all(metric, model_rep, b, chunk=chunk)
+            else:
+                a = permute_rep(model_rep.unsqueeze(0), inverse[p0:p1].unsqueeze(1), kind=metric.kind)
+                null = torch.stack([compare_all(metric, a[k], eeg_rep, chunk=chunk) for k in range(p1 - p0)])
+            null = torch.where(scored.ok, null, 0.0)
+        null_sum[p0:p1] = null.sum(dim=-1)
+        sentence_null += null.sum(dim=0)
+    return null_sum, sentence_null / max(n_perm, 1)
+
+
+def _swapped_scores(metric, model_rep, eeg_rep, perms, *, chunk) -> torch.Tensor:
+    """``(k, L, C, S)``: model sentence ``s`` against EEG sentence ``perms[k, s]``."""
+    n_layers, n_cells = model_rep.shape[0], eeg_rep.shape[0]
+    if metric.kind == "gram" and n_layers < n_cells:
+        # re-pair by moving the (fewer) model reps: position t holds model sentence
+        # π⁻¹(t) against EEG sentence t; then index back by model sentence s = π⁻¹(t)
+        inv = torch.argsort(perms, dim=-1)  # (k, S)
+        a = model_rep.flatten(-2)[:, inv].transpose(0, 1)  # (k, L, S, m)
+        inner = torch.einsum("klsm,csm->klcs", a, eeg_rep.flatten(-2))
+        inner = inner if metric.post is None else metric.post(inner)
+        index = perms[:, None, None, :].expand(-1, n_layers, n_cells, -1)
+        return torch.gather(inner, -1, index)  # (k, L, C, S) by model sentence
+    b = eeg_rep[:, perms].transpose(0, 1)  # (k, C, S, n, r)
+    return compare_all(metric, model_rep, b, chunk=chunk)
+
+
+class Null(ABC):
+    """A permutation null of the grid.
+
+    Parameters
+    ----------
+    n_permutations : int
+        Null samples (>= 1; the grid skips the null when 0).
+    seed : int
+        Seeds the permutations.
+    chunk : int
+        Upper bound on the elements of the largest intermediate tensor.
+    """
+
+    name: ClassVar[str]
+    #: whether the null needs surrogate epochs cut from the continuous recordings (``surrogates=``)
+    needs_surrogates: ClassVar[bool] = False
+
+    def __init__(self, *, n_permutations: int, seed: int, chunk: int, **_context):
+        self.n_permutations, self.seed, self.chunk = int(n_permutations), int(seed), int(chunk)
+
+    def permuted_side(self, n_cells: int, n_layers: int) -> str:
+        """Which side's reps are reordered: the one with fewer reps (identical numbers either way)."""
+        return "eeg" if n_cells <= n_layers else "model"
+
+    @abstractmethod
+    def bucket_nulls(self, bucket: Bucket, scored: Iterable[Scored]) -> Iterator[tuple[Scored, torch.Tensor, torch.Tensor]]:
+        """Null scores of one length bucket.
+
+        Parameters
+        ----------
+        bucket : Bucket
+        scored : iterable of Scored
+            Every (metric, model) of the bucket, observed scores done (``ok`` set).
+
+        Yields
+        ------
+        scored : Scored
+        null : Tensor, shape (n_permutations, n_layers, n_cells_k)
+            Sentence sums of the null scores (only comparisons counted in the observed mean).
+        sentence_null : Tensor, shape (n_layers, n_cells_k, n_sentences)
+            Per-sentence null means.
+        """
+
+
+class _ReorderingNull(Null):
+    """A null that reorders prepared reps: words within sentences, or sentences within a bucket."""
+
+    @abstractmethod
+    def orders(self, bucket: Bucket) -> np.ndarray:
+        """``(P, S, n)`` word permutations or ``(P, S)`` sentence re-pairings."""
+
+    def bucket_nulls(self, bucket, scored):
+        perms = torch.as_tensor(self.orders(bucket), device=bucket.valid.device)
+        for s in scored:
+            null, sentence_null = reordered_null(s, perms, chunk=self.chunk)
+            yield s, null, sentence_null
+
+
+class ShuffleNull(_ReorderingNull):
+    """Random word permutations within each sentence."""
+
+    name = "shuffle"
+
+    def orders(self, bucket):
+        return np.stack([sentence_permutations(sid, bucket.n, self.n_permutations, seed=self.seed, null=self.name)
+                         for sid in bucket.sentence_ids], axis=1)
+
+
+class CyclicNull(ShuffleNull):
+    """Cyclic shifts (forwards or reversed) of each sentence's word order."""
+
+    name = "cyclic"
+
+
+class SwapNull(_ReorderingNull):
+    """Sentences re-paired with other sentences of the same length."""
+
+    name = "swap"
+
+    def orders(self, bucket):
+        return sentence_swaps(bucket.sentence_ids, self.n_permutations, seed=self.seed)
+
+
+class ShiftNull(Null):
+    """Timing-preserving surrogate epochs (needs ``surrogates``, ``epochs`` and the grid's ``cells``)."""
+
+    name = "shift"
+    needs_surrogates = True
+
+    def __init__(self, *, n_permutations, seed, chunk, surrogates: "SurrogateEpochs | None" = None, epochs=None,
+                 cells=(), factor_pairs=None, dtype=torch.float64, device="cpu", **_context):
+        super().__init__(n_permutations=n_permutations, seed=seed, chunk=chunk)
+        if surrogates is None:
+            raise ValueError("null_kind='shift' needs surrogates= (hearlike.eeg.surrogate_epochs of the "
+                             "continuous recordings); use 'swap' when only epochs are available")
+        if surrogates.n_surrogates < self.n_permutations:
+            raise ValueError(f"surrogates hold {surrogates.n_surrogates} surrogates; n_permutations={n_permutations} "
+                             "needs as many")
+        if surrogates.onset_sample.shape != (epochs.sizes["subject"], epochs.sizes["word"]):
+            raise ValueError(f"surrogates cover {surrogates.onset_sample.shape} (subject, word), the epochs "
+                             f"{(epochs.sizes['subject'], epochs.sizes['word'])}; build them from these epochs")
+        cells, n_channels = list(cells), epochs.sizes["channel"]
+        self.dtype, self.device, self.n_subjects = dtype, torch.device(device), epochs.sizes["subject"]
+        plan = shift_plan(cells, n_channels, dtype=dtype, device=self.device)
+        self.surrogates = surrogates.with_channels(plan["order"])
+        self.plans = {tuple(range(len(cells))): (cells, plan, None)}
+        if factor_pairs is not None and len(factor_pairs) < len(cells):
+            # the factor metrics' cells get their own plan (their Grams summed as in a grid of only them)
+            subset = [cells[j] for j in factor_pairs]
+            sub_plan = shift_plan(subset, n_channels, dtype=dtype, device=self.device)
+            position = np.argsort(plan["order"])  # original channel -> position in the surrogates
+            channels = torch.as_tensor(position[sub_plan["order"]])
+            self.plans[tuple(int(j) for j in factor_pairs)] = (subset, sub_plan, channels)
+
+    def permuted_side(self, n_cells, n_layers):
+        return "eeg"
+
+    def bucket_nulls(self, bucket, scored):
+        kept = [dataclasses.replace(s, eeg_rep=None) for s in scored]  # the real EEG reps are not needed
+        null, sentence_null = shift_null_bucket(
+            self.surrogates, kept, self.plans, bucket.epoch_pos, n_perm=self.n_permutations,
+            n_subjects=self.n_subjects, dtype=self.dtype, device=self.device, chunk=self.chunk,
+        )
+        for s in kept:
+            key = (s.metric_index, s.model_index)
+            yield s, null[key], sentence_null[key]
+
+
+_NULL_CLASSES = {cls.name: cls for cls in (ShuffleNull, CyclicNull, SwapNull, ShiftNull)}
+
+
+def needs_surrogates(null_kind: str) -> bool:
+    """Whether the null ``null_kind`` needs surrogate epochs of the continuous recordings."""
+    if null_kind not in _NULL_CLASSES:
+        raise ValueError(f"null_kind must be one of {NULLS}, got {null_kind!r}")
+    return _NULL_CLASSES[null_kind].needs_surrogates
+
+
+def make_null(null_kind: str, **context) -> Null:
+    """The null called ``null_kind`` (one of :data:`NULLS`), built from the grid's ``context``.
+
+    ``context`` holds ``n_permutations``, ``seed``, ``chunk`` and, for ``"shift"``, ``surrogates``,
+    ``epochs``, ``cells``, ``factor_pairs``, ``dtype`` and ``device``; each null takes what it needs.
+    """
+    if null_kind not in _NULL_CLASSES:
+        raise ValueError(f"null_kind must be one of {NULLS}, got {null_kind!r}")
+    return _NULL_CLASSES[null_kind](**context)
