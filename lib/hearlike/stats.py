@@ -6,6 +6,7 @@ region, metric, sentence, permutation``); the arithmetic inside is vectorised Nu
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Hashable, Sequence
 
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "permutation_p_value",
+    "sign_flip_test",
+    "holm",
     "max_statistic_fwe",
     "fdr_bh",
     "bootstrap_ci",
@@ -404,3 +407,63 @@ def pairwise_kendall_tau(
         coords={rater_dim: raters, other: raters},
         attrs=dict(n_boot=n_boot, ci=ci, seed=seed, sample_dim=sample_dim),
     )
+
+
+def sign_flip_test(differences: xr.DataArray, *, dim: str = "subject", n_permutations: int = 10000,
+                   seed: int = 0) -> xr.DataArray:
+    """One-sided paired permutation test (sign flips over ``dim``) that the mean difference is > 0.
+
+    Exact (all ``2**n`` flips) when ``2**n <= n_permutations``, else Monte-Carlo with ``seed``. The
+    identity flip is the observed mean; the other flips are the null of :func:`permutation_p_value`,
+    so ``p = #{flips with mean >= observed} / n_flips`` (the identity included, never 0).
+
+    Parameters
+    ----------
+    differences : DataArray
+        Paired differences with dim ``dim`` (e.g. subjects) and any others (separate tests).
+    dim : str
+        The dim whose signs are flipped.
+    n_permutations : int
+        Largest number of flips; more subjects than ``log2(n_permutations)`` means random flips.
+    seed : int
+        Seeds the random flips.
+
+    Returns
+    -------
+    DataArray
+        p-values in ``(0, 1]``, dims of ``differences`` without ``dim``.
+    """
+    _require_dims(differences, [dim], "differences")
+    n = differences.sizes[dim]
+    if 2**n <= n_permutations:
+        signs = np.array(list(itertools.product([1.0, -1.0], repeat=n)))[1:]  # all flips but the identity
+    else:
+        rng = np.random.default_rng(seed)
+        signs = rng.choice([1.0, -1.0], size=(n_permutations, n))[1:]  # the first draw stands for the identity
+    moved = differences.transpose(..., dim)
+    observed = moved.mean(dim)
+    null = xr.DataArray(np.einsum("...n,pn->...p", moved.values, signs) / n,
+                        dims=[d for d in moved.dims if d != dim] + ["permutation"])
+    return permutation_p_value(observed, null.assign_coords(observed.coords), dim="permutation")
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of a 1-D array (step-down, monotone, capped at 1).
+
+    Parameters
+    ----------
+    p_values : array, shape (m,)
+        Uncorrected p-values of one family of ``m`` tests.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        Adjusted p-values, in the input order.
+    """
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p)
+    m = len(p)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out
