@@ -315,6 +315,8 @@ def statement(result: dict) -> str:
 
 def sensitivity_statement(table: pd.DataFrame, *, model: str, alpha: float = ALPHA) -> str:
     """How the interaction of ``model`` depends on the TNC settings (Markdown), from :func:`contrast_sensitivity`."""
+    if table["p_interaction"].isna().all():
+        return f"For `{model}`, no TNC setting leaves both conditions in a common length stratum, so there is no contrast to vary."
     n_sig = int((table["p_interaction"] < alpha).sum())
     n_perm = table.attrs.get("n_permutations")
     shuffles = f", {n_perm} stratified shuffles each" if n_perm else ""
