@@ -112,6 +112,14 @@ def test_spacetime_statements_say_nothing_is_significant_on_noise():
     assert spacetime.region_statement(result).endswith("that layer's peak is not significant, so the map locates noise.")
 
 
+def test_compare_summary_lists_every_model_peak():
+    grid = _grid(np.random.default_rng(2), aligned_gain=3.0, windows=WINDOWS, n_metrics=2)
+    profile, peaks, summary = spacetime.compare_summary(grid, metric="k0", target_window="250-500",
+                                                        dataset="demo-null", window_label="250–500 ms")
+    assert summary.startswith(f"Peak layers in `demo-null` (250–500 ms): `m0` {peaks.sel(model='m0').item()}: excess ")
+    assert summary.count("p_FWE = ") == 6 and set(profile["model"].values) == set(grid["model"].values)
+
+
 def test_spacetime_names_the_parameter_of_an_unknown_window():
     grid = _grid(np.random.default_rng(2), windows=WINDOWS, n_metrics=2)
     with pytest.raises(ValueError, match=r"target_window='300-500' is not a window of the metric grid; choose one of "

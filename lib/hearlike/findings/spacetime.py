@@ -141,8 +141,11 @@ def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region:
 
 
 def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region: str = "all",
-                    seed: int = 0, dataset: str = "") -> tuple[xr.Dataset, xr.DataArray, str]:
+                    seed: int = 0, dataset: str = "", window_label: str | None = None
+                    ) -> tuple[xr.Dataset, xr.DataArray, str]:
     """Depth profile, peaks and a one-line Markdown summary of a second grid (e.g. the null twin).
+
+    ``window_label`` names the target window in prose (default: its name followed by "ms").
 
     Returns
     -------
@@ -154,7 +157,8 @@ def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region
     table = peak_table(grid, profile, peaks, metric=metric, window=target_window, region=region)
     rows = [f"`{m}` {row['peak layer']}: excess {row['excess']:.3f}, p_FWE = {row['p (FWE)']:.3g}"
             for m, row in table.iterrows()]
-    return profile, peaks, f"Peak layers in `{dataset}` ({target_window} ms): " + "; ".join(rows) + "."
+    label = window_label or f"{target_window} ms"
+    return profile, peaks, f"Peak layers in `{dataset}` ({label}): " + "; ".join(rows) + "."
 
 
 def depth_statement(result: dict) -> str:
