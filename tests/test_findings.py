@@ -1,26 +1,37 @@
-"""Finding-level statistics on synthetic grids whose truth is known."""
+"""Finding-level statistics and verdicts on synthetic grids whose truth is known."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 import xarray as xr
 
 from hearlike import findings, stats
+from hearlike.findings import affect, rankings, spacetime
+
+WINDOWS = ["0-250", "250-500", "500-750"]
 
 
-def _grid(rng, *, aligned_gain=0.0, n_models=6, n_layers=4, n_metrics=5, n_subjects=6, n_perm=200):
+def _grid(rng, *, aligned_gain=0.0, n_models=6, n_layers=4, n_metrics=5, n_subjects=6, n_perm=200,
+          windows=("250-500",), gain_window="250-500"):
     """A grid where all metrics read the same noise (shared across metrics, as on real EEG) and
-    model ``m0`` optionally aligns (``aligned_gain`` added to its observed scores)."""
+    model ``m0`` optionally aligns (``aligned_gain`` added to its observed scores in ``gain_window``)."""
     dims = ("model", "layer", "subject", "window", "region", "metric")
-    shape = (n_models, n_layers, n_subjects, 1, 1, n_metrics)
-    shared = rng.standard_normal((n_models, n_layers, n_subjects, 1, 1, 1))
+    n_win = len(windows)
+    shape = (n_models, n_layers, n_subjects, n_win, 1, n_metrics)
+    shared = rng.standard_normal((n_models, n_layers, n_subjects, n_win, 1, 1))
     score = shared + 0.2 * rng.standard_normal(shape)
-    score[0] += aligned_gain
-    shared_null = rng.standard_normal((n_models, n_layers, 1, 1, 1, n_perm))
-    group_null = (shared_null + 0.2 * rng.standard_normal((n_models, n_layers, 1, 1, n_metrics, n_perm))) / np.sqrt(n_subjects)
+    score[0, :, :, list(windows).index(gain_window)] += aligned_gain
+    shared_null = rng.standard_normal((n_models, n_layers, n_win, 1, 1, n_perm))
+    group_null = (shared_null + 0.2 * rng.standard_normal((n_models, n_layers, n_win, 1, n_metrics, n_perm))) / np.sqrt(n_subjects)
+    metrics = [f"k{i}" for i in range(n_metrics)]
     coords = {"model": [f"m{i}" for i in range(n_models)], "layer": [f"decoder.{i}" for i in range(n_layers)],
-              "subject": [f"{i:02d}" for i in range(n_subjects)], "window": ["250-500"], "region": ["all"],
-              "metric": [f"k{i}" for i in range(n_metrics)], "permutation": np.arange(n_perm)}  # fmt: skip
+              "subject": [f"{i:02d}" for i in range(n_subjects)], "window": list(windows), "region": ["all"],
+              "metric": metrics, "permutation": np.arange(n_perm),
+              "family": ("metric", ["geometric" if i < n_metrics // 2 else "covariance" for i in range(n_metrics)]),
+              "relative_depth": (("model", "layer"), np.tile(np.linspace(0, 1, n_layers), (n_models, 1))),
+              "component": (("model", "layer"), np.full((n_models, n_layers), "decoder"))}  # fmt: skip
     null_mean = np.zeros(shape)
     return xr.Dataset({"score": (dims, score), "null_mean": (dims, null_mean), "excess": (dims, score - null_mean),
                        "group_null": (dims[:2] + dims[3:] + ("permutation",), group_null)}, coords=coords)  # fmt: skip
@@ -29,13 +40,12 @@ def _grid(rng, *, aligned_gain=0.0, n_models=6, n_layers=4, n_metrics=5, n_subje
 def test_metrics_sharing_noise_agree_under_the_null_and_the_permutation_test_knows_it():
     rng = np.random.default_rng(0)
     grid = _grid(rng)
-    scores = findings.model_scores(grid, window="250-500")
-    w = stats.kendall_w(scores["score"])
-    w_null = findings.null_rank_agreement(grid, window="250-500")
-    assert float(w["p_value"]) < 0.01  # the chi-square test (independent raters) is fooled ...
-    assert float(w_null.mean()) > 0.5  # ... because metrics reading the same noise agree anyway
-    p = (1 + int((w_null >= float(w["w"])).sum())) / (1 + w_null.sizes["permutation"])
-    assert p > 0.05, (float(w["w"]), float(w_null.mean()))
+    result = rankings.rank_dependence(grid, window="250-500", n_boot=50)
+    assert float(result["w"]["p_value"]) < 0.01  # the chi-square test (independent raters) is fooled ...
+    assert float(result["w_null"].mean()) > 0.5  # ... because metrics reading the same noise agree anyway
+    assert result["w_perm_p"] > 0.05, (float(result["w"]["w"]), float(result["w_null"].mean()))
+    slow = (1 + int((result["w_null"] >= float(result["w"]["w"])).sum())) / (1 + result["w_null"].sizes["permutation"])
+    assert result["w_perm_p"] == pytest.approx(slow)
 
 
 def test_aligned_models_names_the_model_that_aligns():
@@ -43,3 +53,153 @@ def test_aligned_models_names_the_model_that_aligns():
     table = findings.aligned_models(_grid(rng, aligned_gain=3.0), window="250-500")
     assert table.loc["m0", "n_metrics_significant"] == 5
     assert (table.drop(index="m0")["n_metrics_significant"] == 0).all(), table
+
+
+def test_family_split_p_value_is_the_exact_share_of_relabellings():
+    metrics = [f"k{i}" for i in range(4)]
+    tau = xr.DataArray([[1, .9, .1, .1], [.9, 1, .1, .1], [.1, .1, 1, .8], [.1, .1, .8, 1]],
+                       dims=("metric", "metric_other"), coords={"metric": metrics, "metric_other": metrics})
+    families = xr.DataArray(["geometric", "geometric", "covariance", "covariance"], dims="metric", coords={"metric": metrics})
+    split = findings.family_split(tau, families)
+    # 6 relabellings of 2 + 2 metrics; the observed one and its mirror image reach the observed split
+    assert split["n_relabelings"] == 6
+    assert split["p_value"] == pytest.approx(2 / 6)
+    assert split["within_by_family"] == {"covariance": pytest.approx(0.8), "geometric": pytest.approx(0.9)}
+
+
+def test_rankings_statement_says_no_model_aligns_on_noise():
+    result = rankings.rank_dependence(_grid(np.random.default_rng(1)), window="250-500", n_boot=50)
+    assert result["n_aligned"] == 0
+    assert "**No model aligns with the EEG here**" in rankings.statement(result)
+
+
+def test_rankings_statement_names_a_family_split_when_present():
+    split = {"within": 0.8, "across": 0.1, "difference": 0.7, "p_value": 0.03, "n_relabelings": 70,
+             "within_by_family": {"geometric": 0.9, "covariance": 0.7}}
+    result = {"split": split, "alpha": 0.05, "n_aligned": 3, "w_perm_p": 0.5}
+    assert rankings.statement(result) == (
+        "Rankings agree within a metric family with mean τ = 0.80 (geometric 0.90, covariance-based 0.70) and "
+        "across families with mean τ = 0.10; exact relabelling test over 70 family assignments: p = 0.030. "
+        "**The ranking of models splits by metric family.**")
+    no_split = dict(result, split=dict(split, p_value=0.4))
+    assert rankings.statement(no_split).endswith(
+        "**Which model looks most brain-like changes with the metric**, but not systematically by family.")
+    assert rankings.statement(dict(no_split, w_perm_p=0.01)).endswith(
+        "**The metrics broadly agree** (W above its permutation null) and show no reliable family split.")
+
+
+def _spacetime(gain):
+    grid = _grid(np.random.default_rng(2), aligned_gain=gain, windows=WINDOWS, n_metrics=2)
+    return spacetime.spatiotemporal(grid, metric="k0", target_window="250-500")
+
+
+def test_spacetime_statements_find_the_planted_peak_and_window():
+    result = _spacetime(3.0)
+    assert result["best_model"] == "m0"
+    assert spacetime.depth_statement(result).startswith(
+        "1 of 6 models have a significant peak (FWE-corrected *p* < 0.05). The strongest alignment is `m0`")
+    assert spacetime.window_statement(result, window_label="250–500 ms") == (
+        "In 1 of 6 models the 250–500 ms window aligns better than *every* other window (paired sign-flip "
+        "tests over subjects, Holm-corrected *p* < 0.05): `m0`.")
+    assert spacetime.region_statement(result).endswith("(excess {:.3f}).".format(result["top_region_excess"]))
+
+
+def test_spacetime_statements_say_nothing_is_significant_on_noise():
+    result = _spacetime(0.0)
+    assert spacetime.depth_statement(result).startswith("**No model's peak is significant**")
+    assert spacetime.window_statement(result).startswith(
+        "**In none of the 6 models does the 250-500 ms window align better than every other window**")
+    assert spacetime.region_statement(result).endswith("that layer's peak is not significant, so the map locates noise.")
+
+
+def test_compare_summary_lists_every_model_peak():
+    grid = _grid(np.random.default_rng(2), aligned_gain=3.0, windows=WINDOWS, n_metrics=2)
+    profile, peaks, summary = spacetime.compare_summary(grid, metric="k0", target_window="250-500",
+                                                        dataset="demo-null", window_label="250–500 ms")
+    assert summary.startswith(f"Peak layers in `demo-null` (250–500 ms): `m0` {peaks.sel(model='m0').item()}: excess ")
+    assert summary.count("p_FWE = ") == 6 and set(profile["model"].values) == set(grid["model"].values)
+
+
+def test_spacetime_names_the_parameter_of_an_unknown_window():
+    grid = _grid(np.random.default_rng(2), windows=WINDOWS, n_metrics=2)
+    with pytest.raises(ValueError, match=r"target_window='300-500' is not a window of the metric grid; choose one of "
+                                         r"\['0-250', '250-500', '500-750'\]"):
+        spacetime.spatiotemporal(grid, metric="k0", target_window="300-500")
+
+
+def test_sign_flip_test_is_the_exact_share_of_flips():
+    diff = xr.DataArray([[1.0, 2.0, 3.0], [1.0, -2.0, 0.5]], dims=("model", "subject"))
+    p = stats.sign_flip_test(diff)
+    flips = np.array(np.meshgrid(*[[1, -1]] * 3)).reshape(3, -1).T
+    slow = [(flips @ row / 3 >= row.mean() - 1e-12).mean() for row in diff.values]
+    np.testing.assert_allclose(p.values, slow)
+    assert float(p[0]) == 1 / 8
+
+
+def test_holm_matches_the_step_down_definition():
+    np.testing.assert_allclose(stats.holm(np.array([0.01, 0.04, 0.03])), [0.03, 0.06, 0.06])
+
+
+def _contrast_inputs(effect_sd, *, n=48, seed=3):
+    """Two models × 4 metrics; in model ``a`` negative sentences lower geometric, raise covariance scores."""
+    rng = np.random.default_rng(seed)
+    ids = [f"s{i:02d}" for i in range(n)]
+    negative = pd.Series(np.arange(n) % 2 == 0, index=ids)
+    values = rng.standard_normal((2, 4, n))
+    values[0, :2, negative.to_numpy()] -= effect_sd
+    values[0, 2:, negative.to_numpy()] += effect_sd
+    scores = xr.DataArray(values, dims=("model", "metric", "sentence"),
+                          coords={"model": ["a", "b"], "metric": ["g0", "g1", "c0", "c1"], "sentence": ids,
+                                  "n_words": ("sentence", 4 + np.arange(n) % 8)})
+    families = xr.DataArray(["geometric", "geometric", "covariance", "covariance"], dims="metric",
+                            coords={"metric": ["g0", "g1", "c0", "c1"]})
+    return scores, negative, families
+
+
+def _contrast(effect_sd):
+    scores, negative, families = _contrast_inputs(effect_sd)
+    return affect.prosody_contrast(scores, negative, families=families, n_permutations=500)
+
+
+def test_affect_statement_names_the_dissociated_model_and_its_metrics():
+    result = {"contrast": _contrast(1.5), "alpha": 0.05, "reason": ""}
+    assert affect.statement(result) == (
+        "**In 1 of 2 models negative prosody lowers geometric similarity but raises covariance-based dependence** "
+        "(Holm-corrected interaction p < 0.05): `a`. For `a` the metrics that fall are g0, g1; those that rise are "
+        "c0, c1 (one-sided p < 0.05). The other 1 model show no reliable family × prosody interaction.")
+
+
+def test_affect_statement_without_an_effect_or_a_contrast():
+    assert affect.statement({"contrast": _contrast(0.0), "alpha": 0.05, "reason": ""}) == (
+        "All 2 models show no reliable family × prosody interaction.")
+    reason = "no sentence-length stratum holds both conditions; widen the length bins"
+    assert affect.statement({"contrast": None, "alpha": 0.05, "reason": reason}) == (
+        f"**No contrast could be computed**: {reason}.")
+
+
+def test_prosody_contrast_p_values_agree_with_counting_the_same_shuffles():
+    scores, negative, families = _contrast_inputs(0.3)
+    n = 200
+    contrast = affect.prosody_contrast(scores, negative, families=families, n_permutations=n, seed=7)
+    # slow reference: every shuffle one at a time, counted with a tie margin
+    labels = negative.reindex(scores["sentence"].values).to_numpy()
+    strata = affect.length_strata(scores["n_words"].values)
+    z = ((scores - scores.mean("sentence")) / scores.std("sentence", ddof=1)).values
+    rng = np.random.default_rng(7)
+    null = np.stack([affect._stratified_difference(z, affect._permute_within(labels, strata, rng), strata)
+                     for _ in range(n)])
+    observed = affect._stratified_difference(z, labels, strata)
+    np.testing.assert_allclose(contrast["p_higher"].values, (1 + (null >= observed - 1e-12).sum(0)) / (1 + n))
+    np.testing.assert_allclose(contrast["p_lower"].values, (1 + (null <= observed + 1e-12).sum(0)) / (1 + n))
+    inter = null[..., 2:].mean(-1) - null[..., :2].mean(-1)
+    obs_inter = observed[..., 2:].mean(-1) - observed[..., :2].mean(-1)
+    np.testing.assert_allclose(contrast["p_interaction"].values, (1 + (inter >= obs_inter - 1e-12).sum(0)) / (1 + n))
+
+
+def test_sensitivity_statement_counts_significant_settings():
+    table = pd.DataFrame({"k": [3, 5, 7], "theta": [0.6] * 3, "p_interaction": [0.01, 0.2, np.nan]})
+    table.attrs["n_permutations"] = 500
+    assert affect.sensitivity_statement(table, model="oracle") == (
+        "For `oracle`, the interaction is significant (*p* < 0.05, 500 stratified shuffles each) in 1 of 3 TNC settings.")
+    assert affect.sensitivity_statement(table.assign(p_interaction=np.nan), model="oracle").startswith(
+        "For `oracle`, no TNC setting leaves both conditions")

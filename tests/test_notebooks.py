@@ -54,3 +54,34 @@ def test_findings_show_figures_and_glued_numbers(executed, name):
     assert referenced, f"{name} shows no glued value"
     missing = referenced - glued
     assert not missing, f"{name} references glue keys it never glued: {sorted(missing)}"
+
+
+# -- static checks of the sources (no execution): notebooks narrate, the library decides -------
+
+#: facts that must come from the parameters (via glue / hearlike.methods), never typed into prose
+HAND_TYPED = ["swap", "re-paired", "three words", "100 permutations", "250–500", "250-500 ms", "four nearest",
+              "eight metrics", "500 stratified"]
+
+
+def _cells(path):
+    import jupytext
+
+    return jupytext.read(path)["cells"]
+
+
+@pytest.mark.parametrize("name", FINDINGS + ["methods"])
+def test_prose_types_no_fact_that_the_parameters_decide(name):
+    prose = "".join(c["source"] for c in _cells(ROOT / "notebooks" / f"{name}.md") if c["cell_type"] == "markdown")
+    typed = [phrase for phrase in HAND_TYPED if phrase in prose]
+    assert not typed, f"{name} types {typed} by hand; glue them from hearlike.methods / the parameters"
+
+
+@pytest.mark.parametrize("name", FINDINGS)
+def test_finding_notebooks_only_call_display_and_glue(name):
+    for cell in _cells(ROOT / "notebooks" / f"{name}.md"):
+        if cell["cell_type"] != "code":
+            continue
+        lines = [line for line in cell["source"].splitlines() if line.strip()]
+        assert len(lines) <= 15, f"{name} has a {len(lines)}-line cell; move its logic into hearlike.findings"
+        assert ">=" not in cell["source"] and "< 0.05" not in cell["source"], (
+            f"{name} computes a p-value or a verdict in a cell; call hearlike.findings / hearlike.stats")

@@ -10,6 +10,8 @@ import importlib.metadata
 import platform
 import subprocess
 from pathlib import Path
+
+import numpy as np
 import pandas as pd
 
 from .config import REFERENCE_PREFIX, TINY_PREFIX, Params, project_root
@@ -76,39 +78,131 @@ def metrics_table(params: Params) -> pd.DataFrame:
     return table.loc[names]
 
 
+#: one phrase per null kind for the chapters' method paragraphs (the long form is in :data:`_NULL_DETAILS`)
+_NULL_PHRASES = {
+    "shift": "each sentence's model words compared with surrogate EEG epochs cut at the sentence's own word-onset "
+             "gaps elsewhere in the same subject's recording",
+    "swap": "each sentence's model words paired with the EEG of another sentence of the same length",
+    "cyclic": "the word order of one side rotated inside each sentence",
+    "shuffle": "the word labels of one side shuffled inside each sentence",
+}
+
+_NULL_DETAILS = {
+    "shift": ("each sentence's model words are compared with surrogate EEG epochs cut at the sentence's "
+              "own word onsets, moved as a block onto another sentence's first word in the same "
+              "subject's recording (a different place per subject, sentence and permutation; only places "
+              "where every moved epoch passes the same rejection rules and none overlaps the sentence's "
+              "own epochs). The onset gaps are exactly the real ones, so whatever EEG similarity follows "
+              "from timing alone (overlapping epochs, autocorrelated background at the sentence's own "
+              "gaps, baseline carry-over) is in the null, and only the stimulus lock counts"),
+    "swap": ("each sentence's model words are compared, in order, with the EEG of another sentence of "
+             "the same length (sentences re-paired at random within length groups), so serial-position "
+             "structure shared by all sentences — overlapping epochs, baseline carry-over, contextual "
+             "states — is part of the null and only sentence-specific word correspondence counts"),
+    "cyclic": "the word order of one side is rotated (or reversed and rotated) inside each sentence",
+    "shuffle": "the word labels of one side are shuffled inside each sentence",
+}
+
+#: readable names of the registry's metrics (the registry name is used for any other)
+_METRIC_NAMES = {
+    "spearman_rsa": "Spearman RSA", "pearson_rsa": "Pearson RSA", "procrustes": "orthogonal Procrustes",
+    "mutual_knn": "mutual k-NN", "linear_cka": "linear CKA", "rbf_cka": "RBF CKA", "dcor": "distance correlation",
+    "svcca": "SVCCA", "cka_debiased": "debiased CKA", "dcor_debiased": "bias-corrected distance correlation",
+    "hsic": "HSIC",
+}
+_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                 "twelve")
+
+
+def _sign_flips() -> int:
+    """The flips of :func:`hearlike.stats.sign_flip_test` (its ``n_permutations`` default): exact up to these."""
+    import inspect
+
+    from .stats import sign_flip_test
+
+    return int(inspect.signature(sign_flip_test).parameters["n_permutations"].default)
+
+
+def number_word(count: int) -> str:
+    """``8 -> "eight"`` up to twelve, digits above."""
+    return _NUMBER_WORDS[count] if 0 <= count < len(_NUMBER_WORDS) else str(count)
+
+
+def describe_null(params: Params) -> str:
+    """One phrase (Markdown) naming the study's permutation null, for a chapter's method paragraph.
+
+    E.g. ``"the `shift` null: each sentence's model words compared with surrogate EEG epochs cut …"``.
+    """
+    return f"the `{params.null_kind}` null: {_NULL_PHRASES[params.null_kind]}"
+
+
+def null_rationale(params: Params) -> str:
+    """Markdown: why the null must keep each sentence's word timing, and whether this study's null does."""
+    why = ("*Why the null keeps each sentence's timing.* Word epochs of running speech overlap and the "
+           "background EEG is autocorrelated, so two words' EEG patterns are more or less alike depending on "
+           "the gap between their onsets -- a gap specific to each sentence, and one a model's states can also "
+           "reflect (durations, positions, context). On the null twin, whose EEG is noise only, a null that "
+           "re-pairs sentences (`swap`) let the oracle's meaning layer \"align\" with that noise. ")
+    if params.null_kind == "shift":
+        return why + ("This study's null (`shift`, see the methods) cuts surrogate epochs at the sentence's own "
+                      "onset gaps elsewhere in the recording, so timing alone cannot produce an excess; the "
+                      "side-by-side profile above is the check.")
+    return why + (f"**This run's null (`{params.null_kind}`) does not keep that timing**, so part of any excess "
+                  "here may come from timing alone; set `null_kind: shift` in the parameter file, or read the "
+                  "side-by-side profile above as the check.")
+
+
+def describe_exclusion(params: Params, n_excluded: int) -> str:
+    """Markdown: how many sentences the ``min_words`` rule excluded, e.g. "2 sentences with fewer than 4 words"."""
+    return f"{n_excluded} sentence{'' if n_excluded == 1 else 's'} with fewer than {params.min_words} words"
+
+
+def window_label(params: Params, name: str) -> str:
+    """A window's span in prose, e.g. ``"250–500 ms"``, from the parameters' ``windows``.
+
+    Raises a ``ValueError`` naming the parameter file when ``name`` is not one of its windows.
+    """
+    spans = {w: (start, stop) for w, start, stop in params.windows}
+    if name not in spans:
+        raise ValueError(f"window {name!r} is not among the `windows` of {params.source} ({', '.join(spans)}); "
+                         "pick one of them (notebook parameter `window`/`target_window`)")
+    start, stop = spans[name]
+    return f"{start:g}–{stop:g} ms"
+
+
+def describe_metric_families(params: Params) -> str:
+    """Markdown: the study's metrics by family, e.g. "four *geometric* (Spearman RSA, …) and four *covariance-based* (…)"."""
+    from .metrics import METRICS
+
+    parts = []
+    for family, label in (("geometric", "*geometric*"), ("covariance", "*covariance-based*")):
+        names = [_METRIC_NAMES.get(m, m) for m in params.metrics if METRICS[m].family == family]
+        if names:
+            parts.append(f"{number_word(len(names))} {label} ({', '.join(names)})")
+    return " and ".join(parts)
+
+
 def describe_statistics(params: Params) -> str:
     """Markdown: the permutation null, corrections, CIs and seeds used."""
     n_perm = params.n_permutations
     null = params.null_kind
-    how = {
-        "shift": ("each sentence's model words are compared with surrogate EEG epochs cut at the sentence's "
-                  "own word onsets, moved as a block onto another sentence's first word in the same "
-                  "subject's recording (a different place per subject, sentence and permutation; only places "
-                  "where every moved epoch passes the same rejection rules and none overlaps the sentence's "
-                  "own epochs). The onset gaps are exactly the real ones, so whatever EEG similarity follows "
-                  "from timing alone (overlapping epochs, autocorrelated background at the sentence's own "
-                  "gaps, baseline carry-over) is in the null, and only the stimulus lock counts"),
-        "swap": ("each sentence's model words are compared, in order, with the EEG of another sentence of "
-                 "the same length (sentences re-paired at random within length groups), so serial-position "
-                 "structure shared by all sentences — overlapping epochs, baseline carry-over, contextual "
-                 "states — is part of the null and only sentence-specific word correspondence counts"),
-        "cyclic": "the word order of one side is rotated (or reversed and rotated) inside each sentence",
-        "shuffle": "the word labels of one side are shuffled inside each sentence",
-    }[null]
+    flips = _sign_flips()
+    max_exact = int(np.log2(flips))
     return (
-        f"**Permutation null ({null}).** In each of {n_perm} permutations {how}; the same permutations "
-        f"are used for every model, layer, subject, window and region (seed {params.seed}). The null "
-        f"mean of a cell is its small-n baseline, and every score is also reported as its **excess** "
+        f"**Permutation null ({null}).** In each of {n_perm} permutations {_NULL_DETAILS[null]}; the same "
+        f"permutations are used for every model, layer, subject, window and region (seed {params.seed}). "
+        f"The null mean of a cell is its small-n baseline, and every score is also reported as its **excess** "
         f"over it. Debiased CKA (unbiased HSIC) and bias-corrected distance correlation are computed "
         f"beside the biased estimators.\n\n"
         f"**Group tests.** Subject-mean scores are compared with the subject-mean null under the same "
         f"permutations; p = (1 + #null ≥ observed) / (1 + {n_perm}). Family-wise error over layers × "
         f"windows × regions is controlled by the maximum statistic over cells standardised by their null "
         f"mean and SD (max-T, so no cell dominates through a high baseline); Benjamini–Hochberg FDR is available "
-        f"for other families. Paired comparisons of windows use exact sign-flip tests over subjects "
-        f"(Holm-corrected).\n\n"
+        f"for other families. Paired comparisons of windows use sign-flip tests over subjects (exact, all "
+        f"2^n flips, up to {max_exact} subjects; {flips} random flips beyond), Holm-corrected.\n\n"
         f"**Uncertainty.** 95 % percentile bootstrap CIs over subjects (1000 resamples). Rank agreement "
-        f"across metrics: Kendall's W with its χ² test; pairwise Kendall τ-b with subject-bootstrap CIs.\n\n"
+        f"across metrics: Kendall's W with its χ² test and against its permutation null; pairwise Kendall "
+        f"τ-b with subject-bootstrap CIs.\n\n"
         f"**Conditions.** Negative-prosody (TNC) and other sentences are compared within sentence-length "
         f"strata, with condition labels shuffled within strata."
     )

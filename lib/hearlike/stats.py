@@ -460,12 +460,23 @@ def sign_flip_test(differences: xr.DataArray, *, dim: str = "subject", n_permuta
 
     Exact (all ``2**n`` flips, the identity among them) when ``2**n <= n_permutations``, else
     Monte-Carlo with ``seed`` (the first flip is the identity). ``p = #{null >= observed} / n_flips``
-    by :func:`exceedance_p`.
+    by :func:`exceedance_p` (the identity included, so never 0).
+
+    Parameters
+    ----------
+    differences : DataArray
+        Paired differences with dim ``dim`` (e.g. subjects) and any others (separate tests).
+    dim : str
+        The dim whose signs are flipped.
+    n_permutations : int
+        Largest number of flips; more subjects than ``log2(n_permutations)`` means random flips.
+    seed : int
+        Seeds the random flips.
 
     Returns
     -------
     DataArray
-        p-values, dims of ``differences`` without ``dim``; NaN where a difference is NaN.
+        p-values in ``(0, 1]``, dims of ``differences`` without ``dim``; NaN where a difference is NaN.
     """
     _require_dims(differences, [dim], "differences")
     n = differences.sizes[dim]
@@ -483,9 +494,20 @@ def sign_flip_test(differences: xr.DataArray, *, dim: str = "subject", n_permuta
     return xr.DataArray(p, dims=dims, coords=coords, name="p_value")
 
 
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values of a 1-D array (step-down, monotone, capped at 1)."""
-    p = np.asarray(p, dtype=np.float64)
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values of a 1-D array (step-down, monotone, capped at 1).
+
+    Parameters
+    ----------
+    p_values : array, shape (m,)
+        Uncorrected p-values of one family of ``m`` tests.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        Adjusted p-values, in the input order.
+    """
+    p = np.asarray(p_values, dtype=np.float64)
     order = np.argsort(p)
     m = len(p)
     adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])

@@ -1,0 +1,324 @@
+"""Finding 3 — does negative prosody dissociate geometric from covariance-based alignment?
+
+:func:`tnc_summary` counts the TNC labels and checks them against planted labels;
+:func:`dissociation` computes the length-matched, stratified permutation contrast of
+negative-prosody vs other sentences per metric and family (:func:`prosody_contrast`) at each
+model's peak layer; :func:`statement` decides the verdict and :func:`sensitivity_statement` says
+how it depends on the TNC parameters (:func:`contrast_sensitivity`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import stats
+from .common import ALPHA, at_layers, check_choice, code_list, peak_layers, plural
+
+logger = logging.getLogger(__name__)
+
+
+def length_strata(n_words: np.ndarray, *, bin_words: int = 2) -> np.ndarray:
+    """Stratum index of each sentence: its word count in bins of ``bin_words`` words."""
+    return (np.asarray(n_words) // bin_words).astype(int)
+
+
+def _stratified_difference(values: np.ndarray, negative: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Weighted mean over strata of (mean negative − mean other); ``values (..., sentence)``.
+
+    Weights n_neg·n_other/(n_neg+n_other) per stratum (Cochran–Mantel–Haenszel style), so a
+    sentence length never contributes to one condition only.
+    """
+    total = 0.0
+    weight = 0.0
+    for s in np.unique(strata):
+        in_s = strata == s
+        neg, oth = in_s & negative, in_s & ~negative
+        a, b = neg.sum(), oth.sum()
+        if a == 0 or b == 0:
+            continue
+        w = a * b / (a + b)
+        total = total + w * (values[..., neg].mean(-1) - values[..., oth].mean(-1))
+        weight += w
+    if weight == 0:
+        raise ValueError("no sentence-length stratum holds both conditions; widen the length bins")
+    return total / weight
+
+
+def _permute_within(labels: np.ndarray, strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    out = labels.copy()
+    for s in np.unique(strata):
+        idx = np.nonzero(strata == s)[0]
+        out[idx] = labels[rng.permutation(idx)]
+    return out
+
+
+def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, families: xr.DataArray,
+                     bin_words: int = 2, n_permutations: int = 2000, seed: int = 0) -> xr.Dataset:
+    """Length-matched contrast of negative-prosody vs other sentences, per metric and per family.
+
+    Sentence scores are standardised per model × metric (z over sentences), so effects are in SD
+    units and comparable across metric families. Sentences are stratified by length (word count in
+    bins of ``bin_words``); the contrast is a stratum-weighted difference of means; its null shuffles
+    the condition labels *within strata* — the same shuffles for every metric and model, so the
+    family × prosody interaction (covariance-family effect minus geometric-family effect) is tested
+    with the same permutations. Every p-value is :func:`hearlike.stats.permutation_p_value`'s.
+
+    Parameters
+    ----------
+    sentence_scores : DataArray, dims (model, metric, sentence)
+        e.g. subject-mean per-sentence scores at each model's peak layer in the N400 window;
+        coordinate ``n_words`` on ``sentence``.
+    negative : Series of bool, index sentence_id
+        True for negative-prosody sentences; sentences missing from the index (e.g. TNC
+        "ambiguous") are excluded and counted.
+    families : DataArray, dims (metric,)
+        Metric family labels ("geometric" / "covariance").
+
+    Returns
+    -------
+    Dataset
+        ``effect`` (model, metric), ``p_lower`` / ``p_higher`` (one-sided: negative lower /
+        higher), ``family_effect`` (model, family), ``interaction`` (model) = covariance − geometric
+        family effect with ``p_interaction`` (one-sided, > 0), and pooled-over-models versions
+        ``interaction_all`` / ``p_interaction_all``; attrs count sentences used and excluded.
+    """
+    scores = sentence_scores.transpose("model", "metric", "sentence")
+    ids = np.asarray(scores["sentence"].values).astype(str)
+    keep = np.isin(ids, negative.index.astype(str))
+    scores = scores.isel(sentence=np.nonzero(keep)[0])
+    labels = negative.reindex(ids[keep]).to_numpy(dtype=bool)
+    strata = length_strata(scores["n_words"].values, bin_words=bin_words)
+    z = (scores - scores.mean("sentence")) / scores.std("sentence", ddof=1)
+    values = z.values  # (model, metric, sentence)
+    fam = np.asarray(families.sel(metric=scores["metric"]).values).astype(str)
+    cov, geo = fam == "covariance", fam == "geometric"
+    rng = np.random.default_rng(seed)
+    null = np.stack([_stratified_difference(values, _permute_within(labels, strata, rng), strata)
+                     for _ in range(n_permutations)])  # (perm, model, metric)
+    effect = xr.DataArray(_stratified_difference(values, labels, strata), dims=("model", "metric"))
+    null = xr.DataArray(null, dims=("permutation", "model", "metric"))
+
+    def interaction(e):  # covariance-family minus geometric-family mean effect, per model
+        return e.isel(metric=np.nonzero(cov)[0]).mean("metric") - e.isel(metric=np.nonzero(geo)[0]).mean("metric")
+
+    fam_names = [f for f in ("geometric", "covariance") if (fam == f).any()]
+    family_effect = np.stack([effect.values[:, fam == f].mean(-1) for f in fam_names], axis=-1)
+    used_strata = [s for s in np.unique(strata) if labels[strata == s].any() and (~labels[strata == s]).any()]
+    in_used = np.isin(strata, used_strata)
+    p = stats.permutation_p_value
+    out = xr.Dataset(
+        {
+            "effect": effect,
+            "p_lower": p(effect, null, tail="less"),
+            "p_higher": p(effect, null),
+            "family_effect": (("model", "family"), family_effect),
+            "interaction": interaction(effect),
+            "p_interaction": p(interaction(effect), interaction(null)),
+            "interaction_all": interaction(effect).mean("model"),
+            "p_interaction_all": p(interaction(effect).mean("model"), interaction(null).mean("model")),
+        },
+        coords={"model": scores["model"].values, "metric": scores["metric"].values, "family": fam_names,
+                "metric_family": ("metric", fam)},
+    )
+    out.attrs.update(
+        n_negative=int((labels & in_used).sum()), n_other=int((~labels & in_used).sum()),
+        n_excluded_unlabelled=int((~keep).sum()), n_excluded_unmatched_length=int((~in_used).sum()),
+        bin_words=bin_words, n_permutations=n_permutations, seed=seed,
+    )
+    return out
+
+
+def contrast_sensitivity(sentence_scores: xr.DataArray, sensitivity: pd.DataFrame, embeddings, seeds, *,
+                         families: xr.DataArray, model: str | None = None, bin_words: int = 2,
+                         n_permutations: int = 500, seed: int = 0) -> pd.DataFrame:
+    """The family × prosody interaction for every TNC setting of a sensitivity table.
+
+    Parameters
+    ----------
+    sentence_scores, families, bin_words, seed
+        As for :func:`prosody_contrast`.
+    sensitivity : DataFrame
+        From :func:`hearlike.tnc.tnc_sensitivity` (columns ``k``, ``theta``).
+    embeddings, seeds
+        The TNC views (:func:`hearlike.tnc.tnc_views`).
+    model : str, optional
+        Report this model's interaction (default: pooled over models).
+
+    Returns
+    -------
+    DataFrame
+        ``sensitivity`` with ``interaction`` and ``p_interaction`` added (NaN where a setting
+        leaves fewer than two sentences in a condition or no stratum holds both); attr
+        ``n_permutations``.
+    """
+    from ..tnc import tnc_labels
+
+    rows = []
+    for k, theta in sensitivity[["k", "theta"]].itertuples(index=False):
+        labels = tnc_labels(embeddings, seeds, k=int(k), theta=float(theta))
+        included = labels["label"].isin(["negative", "non-negative"])
+        negative = labels.loc[included, "label"] == "negative"
+        row = {"k": k, "theta": theta, "interaction": np.nan, "p_interaction": np.nan}
+        if negative.sum() >= 2 and (~negative).sum() >= 2:
+            try:
+                c = prosody_contrast(sentence_scores, negative, families=families, bin_words=bin_words,
+                                     n_permutations=n_permutations, seed=seed)
+                if model is None:
+                    row.update(interaction=float(c["interaction_all"]), p_interaction=float(c["p_interaction_all"]))
+                else:
+                    row.update(interaction=float(c["interaction"].sel(model=model)),
+                               p_interaction=float(c["p_interaction"].sel(model=model)))
+            except ValueError as err:
+                logger.info("TNC setting k=%s theta=%s: %s", k, theta, err)
+        rows.append(row)
+    out = sensitivity.merge(pd.DataFrame(rows), on=["k", "theta"], how="left")
+    out.attrs["n_permutations"] = n_permutations
+    return out
+
+
+def tnc_summary(labels: pd.DataFrame, planted: pd.Series | None) -> dict:
+    """Counts of the TNC labels and, where the stimuli carry planted labels, TNC's precision and recall.
+
+    Parameters
+    ----------
+    labels : DataFrame
+        From :func:`hearlike.tnc.tnc_labels` (column ``label``; attrs ``k``, ``theta``).
+    planted : Series of bool or None
+        Planted negative prosody per sentence (demo only).
+
+    Returns
+    -------
+    dict
+        ``n_negative``, ``n_non_negative``, ``n_ambiguous``, ``k``, ``theta``, ``crosstab``
+        (DataFrame or None), ``precision``, ``recall`` (NaN without planted labels) and ``note``
+        (Markdown).
+    """
+    counts = labels["label"].value_counts()
+    out = {f"n_{name.replace('-', '_')}": int(counts.get(name, 0)) for name in ("negative", "non-negative", "ambiguous")}
+    out.update(k=int(labels.attrs.get("k", 0)), theta=float(labels.attrs.get("theta", 0)), crosstab=None,
+               precision=float("nan"), recall=float("nan"),
+               note="This dataset has no planted labels to check TNC against.")
+    if planted is None:
+        return out
+    truth = planted.reindex(labels.index)
+    tnc_negative = labels["label"] == "negative"
+    out["crosstab"] = pd.crosstab(labels["label"], truth.map({True: "planted negative", False: "planted other"}))
+    out["precision"] = float(truth[tnc_negative].mean()) if tnc_negative.any() else float("nan")
+    out["recall"] = float(tnc_negative[truth.fillna(False).astype(bool)].mean())
+    out["note"] = (f"Against the demo's planted prosody labels, TNC's precision is {out['precision']:.2f} "
+                   f"and its recall {out['recall']:.2f}.")
+    return out
+
+
+def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[str], peak_metric: str,
+                 target_window: str, region: str = "all", bin_words: int = 2, n_permutations: int = 2000,
+                 seed: int = 0, alpha: float = ALPHA) -> dict:
+    """Everything finding 3 shows about the contrast, from the grid and the TNC labels.
+
+    Per-sentence excess at each model's peak layer (picked by ``peak_metric`` in ``target_window``),
+    averaged over subjects, for the ``metrics``; TNC-negative vs non-negative sentences compared by
+    :func:`prosody_contrast`. When no contrast can be computed (e.g. TNC labels no sentence
+    negative in a length stratum that holds other sentences) the result says why.
+
+    Returns
+    -------
+    dict
+        ``per_sentence`` (model, metric, sentence), ``negative`` (bool Series), ``contrast``
+        (Dataset or None), ``reason`` (str, empty when computed), ``effects`` (DataFrame: family
+        effects, interaction and its p per model), ``numbers`` (scalars to glue:
+        ``interaction_all``, ``p_interaction_all``, ``geo_effect``, ``cov_effect`` (SD, pooled over
+        models), ``n_used_negative``, ``n_used_other``, ``n_unmatched``), ``alpha``,
+        ``target_window``, ``n_permutations``.
+    """
+    check_choice(grid, "window", target_window, parameter="target_window")
+    check_choice(grid, "metric", peak_metric, parameter="peak_metric")
+    peaks = peak_layers(grid, metric=peak_metric, window=target_window, region=region)
+    metrics = list(metrics)
+    per_sentence = at_layers(grid["sentence_excess"].sel(window=target_window, region=region, metric=metrics),
+                             peaks).mean("subject")
+    included = labels["label"].isin(["negative", "non-negative"])
+    negative = labels.loc[included, "label"] == "negative"
+    families = grid["family"].sel(metric=metrics)
+    out = {"per_sentence": per_sentence, "negative": negative, "families": families, "contrast": None, "reason": "",
+           "effects": pd.DataFrame(), "alpha": alpha, "target_window": target_window, "n_permutations": n_permutations}
+    numbers = dict.fromkeys(["interaction_all", "p_interaction_all", "geo_effect", "cov_effect"], float("nan"))
+    try:
+        contrast = prosody_contrast(per_sentence, negative, families=families, bin_words=bin_words,
+                                    n_permutations=n_permutations, seed=seed)
+    except ValueError as err:
+        out["reason"] = str(err)
+        numbers.update(n_used_negative=int(negative.sum()), n_used_other=int((~negative).sum()), n_unmatched=0)
+        return out | {"numbers": numbers}
+    effects = contrast["family_effect"].to_pandas().round(3)
+    effects["interaction"] = contrast["interaction"].to_pandas().round(3)
+    effects["p (interaction)"] = contrast["p_interaction"].to_pandas().round(4)
+    pooled = contrast["family_effect"].mean("model")
+    numbers.update(interaction_all=float(contrast["interaction_all"]),
+                   p_interaction_all=float(contrast["p_interaction_all"]),
+                   geo_effect=float(pooled.sel(family="geometric")) if "geometric" in pooled["family"] else np.nan,
+                   cov_effect=float(pooled.sel(family="covariance")) if "covariance" in pooled["family"] else np.nan,
+                   n_used_negative=int(contrast.attrs["n_negative"]), n_used_other=int(contrast.attrs["n_other"]),
+                   n_unmatched=int(contrast.attrs["n_excluded_unmatched_length"]))
+    return out | {"contrast": contrast, "effects": effects, "numbers": numbers}
+
+
+def contrast_statement(contrast: xr.Dataset, *, alpha: float = ALPHA) -> str:
+    """The verdict on a :func:`prosody_contrast` (Markdown).
+
+    Per model, the family × prosody interaction is tested one-sided (covariance-based effect >
+    geometric effect) and Holm-corrected over models; a model shows the *dissociation* when that
+    holds with the geometric effect below zero and the covariance-based effect above it. The
+    statement also names, for each such model, the metrics that fall and rise significantly.
+    """
+    p_holm = stats.holm(np.asarray(contrast["p_interaction"].values, dtype=float))
+    models = [str(m) for m in contrast["model"].values]
+    fe = contrast["family_effect"]
+    dissociated, different = [], []
+    for model, p in zip(models, p_holm):
+        geo, cov = float(fe.sel(model=model, family="geometric")), float(fe.sel(model=model, family="covariance"))
+        if p < alpha and geo < 0 < cov:
+            dissociated.append(model)
+        elif p < alpha:
+            different.append(model)
+    parts = []
+    if dissociated:
+        parts.append(f"**In {len(dissociated)} of {len(models)} models negative prosody lowers geometric similarity "
+                     f"but raises covariance-based dependence** (Holm-corrected interaction p < {alpha}): "
+                     + code_list(dissociated) + ".")
+        for model in dissociated:
+            c = contrast.sel(model=model)
+            down = [str(k) for k in c["metric"].values if c["p_lower"].sel(metric=k) < alpha and c["effect"].sel(metric=k) < 0]
+            up = [str(k) for k in c["metric"].values if c["p_higher"].sel(metric=k) < alpha and c["effect"].sel(metric=k) > 0]
+            parts.append(f"For `{model}` the metrics that fall are {', '.join(down) or 'none'}; those that rise are "
+                         f"{', '.join(up) or 'none'} (one-sided p < {alpha}).")
+    if different:
+        parts.append(code_list(different) + f" show{'s' if len(different) == 1 else ''} a family difference "
+                     "without opposite signs.")
+    rest = len(models) - len(dissociated) - len(different)
+    if rest:
+        parts.append(f"{'The other' if parts else 'All'} {plural(rest, 'model')} show no reliable "
+                     "family × prosody interaction.")
+    return " ".join(parts)
+
+
+def statement(result: dict) -> str:
+    """The finding-3 verdict (Markdown) from :func:`dissociation`: the contrast's, or why there is none."""
+    if result["contrast"] is None:
+        return f"**No contrast could be computed**: {result['reason']}."
+    return contrast_statement(result["contrast"], alpha=result["alpha"])
+
+
+def sensitivity_statement(table: pd.DataFrame, *, model: str, alpha: float = ALPHA) -> str:
+    """How the interaction of ``model`` depends on the TNC settings (Markdown), from :func:`contrast_sensitivity`."""
+    if table["p_interaction"].isna().all():
+        return f"For `{model}`, no TNC setting leaves both conditions in a common length stratum, so there is no contrast to vary."
+    n_sig = int((table["p_interaction"] < alpha).sum())
+    n_perm = table.attrs.get("n_permutations")
+    shuffles = f", {n_perm} stratified shuffles each" if n_perm else ""
+    return (f"For `{model}`, the interaction is significant (*p* < {alpha:g}{shuffles}) in {n_sig} of "
+            f"{len(table)} TNC settings.")

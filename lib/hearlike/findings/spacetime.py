@@ -1,0 +1,205 @@
+"""Finding 2 — where in depth, time and scalp alignment peaks.
+
+:func:`spatiotemporal` computes everything the chapter shows from a metric grid (depth profiles
+with CIs, each model's peak layer and its FWE-corrected p-value, the paired test of the target
+(N400) window against every other window, the region × window map of the best model);
+:func:`depth_statement`, :func:`window_statement` and :func:`region_statement` decide each
+section's verdict and :func:`statement` joins them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import xarray as xr
+
+from .. import stats
+from .common import ALPHA, at_layers, check_choice, code_list, group_p_values, peak_layers
+
+logger = logging.getLogger(__name__)
+
+
+def depth_profile(grid: xr.Dataset, *, metric: str, window: str, region: str = "all",
+                  n_boot: int = 1000, seed: int = 0) -> xr.Dataset:
+    """Alignment (excess over the null) by layer: subject mean with a bootstrap CI over subjects.
+
+    Returns
+    -------
+    Dataset
+        ``estimate``, ``low``, ``high`` with dims (model, layer) and coords ``relative_depth``,
+        ``component``; layers a model lacks are NaN.
+    """
+    cell = grid["excess"].sel(metric=metric, window=window, region=region)
+    ci = stats.bootstrap_ci(cell, dim="subject", n_boot=n_boot, seed=seed)
+    return ci.assign_coords(relative_depth=grid["relative_depth"], component=grid["component"])
+
+
+def window_contrast(grid: xr.Dataset, *, metric: str, layers: xr.DataArray, target: str,
+                    region: str = "all", seed: int = 0) -> xr.Dataset:
+    """Excess alignment per window at each model's given layer; paired test of ``target`` vs each other window.
+
+    Returns
+    -------
+    Dataset
+        ``excess`` (model, window, subject), ``mean`` (model, window), ``low``/``high`` (bootstrap
+        CI over subjects), ``difference`` (model, other_window) target minus other window and its
+        sign-flip ``p_value`` (one-sided, target > other; :func:`hearlike.stats.sign_flip_test`) with
+        Holm correction over windows ``p_holm`` (:func:`hearlike.stats.holm`).
+    """
+    cell = at_layers(grid["excess"].sel(metric=metric, region=region), layers)
+    ci = stats.bootstrap_ci(cell, dim="subject", seed=seed)
+    others = [w for w in cell["window"].values if w != target]
+    diff = (cell.sel(window=target) - cell.sel(window=others)).rename(window="other_window")
+    p = stats.sign_flip_test(diff, dim="subject", seed=seed)
+    holm = xr.apply_ufunc(stats.holm, p, input_core_dims=[["other_window"]], output_core_dims=[["other_window"]],
+                          vectorize=True)
+    return xr.Dataset({"excess": cell, "mean": ci["estimate"], "low": ci["low"], "high": ci["high"],
+                       "difference": diff.mean("subject"), "p_value": p, "p_holm": holm})
+
+
+def peak_table(grid: xr.Dataset, profile: xr.Dataset, peaks: xr.DataArray, *, metric: str, window: str,
+               region: str = "all") -> pd.DataFrame:
+    """One row per model: its peak layer, relative depth, component, excess with CI and p (FWE).
+
+    The FWE family is layers × windows × regions of ``metric`` (:func:`group_p_values`).
+    """
+    p_fwe = group_p_values(grid.sel(metric=[metric]))["p_fwe"].sel(metric=metric, window=window, region=region)
+    rows = []
+    for model in grid["model"].values:
+        layer = peaks.sel(model=model).item()
+        at = dict(model=model, layer=layer)
+        low, high = float(profile["low"].sel(**at)), float(profile["high"].sel(**at))
+        rows.append({
+            "model": model, "peak layer": layer, "relative depth": float(peaks.sel(model=model)["relative_depth"]),
+            "component": str(peaks.sel(model=model)["component"].item()),
+            "excess": float(profile["estimate"].sel(**at)), "95% CI": f"[{low:.3f}, {high:.3f}]",
+            "p (FWE)": float(p_fwe.sel(**at)),
+        })
+    return pd.DataFrame(rows).set_index("model")
+
+
+def window_table(contrast: xr.Dataset) -> pd.DataFrame:
+    """Target minus each other window and its Holm-corrected p, one row per model."""
+    return pd.concat({"target − other": contrast["difference"].to_pandas().round(4),
+                      "p (Holm)": contrast["p_holm"].to_pandas().round(4)}, axis=1)
+
+
+def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region: str = "all", seed: int = 0,
+                   alpha: float = ALPHA) -> dict:
+    """Everything finding 2 shows from the metric grid (the searchlight is the pipeline's).
+
+    Parameters
+    ----------
+    grid : Dataset
+        From :func:`hearlike.pipeline.metric_grid`.
+    metric : str
+        The chapter's alignment metric.
+    target_window : str
+        The window tested against every other (the N400 window); a window name of the grid.
+    region : str
+        Region of the depth and window profiles.
+    seed : int
+        Seeds bootstrap CIs and random sign flips.
+    alpha : float
+        Significance level of the verdicts.
+
+    Returns
+    -------
+    dict
+        ``profile``, ``peaks``, ``peak_table``, ``best_model`` (highest peak excess) with
+        ``best_layer``, ``best_depth``, ``best_excess``, ``best_p``; ``median_peak_depth``,
+        ``n_significant`` (peaks with p_FWE < alpha), ``n_models``; ``contrast``
+        (:func:`window_contrast`), ``window_table``, ``n400_models`` (target beats every other
+        window, Holm p < alpha); ``region_map`` (region, window) of the best model's peak layer,
+        ``top_region`` and ``top_region_excess`` in the target window; ``metric``,
+        ``target_window``, ``region``, ``alpha``.
+    """
+    check_choice(grid, "metric", metric, parameter="metric")
+    check_choice(grid, "window", target_window, parameter="target_window")
+    check_choice(grid, "region", region, parameter="region")
+    profile = depth_profile(grid, metric=metric, window=target_window, region=region, seed=seed)
+    peaks = peak_layers(grid, metric=metric, window=target_window, region=region)
+    table = peak_table(grid, profile, peaks, metric=metric, window=target_window, region=region)
+    best = str(table["excess"].idxmax())
+    contrast = window_contrast(grid, metric=metric, layers=peaks, target=target_window, region=region, seed=seed)
+    n400 = [str(m) for m in contrast["model"].values if bool((contrast["p_holm"].sel(model=m) < alpha).all())]
+    region_map = grid["excess"].sel(model=best, layer=peaks.sel(model=best).item(), metric=metric).mean("subject")
+    in_target = region_map.sel(window=target_window).drop_sel(region="all", errors="ignore")
+    top_region = str(in_target.idxmax("region").item()) if in_target.sizes["region"] else "all"
+    return {
+        "profile": profile, "peaks": peaks, "peak_table": table, "best_model": best,
+        "best_layer": str(peaks.sel(model=best).item()), "best_depth": float(table.loc[best, "relative depth"]),
+        "best_excess": float(table.loc[best, "excess"]), "best_p": float(table.loc[best, "p (FWE)"]),
+        "median_peak_depth": float(table["relative depth"].median()),
+        "n_significant": int((table["p (FWE)"] < alpha).sum()), "n_models": len(table),
+        "contrast": contrast, "window_table": window_table(contrast), "n400_models": n400,
+        "region_map": region_map, "top_region": top_region,
+        "top_region_excess": float(region_map.sel(window=target_window, region=top_region)),
+        "metric": metric, "target_window": target_window, "region": region, "alpha": alpha,
+    }
+
+
+def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region: str = "all",
+                    seed: int = 0, dataset: str = "", window_label: str | None = None
+                    ) -> tuple[xr.Dataset, xr.DataArray, str]:
+    """Depth profile, peaks and a one-line Markdown summary of a second grid (e.g. the null twin).
+
+    ``window_label`` names the target window in prose (default: its name followed by "ms").
+
+    Returns
+    -------
+    profile, peaks, summary
+        As in :func:`spatiotemporal`; ``summary`` lists each model's peak layer, excess and p_FWE.
+    """
+    profile = depth_profile(grid, metric=metric, window=target_window, region=region, seed=seed)
+    peaks = peak_layers(grid, metric=metric, window=target_window, region=region)
+    table = peak_table(grid, profile, peaks, metric=metric, window=target_window, region=region)
+    rows = [f"`{m}` {row['peak layer']}: excess {row['excess']:.3f}, p_FWE = {row['p (FWE)']:.3g}"
+            for m, row in table.iterrows()]
+    label = window_label or f"{target_window} ms"
+    return profile, peaks, f"Peak layers in `{dataset}` ({label}): " + "; ".join(rows) + "."
+
+
+def depth_statement(result: dict) -> str:
+    """Depth verdict (Markdown): how many models' peaks are significant, and the strongest one."""
+    alpha, n = result["alpha"], result["n_significant"]
+    if n:
+        head = f"{n} of {result['n_models']} models have a significant peak (FWE-corrected *p* < {alpha:g})."
+    else:
+        head = (f"**No model's peak is significant** (every FWE-corrected *p* ≥ {alpha:g}): the profiles show "
+                "null-level excess, and the peak depths locate noise.")
+    return (f"{head} The strongest alignment is `{result['best_model']}` at relative depth "
+            f"{result['best_depth']:.2f} (excess = {result['best_excess']:.4f}, FWE-corrected *p* = "
+            f"{result['best_p']:.3g}); across models the median peak depth is {result['median_peak_depth']:.2f}.")
+
+
+def window_statement(result: dict, *, window_label: str | None = None) -> str:
+    """Time verdict (Markdown): in which models the target window beats every other window.
+
+    ``window_label`` names the target window in prose (default: its name followed by "ms").
+    """
+    label = window_label or f"{result['target_window']} ms"
+    models, alpha = result["n400_models"], result["alpha"]
+    test = f"(paired sign-flip tests over subjects, Holm-corrected *p* < {alpha:g})"
+    if not models:
+        return (f"**In none of the {result['n_models']} models does the {label} window align better than every "
+                f"other window** {test}.")
+    return (f"In {len(models)} of {result['n_models']} models the {label} window aligns better than *every* other "
+            f"window {test}: {code_list(models)}.")
+
+
+def region_statement(result: dict, *, window_label: str | None = None) -> str:
+    """Scalp verdict (Markdown): the best model's best region in the target window, and whether it means anything."""
+    label = window_label or f"{result['target_window']} ms"
+    text = (f"In the {label} window the best-aligned region of `{result['best_model']}`'s peak layer is "
+            f"`{result['top_region']}` (excess {result['top_region_excess']:.3f})")
+    if result["best_p"] < result["alpha"]:
+        return text + "."
+    return text + "; that layer's peak is not significant, so the map locates noise."
+
+
+def statement(result: dict, *, window_label: str | None = None) -> str:
+    """The finding-2 verdict (Markdown): depth, time and scalp statements in order."""
+    return " ".join([depth_statement(result), window_statement(result, window_label=window_label),
+                     region_statement(result, window_label=window_label)])

@@ -1,0 +1,42 @@
+"""Methods prose is generated from the parameters: change a parameter and the sentence follows."""
+
+from __future__ import annotations
+
+import pytest
+
+from hearlike import methods
+from hearlike.config import params_from_dict
+
+
+def _params(tmp_path, **changes):
+    values = {"dataset": "demo", "data_root": str(tmp_path), "cache_dir": str(tmp_path / "cache"),
+              "models": ["oracle"]} | changes
+    return params_from_dict(values, source=tmp_path / "params.yml")
+
+
+def test_null_description_follows_null_kind(tmp_path):
+    assert methods.describe_null(_params(tmp_path)).startswith(
+        "the `shift` null: each sentence's model words compared with surrogate EEG epochs cut at the sentence's own")
+    swap = _params(tmp_path, null_kind="swap")
+    assert methods.describe_null(swap) == (
+        "the `swap` null: each sentence's model words paired with the EEG of another sentence of the same length")
+    assert "**This run's null (`swap`) does not keep that timing**" in methods.null_rationale(swap)
+    assert "This study's null (`shift`, see the methods)" in methods.null_rationale(_params(tmp_path))
+    assert "**Permutation null (swap).** In each of 7 permutations" in methods.describe_statistics(
+        _params(tmp_path, null_kind="swap", n_permutations=7))
+
+
+def test_exclusion_window_and_metric_prose_follow_the_parameters(tmp_path):
+    params = _params(tmp_path, min_words=5, windows={"early": [0, 200], "n400": [300, 500]},
+                     metrics=["spearman_rsa", "linear_cka", "dcor"])
+    assert methods.describe_exclusion(params, 3) == "3 sentences with fewer than 5 words"
+    assert methods.window_label(params, "n400") == "300–500 ms"
+    assert methods.describe_metric_families(params) == (
+        "one *geometric* (Spearman RSA) and two *covariance-based* (linear CKA, distance correlation)")
+    with pytest.raises(ValueError, match=r"window '250-500' is not among the `windows` of .*params.yml \(early, n400\)"):
+        methods.window_label(params, "250-500")
+
+
+def test_statistics_say_when_sign_flips_are_exact(tmp_path):
+    text = methods.describe_statistics(_params(tmp_path))
+    assert "sign-flip tests over subjects (exact, all 2^n flips, up to 13 subjects; 10000 random flips beyond)" in text
