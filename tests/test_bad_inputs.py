@@ -129,3 +129,24 @@ def test_missing_weights_offline_is_one_line(tiny_params_file, capsys, monkeypat
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err  # (a progress bar may precede the one error line)
     assert err.splitlines()[-1].split("\r")[-1].startswith("hearlike extract: error:")
+
+
+def test_fetch_without_network_says_where_to_get_the_files_in_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HEARLIKE_OFFLINE", "1")
+    assert main(["fetch", "broderick2018", "--dest", str(tmp_path / "broderick")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("hearlike fetch: error:")
+    assert "https://doi.org/10.5061/dryad.070jc" in err and "Subject{subject}_Run{run}.mat" in err
+
+
+def test_a_read_only_cache_is_one_line(tiny_params_file, tmp_path, capsys, monkeypatch):
+    import hearlike.cache
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(kwargs.get("dir", "")))
+
+    monkeypatch.setattr(hearlike.cache.tempfile, "mkstemp", refuse)
+    args = ["extract", "--model", "tiny-text", "--params", str(tiny_params_file), "--cache-dir", str(tmp_path / "ro")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1].split("\r")[-1]
+    assert err.startswith("hearlike extract: error:") and "Permission denied" in err and "PermissionError" in err
