@@ -29,6 +29,7 @@ from .datasets import (
     dataset_record,
     list_subjects,
     read_subject,
+    resolve_subjects,
     stimulus_table,
     write_stimulus_table,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "preprocessing_log",
     "read_subject",
     "recording_of",
+    "resolve_subjects",
     "regions_from_montage",
     "stimulus_table",
     "stimulus_words",

@@ -22,8 +22,9 @@ logger = logging.getLogger(__name__)
 
 #: File layout (also documented in datasets.yml, where a test keeps the two equal).
 LAYOUT = {
-    "eeg": "sub-{subject}/eeg/sub-{subject}_task-{task}_eeg.vhdr",
-    "words": "sub-{subject}/eeg/sub-{subject}_task-{task}_events.tsv",
+    "eeg": "sub-{subject}/eeg/sub-{subject}_task-{task}[_run-{run}]_eeg.vhdr",
+    "words": "sub-{subject}/eeg/sub-{subject}_task-{task}[_run-{run}]_events.tsv",
+    "word_files": "stimuli/{stimulus}.TextGrid",
 }
 DEFAULT_TASK = "listening"
 #: ``trial_type`` of the word events
