@@ -34,6 +34,7 @@ from .datasets import (
     write_stimulus_table,
 )
 from .datasets.bids import write_recording as write_bids_recording
+from .datasets.checks import check_data
 from .download import fetch
 from .epochs import (
     WordAlignmentError,
@@ -82,6 +83,7 @@ __all__ = [
     "dataset_names",
     "dataset_record",
     "dataset_spec",
+    "check_data",
     "describe_preprocessing",
     "epoch_words",
     "epochs_info",
