@@ -223,3 +223,46 @@ def write_broderick(root, *, form: str, subjects=None, runs=(1, 2), run_s: float
             offset += n_times
         planted[subject] = pd.concat(found, ignore_index=True)
     return planted
+
+
+def write_bids_with_word_files(root, *, subjects=("01",), runs=(1, 2), run_s: float = 7.0, start_s: float = 1.5,
+                               sfreq: float = 250.0, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """A generic BIDS dataset with several runs whose events.tsv names the stimulus (``stim_file`` row at
+    ``start_s``) and per-stimulus word files: run 1 ``stimuli/story1.TextGrid``, others ``stimuli/storyR.tsv``."""
+    import mne_bids
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    words = audio_words(max(runs), run_s, seed=seed)
+    (root / "stimuli").mkdir(parents=True, exist_ok=True)
+    montage = mne.channels.make_standard_montage("biosemi32")
+    names = montage.ch_names
+    planted = {}
+    for run in runs:
+        mine = words[words["audio"] == run]
+        if run == 1:
+            write_textgrid(root / "stimuli" / f"story{run}.TextGrid",
+                           {"words": pd.DataFrame({"start_s": mine["onset_s"], "stop_s": mine["offset_s"],
+                                                   "label": mine["word"]})}, xmax=run_s)  # fmt: skip
+        else:
+            mine[["word", "onset_s", "offset_s"]].rename(columns={"onset_s": "onset", "offset_s": "offset"}).to_csv(
+                root / "stimuli" / f"story{run}.tsv", sep="\t", index=False)
+    for subject in subjects:
+        offset, found = 0, []
+        for run in runs:
+            n_times = int((run_s + start_s + 1.0) * sfreq)
+            starts = np.full(max(runs), offset + int(start_s * sfreq))
+            placed = _planted(words[words["audio"] == run], starts, sfreq, lambda a: f"story{a}.wav")
+            data = _signal(names, n_times, placed["sample"].to_numpy() - offset, names[4], rng)
+            raw = mne.io.RawArray(data, mne.create_info(names, sfreq, "eeg"), verbose="error")
+            raw.set_montage(montage)
+            path = mne_bids.BIDSPath(root=root, subject=subject, task="listening", run=f"{run:02d}", datatype="eeg")
+            mne_bids.write_raw_bids(raw, path, format="BrainVision", allow_preload=True, overwrite=True,
+                                    verbose="error")
+            events = pd.DataFrame({"onset": [start_s], "duration": [run_s], "trial_type": ["story"],
+                                   "stim_file": [f"stimuli/story{run}.wav"]})  # fmt: skip
+            events.to_csv(path.copy().update(suffix="events", extension=".tsv").fpath, sep="\t", index=False)
+            found.append(placed)
+            offset += n_times
+        planted[subject] = pd.concat(found, ignore_index=True)
+    return planted

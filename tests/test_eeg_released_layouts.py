@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dataset_fixtures import EXACT_EEG, PLANT, write_alice, write_broderick
+from dataset_fixtures import EXACT_EEG, PLANT, write_alice, write_bids_with_word_files, write_broderick
 from hearlike import eeg
 from hearlike.eeg.datasets import alice
 
@@ -90,3 +90,19 @@ def test_runs_select_recordings_and_leave_other_words_unheard(tmp_path):
         eeg.read_subject("broderick2018", "001", root=tmp_path, runs=[5])
     with pytest.raises(ValueError, match="dataset 'alice2019' has one recording per subject, no runs"):
         eeg.read_subject("alice2019", "S01", root=tmp_path, runs=[1])
+
+
+def test_generic_bids_runs_with_per_stimulus_word_files(tmp_path):
+    planted = write_bids_with_word_files(tmp_path, subjects=("01",), runs=(1, 2))["01"]
+    raw, words = eeg.read_subject("bids", "01", root=tmp_path)
+    assert list(words["audio_file"].unique()) == ["story1.wav", "story2.wav"] and words["run"].tolist()[-1] == 2
+    assert set(raw.annotations.description) >= {"BAD boundary", "EDGE boundary"}  # the runs' join
+    np.testing.assert_allclose(words["time_s"] * raw.info["sfreq"], planted["sample"], atol=0.5)
+    stimuli = pd.DataFrame({"sentence_id": [f"{a}-{p // 4}" for a, p in zip(planted["audio"], planted.index)],
+                            "word": planted["word"], "onset_s": planted["onset_s"], "offset_s": planted["offset_s"],
+                            "audio_path": "stimuli/" + planted["audio_file"], "sentence_text": ""})  # fmt: skip
+    stimuli["word_index"] = stimuli.groupby("sentence_id").cumcount()
+    recording = eeg.load_recordings("bids", stimuli=stimuli, root=tmp_path, params=EXACT_EEG)["01"]
+    np.testing.assert_array_equal(recording["onset_sample"].values, planted["sample"].to_numpy())
+    _, run2 = eeg.read_subject("bids", "01", root=tmp_path, runs=[2])
+    np.testing.assert_allclose(run2["onset_s"], planted.loc[planted["audio"] == 2, "onset_s"])

@@ -1,10 +1,14 @@
-"""Any EEG-BIDS dataset with word events (``bids``; the embedded demo is written this way).
+"""Any EEG-BIDS dataset with word timings (``bids``; the embedded demo is written this way).
 
 Layout under the dataset folder (or its ``bids/`` sub-folder, as in the demo):
-``sub-{subject}/eeg/sub-{subject}_task-{task}_eeg.vhdr`` (any format ``mne_bids.read_raw_bids``
-opens) and ``..._events.tsv`` whose ``trial_type == "word"`` rows carry ``sentence_id``,
-``word_index`` and ``word`` (the stimulus table's keys: the dataset brings its own
-``stimuli.tsv``, so there is no published word table to build one from).
+``sub-{subject}/eeg/sub-{subject}_task-{task}[_run-{run}]_eeg.vhdr`` (any format
+``mne_bids.read_raw_bids`` opens; several runs are read in run order and concatenated) and
+``..._events.tsv``. The words of a run are either its ``trial_type == "word"`` rows carrying
+``sentence_id``, ``word_index`` and ``word`` (the stimulus table's keys: the dataset brings its
+own ``stimuli.tsv``), or the word file of each stimulus its ``stim_file`` rows start
+(``stimuli/<stem>.TextGrid``, ``.tsv`` or ``.csv``; words matched to the stimulus table by audio
+file and onset). OpenNeuro ds004408 (Broderick) is this layout without events: its run ``R`` plays
+``stimuli/audio{R:02d}.wav`` from the first sample (``default_stimulus``).
 """
 
 from __future__ import annotations
