@@ -66,3 +66,16 @@ def test_pipeline_reads_the_selected_subjects_and_runs(tmp_path):
     in_run1 = np.char.startswith(epochs["sentence_id"].values.astype(str), "run01")
     assert in_run1.any() and (~in_run1).any()
     np.testing.assert_array_equal(heard, in_run1)
+
+
+@pytest.mark.parametrize("dataset", ["alice2019", "broderick2018"])
+def test_example_parameter_files_are_complete_and_shown_in_the_book(dataset):
+    from pathlib import Path
+
+    from hearlike.config import load_params
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "data" / "params" / f"{dataset}.yml"
+    params = load_params(path, {"device": "cpu"})  # written for a GPU machine
+    assert params.dataset == dataset and params.subjects == "paper" and len(params.models) >= 4
+    assert f"```{{literalinclude}} ../data/params/{dataset}.yml" in (root / "book" / "real_data.md").read_text()
