@@ -3,7 +3,9 @@
 One test: for Alice (FieldTrip .mat and BrainVision) and Broderick (Dryad .mat and OpenNeuro ds004408)
 a tiny copy is written in the released layout with audio, its stimulus table is built by
 ``write_stimulus_table``, and the three finding notebooks execute on it with two tiny models, few
-permutations and the ``swap`` null (the recordings are too short to shift sentences).
+permutations and the ``swap`` null (the recordings are too short to shift sentences). The studies
+share one cache folder (its entries are keyed by each dataset's fingerprint), so the tiny models are
+built once.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def _study(name: str, tmp: Path) -> Path:
     write(data)
     eeg.write_stimulus_table(dataset, root=data)
     params = {
-        "dataset": dataset, "data_root": str(data), "cache_dir": str(tmp / name / "cache"), "stimuli_file": "stimuli.tsv",
+        "dataset": dataset, "data_root": str(data), "cache_dir": str(tmp / "cache"), "stimuli_file": "stimuli.tsv",
         "subjects": "all", "models": ["tiny-text", "tiny-whisper"], "windows": {"0-250": [0, 250], "250-500": [250, 500]},
         "regions": ["all", "central"], "n_permutations": 4, "null_kind": "swap",
         "eeg": {"resample_hz": 64, "tmin_s": -0.1, "tmax_s": 0.5, "baseline_s": [-0.1, 0.0],
