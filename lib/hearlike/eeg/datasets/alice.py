@@ -86,7 +86,7 @@ def paper_subjects(root: str | Path) -> list[str]:
     if use.dtype == object or use.dtype.kind in "US":
         names = [str(np.squeeze(v)) for v in use.reshape(-1)]
         subjects = [Path(n).stem for n in names]
-    elif use.size and set(np.unique(use).tolist()) <= {0, 1} and use.dtype.kind in "biu?" and use.size > 2:
+    elif use.size > 2 and set(np.unique(use).tolist()) <= {0, 1}:  # a 0/1 flag per subject
         subjects = [f"S{i:02d}" for i in np.flatnonzero(use.reshape(-1)) + 1]
     else:
         subjects = [f"S{int(v):02d}" for v in use.reshape(-1)]

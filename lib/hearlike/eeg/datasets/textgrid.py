@@ -77,6 +77,8 @@ def read_textgrid(path: str | Path) -> dict[str, pd.DataFrame]:
             width = 3 if kind == "IntervalTier" else 2
             items = tokens[pos:pos + width * n_items]
             pos += width * n_items
+            if len(items) != width * n_items:
+                raise ValueError(f"tier {name!r} announces {n_items} items but the file ends after {len(items) // width}")
             if kind != "IntervalTier":
                 continue
             tiers[name] = pd.DataFrame({"start_s": [float(v) for v in items[0::3]],
