@@ -94,10 +94,6 @@ def recordings(root: Path, subject: str, task: str, runs=None) -> list:
     return [found[r] for r in order]
 
 
-def _bids_path(root: Path, subject: str, task: str):
-    return recordings(root, subject, task)[0]
-
-
 def read_words(events_tsv: str | Path) -> pd.DataFrame:
     """Word rows (``trial_type == "word"``) of a BIDS ``*_events.tsv``.
 
