@@ -61,6 +61,8 @@ def test_offline_fetch_explains_where_to_put_files(monkeypatch, tmp_path, no_dow
     assert f"not in {tmp_path / 'broderick2018'}" in message
     assert "EEG/Subject{subject}/Subject{subject}_Run{run}.mat" in message
     assert "HEARLIKE_DATA" in message and "doi.org/10.5061/dryad.070jc" in message
+    assert "or OpenNeuro ds004408" in message and "stimuli/audio{01..20}.wav and .TextGrid" in message
+    assert message.endswith(f"`hearlike check-data broderick2018 {tmp_path / 'broderick2018'}`.")
 
 
 def test_manual_only_dataset_never_touches_network(monkeypatch, tmp_path, no_download):

@@ -8,6 +8,7 @@ demo           write the embedded demo dataset (or its null twin)
 extract        extract per-word layer states of one model for one dataset (cached, resumable)
 align          compute the metric grid for a parameter file (cached)
 fetch          download a public EEG dataset (or explain where to put it)
+check-data     check a dataset folder put in place by hand (one line per problem)
 run-notebooks  execute the finding notebooks with papermill into book/
 """
 
@@ -99,6 +100,18 @@ def _cmd_fetch(args) -> int:
     return 0
 
 
+def _cmd_check_data(args) -> int:
+    from .eeg import check_data
+
+    found, problems = check_data(args.name, args.folder)
+    for line in found:
+        print(f"{args.name}: {line}")
+    for line in problems:
+        print(f"{args.name}: problem: {line}")
+    print(f"{args.name}: {len(problems)} problem(s) in {args.folder}" if problems else f"{args.name}: {args.folder} is complete")
+    return 1 if problems else 0
+
+
 def _cmd_run_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
@@ -148,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="dataset name from data/datasets.yml")
     p.add_argument("--dest", default=None, help="target folder (default $HEARLIKE_DATA)")
     p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("check-data", help="check a dataset folder put in place by hand")
+    p.add_argument("name", help="dataset name (alice2019, broderick2018, bids)")
+    p.add_argument("folder", help="the dataset folder")
+    p.set_defaults(func=_cmd_check_data)
 
     p = sub.add_parser("run-notebooks", help="execute notebooks/*.md with papermill into book/")
     p.add_argument("--params", default="params.yml")

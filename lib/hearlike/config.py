@@ -14,7 +14,8 @@ dCor, ``windows`` four 250 ms windows, ``regions`` the 7 standard regions (or a 
 lists), ``factor_metric_regions`` ``["all"]``, ``min_words`` 4, ``n_permutations`` 100,
 ``null_kind`` ``"shift"``, ``stimuli_file`` ``"stimuli/stimuli.tsv"``, ``eeg`` (see
 :data:`hearlike.eeg.DEFAULT_PREPROCESSING`), ``tnc`` (:class:`TncParams`), ``extraction``
-(:class:`ExtractionParams`), ``notebooks`` (per-notebook papermill parameters).
+(:class:`ExtractionParams`), ``notebooks`` (per-notebook papermill parameters), ``subjects``
+(None: the dataset's default selection; ``all``, ``paper`` or a list), ``runs`` (None: all runs).
 """
 
 from __future__ import annotations
@@ -130,6 +131,12 @@ class Params:
     extraction : ExtractionParams
     notebooks : mapping
         ``{notebook name: {parameter: value}}`` injected by papermill.
+    subjects : None, str or tuple of str
+        EEG subjects: None for the dataset's default (Alice: the ``datasets.mat`` ``use`` list),
+        a named selection (``all``, ``paper``) or subject labels (checked against the data when the
+        epochs are loaded, :func:`hearlike.eeg.resolve_subjects`).
+    runs : tuple of int or None
+        Runs to read (datasets with several runs per subject: Broderick, BIDS); None reads all.
     params_file : Path or None
         The file these came from (relative paths were resolved against its folder).
     """
@@ -153,6 +160,8 @@ class Params:
     tnc: TncParams = TncParams()
     extraction: ExtractionParams = ExtractionParams()
     notebooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    subjects: str | tuple[str, ...] | None = None
+    runs: tuple[int, ...] | None = None
     params_file: Path | None = None
 
     # -- derived values ------------------------------------------------------------------------
@@ -330,6 +339,8 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
         tnc=check.record("tnc", values.get("tnc"), TncParams),
         extraction=check.extraction(values.get("extraction")),
         notebooks=check.notebooks(values.get("notebooks")),
+        subjects=check.subjects(values.get("subjects")),
+        runs=check.runs(values.get("runs")),
         params_file=Path(source) if source else None,
     )
     kwargs["factor_metric_regions"] = check.factor_regions(values.get("factor_metric_regions", ("all",)),
@@ -489,6 +500,33 @@ class _Checker:
         if unknown:
             self.fail("factor_metric_regions", f"names {unknown}, not among `regions` {list(regions)}")
         return names
+
+    def subjects(self, value: Any) -> str | tuple[str, ...] | None:
+        if value is None or isinstance(value, str):
+            if isinstance(value, str) and not value.isidentifier():
+                self.fail("subjects", f"is {value!r}; give a named selection (`all`, `paper`) or a list of subject "
+                                      f"labels such as [S01, S03]")
+            return value
+        if not isinstance(value, (list, tuple)) or not value:
+            self.fail("subjects", f"must be a named selection (`all`, `paper`) or a non-empty list of subject "
+                                  f"labels, got {value!r}")
+        labels = [str(v) if isinstance(v, (str, int)) and not isinstance(v, bool) else None for v in value]
+        if None in labels:
+            self.fail("subjects", f"must list subject labels (strings or numbers), got {value!r}")
+        if len(set(labels)) != len(labels):
+            self.fail("subjects", f"lists a subject twice: {labels}")
+        return tuple(labels)
+
+    def runs(self, value: Any) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)) or not value or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value):
+            self.fail("runs", f"must be a non-empty list of run numbers such as [1, 2, 3] (or unset for all), "
+                              f"got {value!r}")
+        if len(set(value)) != len(value):
+            self.fail("runs", f"lists a run twice: {list(value)}")
+        return tuple(int(v) for v in value)
 
     def device(self, value: Any) -> str:
         value = self.text("device", value)

@@ -147,8 +147,14 @@ def epochs_of(params: Params) -> xr.DataArray:
 
     return load_epochs(
         params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
-        cache_dir=_cache(params, "epochs"), root=params.data_root,
+        cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params),
     )
+
+
+def _subject_options(params: Params) -> dict[str, Any]:
+    """``subjects``/``runs`` of :func:`hearlike.eeg.load_epochs` from the parameters."""
+    subjects = params.subjects if params.subjects is None or isinstance(params.subjects, str) else list(params.subjects)
+    return {"subjects": subjects, "runs": list(params.runs) if params.runs is not None else None}
 
 
 def surrogates_of(params: Params, epochs: xr.DataArray, n_surrogates: int):
@@ -157,7 +163,7 @@ def surrogates_of(params: Params, epochs: xr.DataArray, n_surrogates: int):
 
     recordings = load_recordings(
         params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
-        cache_dir=_cache(params, "epochs"), root=params.data_root,
+        cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params),
     )
     return surrogate_epochs(recordings, epochs, n_surrogates=n_surrogates, params=validate_preprocessing(dict(params.eeg)),
                             seed=params.seed)
@@ -191,7 +197,7 @@ def regions_of(params: Params, epochs: xr.DataArray) -> dict[str, list[str]]:
 def grid_config(params: Params) -> dict[str, Any]:
     """The part of the parameters that determines the metric grid (its cache key)."""
     keys = ("dataset", "data_root", "models", "metrics", "extra_metrics", "windows", "regions", "factor_metric_regions",
-            "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind")
+            "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind", "subjects", "runs")
     values = params.to_dict()
     return {k: values[k] for k in keys} | {"data": data_fingerprint(params)}
 

@@ -29,10 +29,12 @@ from .datasets import (
     dataset_record,
     list_subjects,
     read_subject,
+    resolve_subjects,
     stimulus_table,
     write_stimulus_table,
 )
 from .datasets.bids import write_recording as write_bids_recording
+from .datasets.checks import check_data
 from .download import fetch
 from .epochs import (
     WordAlignmentError,
@@ -81,6 +83,7 @@ __all__ = [
     "dataset_names",
     "dataset_record",
     "dataset_spec",
+    "check_data",
     "describe_preprocessing",
     "epoch_words",
     "epochs_info",
@@ -94,6 +97,7 @@ __all__ = [
     "preprocessing_log",
     "read_subject",
     "recording_of",
+    "resolve_subjects",
     "regions_from_montage",
     "stimulus_table",
     "stimulus_words",

@@ -41,12 +41,15 @@ def _manual_instructions(name: str, spec: dict[str, Any], dest: Path) -> str:
     layout = spec.get("layout", {})
     lines = "\n".join(f"    {key}: {pattern}" for key, pattern in layout.items())
     where = spec.get("landing_page") or spec.get("doi") or "its publisher"
+    sources = "".join(f"\n    {source}" for source in spec.get("sources") or [])
     return (
         f"dataset {name!r} is not in {dest} and cannot be downloaded here (no network, or no "
-        f"direct download). Download it by hand from {where} and unpack it so that {dest} holds:\n"
+        f"direct download). Download it by hand from {where}"
+        f"{' — the files:' + sources if sources else ''}\nand unpack it so that {dest} holds:\n"
         f"{lines}\n"
         f"or point the environment variable {DATA_ENV} at a folder containing '{name}/' "
-        f"(currently {DATA_ENV}={os.environ.get(DATA_ENV, '<unset>')!s})."
+        f"(currently {DATA_ENV}={os.environ.get(DATA_ENV, '<unset>')!s}). Then check the folder with "
+        f"`hearlike check-data {name} {dest}`."
     )
 
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from ..cache import read_netcdf, write_netcdf
 from ..cache import config_hash
 from .catalog import data_root
-from .datasets import dataset_record, list_subjects, read_subject
+from .datasets import dataset_record, read_subject, resolve_subjects
 from .datasets.files import check_unique_words
 from .preprocess import preprocess_raw, validate_preprocessing
 from .recording import (
@@ -93,20 +93,21 @@ def _raise_mismatch(problems: list[str], n_total: int, source: str, hint: str) -
     )
 
 
-def _match_by_key(eeg_words: pd.DataFrame, stimuli: pd.DataFrame) -> tuple[np.ndarray, list[str], str]:
+def _match_by_key(eeg_words: pd.DataFrame, stimuli: pd.DataFrame, unheard_ok: bool = False
+                  ) -> tuple[np.ndarray, list[str], str]:
     """BIDS events: rows of ``eeg_words`` with each stimulus word's (sentence_id, word_index); -1 if none."""
     problems: list[str] = []
     keys = pd.MultiIndex.from_arrays([eeg_words["sentence_id"].astype(str), eeg_words["word_index"].astype(int)])
     wanted = pd.MultiIndex.from_arrays([stimuli["sentence_id"].astype(str), stimuli["word_index"].astype(int)])
     index = keys.get_indexer(wanted)
-    for i in np.flatnonzero(index < 0):
+    for i in np.flatnonzero(index < 0) if not unheard_ok else ():
         problems.append(f"{wanted[i][0]}:{wanted[i][1]} {stimuli['word'].iat[i]!r}: no EEG word event with this key")
     hint = "The events.tsv word rows must carry the stimulus table's sentence_id and word_index."
     return index, problems, hint
 
 
-def _match_by_audio_onset(eeg_words: pd.DataFrame, stimuli: pd.DataFrame, tolerance_s: float
-                          ) -> tuple[np.ndarray, list[str], str]:
+def _match_by_audio_onset(eeg_words: pd.DataFrame, stimuli: pd.DataFrame, tolerance_s: float,
+                          unheard_ok: bool = False) -> tuple[np.ndarray, list[str], str]:
     """Published word timings: the EEG word of the same audio file nearest in onset, within ``tolerance_s``."""
     index = np.full(len(stimuli), -1, dtype=int)
     problems: list[str] = []
@@ -120,7 +121,7 @@ def _match_by_audio_onset(eeg_words: pd.DataFrame, stimuli: pd.DataFrame, tolera
         rows = np.flatnonzero(stim_files == audio)
         candidates = np.flatnonzero(eeg_files == audio)
         if not len(candidates):
-            for i in rows:
+            for i in rows if not unheard_ok else ():
                 problems.append(
                     f"{stimuli['sentence_id'].iat[i]}:{stimuli['word_index'].iat[i]} {stimuli['word'].iat[i]!r}: "
                     f"the recording has no words for audio file {audio}"
@@ -160,6 +161,7 @@ def align_words(
     *,
     tolerance_s: float = 0.025,
     strict: bool = True,
+    unheard_ok: bool = False,
 ) -> np.ndarray:
     """Find, for every stimulus word, its row in the recording's word table.
 
@@ -181,11 +183,14 @@ def align_words(
         Largest onset difference accepted in the audio/onset mode.
     strict : bool
         If True, EEG words without a stimulus word are an error too; if False they are logged.
+    unheard_ok : bool
+        Stimulus words absent from the recording (their key, or their whole audio file) get -1
+        instead of an error: the words of runs that were not read (``runs=``).
 
     Returns
     -------
     ndarray of int, shape (n_stimulus_words,)
-        Row positions in ``eeg_words``.
+        Row positions in ``eeg_words`` (-1: not heard, with ``unheard_ok``).
 
     Raises
     ------
@@ -195,9 +200,9 @@ def align_words(
     source = eeg_words.attrs.get("source", "recording")
     n = len(stimuli)
     if {"sentence_id", "word_index"} <= set(eeg_words.columns):
-        index, problems, hint = _match_by_key(eeg_words, stimuli)
+        index, problems, hint = _match_by_key(eeg_words, stimuli, unheard_ok)
     elif {"audio_file", "onset_s"} <= set(eeg_words.columns):
-        index, problems, hint = _match_by_audio_onset(eeg_words, stimuli, tolerance_s)
+        index, problems, hint = _match_by_audio_onset(eeg_words, stimuli, tolerance_s, unheard_ok)
     else:
         raise ValueError(
             f"EEG word table from {source} has neither sentence_id/word_index nor audio_file/onset_s columns"
@@ -324,17 +329,18 @@ def _check_usable(counts: dict[str, int], onsets_s: np.ndarray, raw: mne.io.Base
 
 
 def _subject_epochs(
-    dataset: str, subject: str, *, root: Path, stimuli: pd.DataFrame, params: dict[str, Any], strict: bool
+    dataset: str, subject: str, *, root: Path, stimuli: pd.DataFrame, params: dict[str, Any], strict: bool,
+    runs: list[int] | None = None,
 ) -> tuple[xr.DataArray, xr.Dataset]:
     mastoids = dataset_record(dataset).mastoid_channels
     label = f"{dataset} subject {subject}"
-    raw, words = read_subject(dataset, subject, root=root)
+    raw, words = read_subject(dataset, subject, root=root, runs=runs)
     eeg_files = [str(f) for f in getattr(raw, "filenames", ()) if f]
     source = ", ".join(f for f in dict.fromkeys(eeg_files + [str(words.attrs.get("source", ""))]) if f) or "recording"
-    index = align_words(words, stimuli, strict=strict)
+    index = align_words(words, stimuli, strict=strict, unheard_ok=runs is not None)
     raw, report = preprocess_raw(raw, params=params, mastoid_channels=list(mastoids) if mastoids else None,
                                  label=label)  # fmt: skip
-    onsets_s = words["time_s"].to_numpy(float)[index]
+    onsets_s = np.where(index >= 0, words["time_s"].to_numpy(float)[np.maximum(index, 0)], np.nan)
     data, times, counts = epoch_words(raw, onsets_s, params=params)
     _check_usable(counts, onsets_s, raw, label=label, source=source, params=params)
     logger.info(
@@ -365,11 +371,12 @@ def _subject_epochs(
     return epochs, recording
 
 
-def _cache_key(dataset: str, params: dict[str, Any], stimuli: pd.DataFrame, strict: bool) -> str:
-    return config_hash(
-        {"dataset": dataset, "params": params, "words": _words_fingerprint(stimuli), "strict": strict,
-         "version": EPOCHS_FORMAT_VERSION}
-    )
+def _cache_key(dataset: str, params: dict[str, Any], stimuli: pd.DataFrame, strict: bool, runs=None) -> str:
+    key = {"dataset": dataset, "params": params, "words": _words_fingerprint(stimuli), "strict": strict,
+           "version": EPOCHS_FORMAT_VERSION}
+    if runs is not None:
+        key["runs"] = [int(r) for r in runs]
+    return config_hash(key)
 
 
 def _cache_paths(cache_dir, dataset: str, subject: str, key: str) -> tuple[Path | None, Path | None]:
@@ -379,15 +386,15 @@ def _cache_paths(cache_dir, dataset: str, subject: str, key: str) -> tuple[Path 
             Path(cache_dir) / f"recording-{dataset}-{subject}-{key}.nc")
 
 
-def _resolve(dataset, stimuli, subjects, params, root, strict):
+def _resolve(dataset, stimuli, subjects, params, root, strict, runs=None):
     """Validated options, stimulus words, dataset folder, subject list and cache key of a load."""
     params = validate_preprocessing(params)
     stimuli = stimulus_words(stimuli)
     root = data_root(dataset, root)
-    subjects = [str(s) for s in (subjects if subjects is not None else list_subjects(dataset, root=root))]
-    if not subjects:
-        raise ValueError("subjects is empty; pass None to use every subject of the dataset")
-    return params, stimuli, root, subjects, _cache_key(dataset, params, stimuli, strict)
+    if subjects is not None and not isinstance(subjects, str) and not len(subjects):
+        raise ValueError("subjects is empty; pass None to use the dataset's default subjects")
+    subjects = resolve_subjects(dataset, subjects, root=root)
+    return params, stimuli, root, subjects, _cache_key(dataset, params, stimuli, strict, runs)
 
 
 def _cached_subject(dataset: str, subject: str, want: str, *, cache_dir, key: str, **compute):
@@ -409,11 +416,12 @@ def load_epochs(
     dataset: str,
     *,
     stimuli: pd.DataFrame | str | Path,
-    subjects: list[str] | None = None,
+    subjects: list[str] | str | None = None,
     params: dict[str, Any] | None = None,
     cache_dir: str | Path | None = None,
     root: str | Path | None = None,
     strict: bool = True,
+    runs: list[int] | None = None,
 ) -> xr.DataArray:
     """Word-locked EEG epochs of ``dataset``, aligned to the stimulus table's words.
 
@@ -423,8 +431,9 @@ def load_epochs(
         Catalogue name (``"broderick2018"``, ``"alice2019"``, ``"bids"``, ``"demo"``, ``"demo-null"``).
     stimuli : DataFrame or path
         Stimulus table (ARCHITECTURE.md); its row order becomes the ``word`` axis.
-    subjects : list of str, optional
-        Default: all subjects found under the dataset folder.
+    subjects : list of str or str, optional
+        Subject labels, or a named selection (``"all"``, ``"paper"``); default the dataset's
+        default selection (:func:`hearlike.eeg.datasets.resolve_subjects`).
     params : dict, optional
         EEG options over :data:`~hearlike.eeg.preprocess.DEFAULT_PREPROCESSING`.
     cache_dir : str or Path, optional
@@ -434,6 +443,9 @@ def load_epochs(
         Dataset folder; default ``$HEARLIKE_DATA/<dataset>``.
     strict : bool
         Passed to :func:`align_words`.
+    runs : list of int, optional
+        Read only these runs (datasets with several runs per subject); the words of other runs stay
+        on the word axis as NaN epochs (not heard).
 
     Returns
     -------
@@ -443,10 +455,10 @@ def load_epochs(
         ``preprocessing`` (JSON of the options), ``preprocessing_log`` (JSON, see
         :func:`preprocessing_log`). Rejected epochs are NaN.
     """
-    params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict)
+    params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict, runs)
     per_subject = [
         _cached_subject(dataset, subject, "epochs", cache_dir=cache_dir, key=key, root=root, stimuli=stimuli,
-                        params=params, strict=strict)
+                        params=params, strict=strict, runs=runs)
         for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=len(subjects) < 2)
     ]
     reference = per_subject[0]
@@ -488,11 +500,12 @@ def load_recordings(
     dataset: str,
     *,
     stimuli: pd.DataFrame | str | Path,
-    subjects: list[str] | None = None,
+    subjects: list[str] | str | None = None,
     params: dict[str, Any] | None = None,
     cache_dir: str | Path | None = None,
     root: str | Path | None = None,
     strict: bool = True,
+    runs: list[int] | None = None,
 ) -> dict[str, xr.Dataset]:
     """The preprocessed continuous recordings behind :func:`load_epochs` (same arguments).
 
@@ -505,10 +518,10 @@ def load_recordings(
         See :func:`hearlike.eeg.recording.recording_of`: ``signal`` (channel, sample) volts,
         ``epoch_ok`` (sample), ``onset_sample`` (word).
     """
-    params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict)
+    params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict, runs)
     return {
         subject: _cached_subject(dataset, subject, "recording", cache_dir=cache_dir, key=key, root=root,
-                                 stimuli=stimuli, params=params, strict=strict)
+                                 stimuli=stimuli, params=params, strict=strict, runs=runs)
         for subject in tqdm(subjects, desc=f"EEG recordings ({dataset})", disable=len(subjects) < 2)
     }
 

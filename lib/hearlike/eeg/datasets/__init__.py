@@ -29,7 +29,7 @@ from . import alice, bids, broderick
 logger = logging.getLogger(__name__)
 
 __all__ = ["DATASETS", "DatasetRecord", "dataset_names", "dataset_record", "list_subjects", "read_subject",
-           "stimulus_table", "write_stimulus_table"]  # fmt: skip
+           "resolve_subjects", "stimulus_table", "write_stimulus_table"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,13 @@ class DatasetRecord:
         The module that writes the dataset locally (nothing to download).
     read_options : dict
         Extra keyword arguments for ``read_subject`` (e.g. the BIDS task).
+    selections : dict of str to callable
+        Named subject selections, ``name -> (root) -> list of str`` (``paper``: the subjects the
+        dataset's own analysis kept); ``all`` is always available.
+    default_subjects : callable or None
+        ``(root) -> list of str`` used when no subjects are given (default: all found).
+    has_runs : bool
+        Whether ``read_subject`` takes ``runs=`` (several recordings per subject).
     """
 
     name: str
@@ -72,12 +79,15 @@ class DatasetRecord:
     mastoid_channels: tuple[str, ...] | None = None
     generated_by: str | None = None
     read_options: dict | None = None
+    selections: dict | None = None
+    default_subjects: Callable[[Path], list[str]] | None = None
+    has_runs: bool = False
 
 
 def _bids_record(name: str, *, generated_by: str | None = None) -> DatasetRecord:
     return DatasetRecord(name=name, read_subject=bids.read_subject, list_subjects=bids.list_subjects,
                          is_present=bids.is_present, layout=bids.LAYOUT, generated_by=generated_by,
-                         read_options={"task": bids.DEFAULT_TASK})  # fmt: skip
+                         read_options={"task": bids.DEFAULT_TASK}, has_runs=True)  # fmt: skip
 
 
 #: The registry: dataset name -> record.
@@ -86,11 +96,13 @@ DATASETS: dict[str, DatasetRecord] = {
         name="broderick2018", read_subject=broderick.read_subject, list_subjects=broderick.list_subjects,
         is_present=broderick.is_present, layout=broderick.LAYOUT, word_table=broderick.word_table,
         stimulus_table=broderick.stimulus_table, mastoid_channels=broderick.MASTOID_CHANNELS,
+        selections={"paper": broderick.list_subjects}, has_runs=True,
     ),
     "alice2019": DatasetRecord(
         name="alice2019", read_subject=alice.read_subject, list_subjects=alice.list_subjects,
         is_present=alice.is_present, layout=alice.LAYOUT, word_table=alice.word_table,
-        stimulus_table=alice.stimulus_table,
+        stimulus_table=alice.stimulus_table, selections={"paper": alice.paper_subjects},
+        default_subjects=alice.default_subjects,
     ),
     "bids": _bids_record("bids"),
     "demo": _bids_record("demo", generated_by="hearlike.demo"),
@@ -132,8 +144,48 @@ def list_subjects(dataset: str, *, root: str | Path | None = None) -> list[str]:
     return subjects
 
 
+def resolve_subjects(dataset: str, subjects=None, *, root: str | Path | None = None) -> list[str]:
+    """The subjects to read: a list as given, a named selection, or the dataset's default.
+
+    Parameters
+    ----------
+    dataset : str
+        Registry name.
+    subjects : None, str or list of str
+        None: the dataset's default (Alice: the ``datasets.mat`` ``use`` list when present; others:
+        every subject found); ``"all"``; a named selection such as ``"paper"``
+        (:attr:`DatasetRecord.selections`); or subject labels as :func:`list_subjects` names them.
+    root : str or Path, optional
+        Dataset folder (default ``$HEARLIKE_DATA/<dataset>``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown selection name, an empty list, or subjects not found (naming them and those found).
+    """
+    record = dataset_record(dataset)
+    root = data_root(dataset, root)
+    found = list_subjects(dataset, root=root)
+    if subjects is None:
+        chosen = record.default_subjects(root) if record.default_subjects else found
+    elif isinstance(subjects, str):
+        selections = {"all": lambda _root: found, **(record.selections or {})}
+        if subjects not in selections:
+            raise ValueError(f"dataset {dataset!r} has no subject selection {subjects!r}; named selections: "
+                             f"{sorted(selections)} (or list the subjects)")
+        chosen = list(selections[subjects](root))
+    else:
+        chosen = [str(s) for s in subjects]
+    if not chosen:
+        raise ValueError(f"no subjects selected for dataset {dataset!r} under {root}; subjects found: {found}")
+    missing = [s for s in chosen if s not in found]
+    if missing:
+        raise ValueError(f"subjects {missing} of dataset {dataset!r} are not under {root}; subjects found: {found}")
+    return chosen
+
+
 def read_subject(
-    dataset: str, subject: str, *, root: str | Path | None = None, task: str | None = None
+    dataset: str, subject: str, *, root: str | Path | None = None, task: str | None = None, runs=None
 ) -> tuple[mne.io.BaseRaw, pd.DataFrame]:
     """Read one subject of ``dataset`` with its registered reader.
 
@@ -147,6 +199,8 @@ def read_subject(
         Dataset folder (default ``$HEARLIKE_DATA/<dataset>``).
     task : str, optional
         BIDS task label (BIDS datasets only; default ``listening``).
+    runs : list of int, optional
+        Run numbers to read (datasets with runs only; default all).
 
     Returns
     -------
@@ -161,6 +215,10 @@ def read_subject(
         if "task" not in options:
             raise ValueError(f"dataset {dataset!r} has no BIDS tasks; leave task= unset")
         options["task"] = task
+    if runs is not None:
+        if not record.has_runs:
+            raise ValueError(f"dataset {dataset!r} has one recording per subject, no runs; leave `runs:` unset")
+        options["runs"] = [int(r) for r in runs]
     return record.read_subject(data_root(dataset, root), subject, **options)
 
 

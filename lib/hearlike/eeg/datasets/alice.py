@@ -1,12 +1,14 @@
 """Brennan & Hale 2019, "Alice" (``alice2019``): reader, word table, stimulus table.
 
 Layout under the dataset folder (citation, DOI and download in ``hearlike/data/datasets.yml``):
-``S01.vhdr/.vmrk/.eeg`` ... (61 easycap-M10 electrodes named ``1``..``61``, ``VEOG``, ``AUD``,
+the FieldTrip form ``S01.mat`` ... (a raw struct, 60 EEG channels + VEOG + AUD, µV; segment onsets from
+the trial definitions ``proc/S01.mat``) or the BrainVision form ``S01.vhdr/.vmrk/.eeg`` ... (61 easycap-M10 electrodes named ``1``..``61``, ``VEOG``, ``AUD``,
 500 Hz; one trigger ``Stimulus/S  k`` at the onset of each of the 12 audio segments),
 ``AliceChapterOne-EEG.csv`` (one row per word: ``Word``, ``Segment``, ``onset``, ``offset`` in s
 from the start of the segment's wav, ``Sentence``, ...), the audio
 ``DownTheRabbitHoleFinal_SoundFile{k}.wav`` (in the folder or its ``audio/`` sub-folder) and an
-optional electrode file ``easycapM10-acti61_elec.sfp``.
+optional electrode file ``easycapM10-acti61_elec.sfp``; ``datasets.mat`` (its ``use`` list is the
+original analysis's subject selection, :func:`paper_subjects`).
 
 Stimulus table: the csv's ``Sentence`` column gives the sentences; ids ``seg02-s0014`` (segment 2,
 sentence 14). A sentence read across two audio segments becomes one sentence per segment (each
@@ -23,6 +25,7 @@ import mne
 import numpy as np
 import pandas as pd
 
+from .fieldtrip import read_fieldtrip_raw, read_mat_struct
 from .files import annotation_times_s, check_brainvision_size, check_monotonic
 from .tables import drop_empty_words, sentence_rows
 
@@ -34,7 +37,13 @@ LAYOUT = {
     "words": "AliceChapterOne-EEG.csv",
     "audio": "DownTheRabbitHoleFinal_SoundFile{segment}.wav",
     "electrodes": "easycapM10-acti61_elec.sfp",
+    "fieldtrip_eeg": "{subject}.mat",
+    "proc": "proc/{subject}.mat",
+    "selection": "datasets.mat",
 }
+#: columns of ``proc.trl``: begin sample, end sample, offset (samples), segment, tmin (s), Order
+TRL_COLUMNS = ("begin", "end", "offset", "segment", "tmin", "order")
+_SUBJECT = re.compile(r"^S\d+$")
 #: csv column of each word field
 WORD_COLUMNS = {"word": "Word", "segment": "Segment", "onset": "onset", "offset": "offset"}
 MONTAGE = "easycap-M10"
@@ -46,13 +55,55 @@ SEGMENT_TRIGGER_REGEX = r"^(?:Stimulus/)?S\s*(\d+)$"
 
 
 def is_present(root: Path) -> bool:
-    """Cheap check that ``root`` holds the Alice word csv and BrainVision files."""
-    return (root / LAYOUT["words"]).exists() and any(root.glob("S*.vhdr"))
+    """Cheap check that ``root`` holds the Alice word csv and BrainVision or FieldTrip files."""
+    return (root / LAYOUT["words"]).exists() and bool(list_subjects(root))
 
 
 def list_subjects(root: Path) -> list[str]:
-    """Subjects (``"S01"``, ...) with a BrainVision header under ``root``."""
-    return sorted(p.stem for p in root.glob("S*.vhdr"))
+    """Subjects (``"S01"``, ...) with a BrainVision header or a FieldTrip ``.mat`` file under ``root``."""
+    stems = {p.stem for p in root.glob("S*.vhdr")} | {p.stem for p in root.glob("S*.mat")}
+    return sorted(s for s in stems if _SUBJECT.match(s))
+
+
+def paper_subjects(root: str | Path) -> list[str]:
+    """The subjects the original analysis kept: the ``use`` list of ``datasets.mat`` (33 of 49).
+
+    ``use`` is read as a cell array of file names (``'S01.mat'``, the form public readers report),
+    a list of subject numbers, or a 0/1 flag per subject ``S01``, ``S02``, ...
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``datasets.mat`` is missing.
+    ValueError
+        If it has no readable ``use`` entry.
+    """
+    path = Path(root) / LAYOUT["selection"]
+    if not path.is_file():
+        raise FileNotFoundError(f"missing {path} (datasets.mat of the Alice release: its `use` list is the paper's "
+                                f"subject selection); put it there or list `subjects:` explicitly")
+    use = np.atleast_1d(read_mat_struct(path, "use"))
+    if use.dtype == object or use.dtype.kind in "US":
+        names = [str(np.squeeze(v)) for v in use.reshape(-1)]
+        subjects = [Path(n).stem for n in names]
+    elif use.size > 2 and set(np.unique(use).tolist()) <= {0, 1}:  # a 0/1 flag per subject
+        subjects = [f"S{i:02d}" for i in np.flatnonzero(use.reshape(-1)) + 1]
+    else:
+        subjects = [f"S{int(v):02d}" for v in use.reshape(-1)]
+    bad = [s for s in subjects if not _SUBJECT.match(s)]
+    if bad or not subjects:
+        raise ValueError(f"{path}: `use` lists {bad or 'nothing'}; expected subject files such as 'S01.mat'")
+    return sorted(subjects)
+
+
+def default_subjects(root: Path) -> list[str]:
+    """:func:`paper_subjects` if ``datasets.mat`` is there (those found), else every subject found."""
+    found = list_subjects(root)
+    if not (Path(root) / LAYOUT["selection"]).is_file():
+        return found
+    kept = [s for s in paper_subjects(root) if s in found]
+    logger.info("alice2019: %d of %d subjects kept by datasets.mat `use`", len(kept), len(found))
+    return kept
 
 
 def word_table(root: str | Path) -> pd.DataFrame:
@@ -107,13 +158,72 @@ def segment_onsets(
     return onsets
 
 
+def proc_segment_onsets(root: str | Path, subject: str, sfreq_hz: float) -> dict[int, float]:
+    """Audio-segment onsets (s from the first sample) from the trial definition ``proc/<subject>.mat``.
+
+    ``proc.trl`` has one row per word kept by the original preprocessing: begin and end sample
+    (1-based), offset (samples of the epoch start before the word), segment, ``tmin`` (the word's
+    onset in the segment's wav, s) and ``Order``. The word is heard at sample ``begin - offset`` and
+    its segment started ``tmin`` before; each segment's onset is the median over its words (they
+    must agree within one sample).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the proc file is missing.
+    ValueError
+        If ``trl`` has fewer than 5 columns, a segment has no word, or its words disagree.
+    """
+    path = Path(root) / LAYOUT["proc"].format(subject=subject)
+    proc = read_mat_struct(path, "proc")
+    if not hasattr(proc, "trl"):
+        raise ValueError(f"{path}: the proc struct has no trl field (has {list(getattr(proc, '_fieldnames', []))})")
+    trl = np.atleast_2d(np.asarray(proc.trl, dtype=float))
+    if trl.shape[1] < 5:
+        raise ValueError(f"{path}: proc.trl has {trl.shape[1]} columns; expected {list(TRL_COLUMNS)}")
+    heard_s = (trl[:, 0] - trl[:, 2] - 1) / sfreq_hz  # 1-based sample of the word -> s from the first sample
+    starts = heard_s - trl[:, 4]
+    onsets: dict[int, float] = {}
+    for segment in range(1, N_SEGMENTS + 1):
+        mine = starts[trl[:, 3] == segment]
+        if not mine.size:
+            raise ValueError(f"{path}: proc.trl has no word of audio segment {segment}; its onset is unknown")
+        if np.ptp(mine) > 1.5 / sfreq_hz:
+            raise ValueError(f"{path}: the words of segment {segment} imply onsets {mine.min():.3f}-{mine.max():.3f} s "
+                             f"(more than a sample apart); is proc.trl for this recording?")
+        onsets[segment] = float(np.median(mine))
+    return onsets
+
+
+def _read_eeg(root: Path, subject: str) -> tuple[mne.io.BaseRaw, Path, dict[int, float]]:
+    """The recording (BrainVision preferred, else FieldTrip ``.mat``) and its segment onsets."""
+    vhdr = root / LAYOUT["eeg"].format(subject=subject)
+    mat = root / LAYOUT["fieldtrip_eeg"].format(subject=subject)
+    if vhdr.exists():
+        check_brainvision_size(vhdr)
+        raw = mne.io.read_raw_brainvision(vhdr, preload=True, verbose="error")
+        types = {ch: "eog" for ch in EOG_CHANNELS if ch in raw.ch_names}
+        types |= {ch: "misc" for ch in MISC_CHANNELS if ch in raw.ch_names}
+        if types:
+            raw.set_channel_types(types, verbose="error")
+        return raw, vhdr, segment_onsets(raw, source=str(vhdr))
+    if mat.exists():
+        raw = read_fieldtrip_raw(mat, eog=EOG_CHANNELS, misc=MISC_CHANNELS)
+        return raw, mat, proc_segment_onsets(root, subject, raw.info["sfreq"])
+    raise FileNotFoundError(f"missing BrainVision header {vhdr} (with its .vmrk and .eeg) and FieldTrip file {mat}: "
+                            f"no recording of {subject}")
+
+
 def read_subject(root: str | Path, subject: str) -> tuple[mne.io.BaseRaw, pd.DataFrame]:
-    """Read one Alice subject (BrainVision ``S01.vhdr``) and the words heard, in recording time.
+    """Read one Alice subject and the words heard, in recording time.
+
+    The BrainVision form ``S01.vhdr`` (segment onsets from its triggers) is read if present, else
+    the FieldTrip form ``S01.mat`` (segment onsets from ``proc/S01.mat``, :func:`proc_segment_onsets`).
 
     Parameters
     ----------
     root : str or Path
-        Dataset folder holding ``S01.vhdr`` ..., ``AliceChapterOne-EEG.csv``.
+        Dataset folder holding ``S01.vhdr`` or ``S01.mat`` ..., ``AliceChapterOne-EEG.csv``.
     subject : str
         ``"S01"`` (or ``"1"``).
 
@@ -127,30 +237,27 @@ def read_subject(root: str | Path, subject: str) -> tuple[mne.io.BaseRaw, pd.Dat
     root = Path(root)
     if not str(subject).startswith("S"):
         subject = f"S{int(subject):02d}"
-    path = root / LAYOUT["eeg"].format(subject=subject)
-    if not path.exists():
-        raise FileNotFoundError(f"missing BrainVision header {path} (with its .vmrk and .eeg)")
-    check_brainvision_size(path)
-    raw = mne.io.read_raw_brainvision(path, preload=True, verbose="error")
-    types = {ch: "eog" for ch in EOG_CHANNELS if ch in raw.ch_names}
-    types |= {ch: "misc" for ch in MISC_CHANNELS if ch in raw.ch_names}
-    if types:
-        raw.set_channel_types(types, verbose="error")
+    raw, path, onsets = _read_eeg(root, subject)
     montage_file = root / LAYOUT["electrodes"]
     if montage_file.exists():
         montage = mne.channels.read_custom_montage(montage_file)
     else:
         montage = mne.channels.make_standard_montage(MONTAGE)
     expected = montage.ch_names[:N_EEG_CHANNELS]
+    eeg_names = [raw.ch_names[i] for i in mne.pick_types(raw.info, eeg=True)]
+    unknown = [ch for ch in eeg_names if ch not in montage.ch_names]
+    if unknown:
+        raw.set_channel_types({ch: "misc" for ch in unknown}, verbose="error")
+        logger.warning("%s: channels %s are not %s electrodes and are kept as misc", path, unknown, MONTAGE)
     missing = [ch for ch in expected if ch not in raw.ch_names]
-    if missing:
+    allowed = 1 if path.suffix == ".mat" else 0  # the FieldTrip files hold 60 of the 61 (the reference is left out)
+    if len(missing) > allowed:
         raise ValueError(
             f"{path}: EEG channels {missing} are missing (channel count mismatch: found "
             f"{len(mne.pick_types(raw.info, eeg=True))} EEG channels, expected the "
             f"{len(expected)} {MONTAGE} channels)"
         )
     raw.set_montage(montage, on_missing="ignore", verbose="error")
-    onsets = segment_onsets(raw, source=str(path))
     words = word_table(root)
     words["time_s"] = words["segment"].map(onsets) + words["onset_s"]
     words.attrs["source"] = f"{path} + {root / LAYOUT['words']}"

@@ -6,6 +6,12 @@ Layout under the dataset folder (citation, DOI and download in ``hearlike/data/d
 ``Stimuli/Text/Run{R}.mat`` (``wordVec``, ``onset_time``, ``offset_time``: s from the start of
 ``Stimuli/Audio/audio{R}.wav``). EEG time 0 of each run is the onset of its audio.
 
+The OpenNeuro release ds004408 (BIDS) is read too: ``sub-001/eeg/sub-001_task-listening_run-01_eeg.vhdr``
+... (BrainVision, 512 Hz, channels A1..D32), ``stimuli/audio01.wav`` and ``stimuli/audio01.TextGrid``
+(word tier; no word events in ``events.tsv``); run ``R`` plays ``audio{R:02d}.wav`` from its first
+sample (:func:`hearlike.eeg.datasets.bids.run_words`). Which form a folder holds is detected
+(:func:`is_bids`).
+
 Stimulus table: the word vectors carry no punctuation, so each run is cut into sentence-like units
 at pauses (:func:`segment_at_pauses`); ids ``run03-s012`` (run 3, unit 12, 0-based), audio
 ``Stimuli/Audio/audio{R}.wav``.
@@ -21,7 +27,9 @@ import mne
 import numpy as np
 import pandas as pd
 
+from . import bids
 from .files import check_monotonic, loadmat, mat_string
+from .textgrid import textgrid_words
 from .tables import drop_empty_words, sentence_rows
 
 logger = logging.getLogger(__name__)
@@ -31,7 +39,12 @@ LAYOUT = {
     "eeg": "EEG/Subject{subject}/Subject{subject}_Run{run}.mat",
     "words": "Stimuli/Text/Run{run}.mat",
     "audio": "Stimuli/Audio/audio{run}.wav",
+    "bids_eeg": "sub-{subject}/eeg/sub-{subject}_task-listening_run-{run:02d}_eeg.vhdr",
+    "bids_words": "stimuli/audio{run:02d}.TextGrid",
+    "bids_audio": "stimuli/audio{run:02d}.wav",
 }
+#: BIDS task of OpenNeuro ds004408
+BIDS_TASK = "listening"
 #: MATLAB field names
 FIELDS = {"eeg": "eegData", "mastoids": "mastoids", "sfreq": "fs", "word": "wordVec", "onset": "onset_time",
           "offset": "offset_time"}  # fmt: skip
@@ -60,19 +73,28 @@ def _subject_dir(root: Path, subject: str) -> Path:
     )
 
 
+def is_bids(root: Path) -> bool:
+    """True if ``root`` holds the OpenNeuro (BIDS) form, ``sub-*/eeg/*_eeg.*`` files."""
+    return any(Path(root).glob("sub-*/eeg/*_eeg.*"))
+
+
 def is_present(root: Path) -> bool:
-    """Cheap check that ``root`` holds Broderick EEG files (not a full validation)."""
-    return any(root.glob("EEG/Subject*/Subject*_Run*.mat")) or any(root.glob("Subject*/Subject*_Run*.mat"))
+    """Cheap check that ``root`` holds Broderick EEG files, Dryad or OpenNeuro form (not a full validation)."""
+    return (any(root.glob("EEG/Subject*/Subject*_Run*.mat")) or any(root.glob("Subject*/Subject*_Run*.mat"))
+            or is_bids(root))
 
 
 def list_subjects(root: Path) -> list[str]:
-    """Subject numbers (``"1"``, ``"2"``, ...) with a folder under ``root``, in natural order."""
+    """Subjects under ``root``: numbers (``"1"``, ...) of the Dryad folders, or BIDS labels (``"001"``)."""
+    if is_bids(root):
+        return bids.list_subjects(root)
     folders = list(root.glob("EEG/Subject*")) or list(root.glob("Subject*"))
     return sorted({f.name.removeprefix("Subject") for f in folders if f.is_dir()}, key=lambda s: (len(s), s))
 
 
 def read_words(root: str | Path, run: int) -> pd.DataFrame:
-    """Read ``Stimuli/Text/Run{run}.mat`` (``wordVec``, ``onset_time``, ``offset_time``).
+    """Read ``Stimuli/Text/Run{run}.mat`` (``wordVec``, ``onset_time``, ``offset_time``), or in the
+    OpenNeuro form ``stimuli/audio{run:02d}.TextGrid`` (word tier).
 
     Returns
     -------
@@ -80,6 +102,13 @@ def read_words(root: str | Path, run: int) -> pd.DataFrame:
         Columns ``word``, ``onset_s``, ``offset_s`` (s from the start of ``audio{run}.wav``),
         ``audio_file``, ``run``.
     """
+    textgrid = Path(root) / LAYOUT["bids_words"].format(run=run)
+    if textgrid.is_file():
+        words = textgrid_words(textgrid)
+        check_monotonic(words["onset_s"].to_numpy(), str(textgrid))
+        words["audio_file"] = Path(LAYOUT["bids_audio"].format(run=run)).name
+        words["run"] = run
+        return words
     path = Path(root) / LAYOUT["words"].format(run=run)
     mat = loadmat(path, (FIELDS["word"], FIELDS["onset"], FIELDS["offset"]))
     words = [mat_string(cell) for cell in np.asarray(mat[FIELDS["word"]], dtype=object).reshape(-1)]
@@ -98,6 +127,9 @@ def read_words(root: str | Path, run: int) -> pd.DataFrame:
 
 
 def _word_runs(root: Path) -> list[int]:
+    grids = sorted(root.glob("stimuli/audio*.TextGrid"))
+    if grids:
+        return sorted(int(m.group(1)) for p in grids if (m := re.match(r"audio(\d+)\.TextGrid$", p.name)))
     text = root / Path(LAYOUT["words"]).parent
     files = text.glob("Run*.mat") if text.is_dir() else []
     runs = sorted(int(m.group(1)) for p in files if (m := _RUN_FILE.match(p.name)))
@@ -140,8 +172,8 @@ def _read_run(path: Path, montage, sfreq: float | None) -> mne.io.RawArray:
     return mne.io.RawArray(data, info, verbose="error")
 
 
-def read_subject(root: str | Path, subject: str) -> tuple[mne.io.BaseRaw, pd.DataFrame]:
-    """Read all runs of one Broderick subject and the words heard in them.
+def read_subject(root: str | Path, subject: str, *, runs=None) -> tuple[mne.io.BaseRaw, pd.DataFrame]:
+    """Read the runs of one Broderick subject (Dryad or OpenNeuro form) and the words heard in them.
 
     Runs are concatenated in run order; ``BAD boundary``/``EDGE boundary`` annotations mark the
     joins so that filters restart and epochs across a join are rejected.
@@ -151,7 +183,10 @@ def read_subject(root: str | Path, subject: str) -> tuple[mne.io.BaseRaw, pd.Dat
     root : str or Path
         Dataset folder (holding ``EEG/`` or ``Subject*/`` and ``Stimuli/``).
     subject : str
-        Subject number (``"1"``) or folder name (``"Subject1"``).
+        Subject number (``"1"``) or folder name (``"Subject1"``); BIDS label (``"001"``) in the
+        OpenNeuro form.
+    runs : list of int, optional
+        Run numbers to read (default: all).
 
     Returns
     -------
@@ -163,10 +198,19 @@ def read_subject(root: str | Path, subject: str) -> tuple[mne.io.BaseRaw, pd.Dat
     """
     root = Path(root)
     montage = mne.channels.make_standard_montage(MONTAGE)
+    if is_bids(root):
+        return _read_bids_subject(root, subject, runs=runs, montage=montage)
     folder = _subject_dir(root, subject)
-    runs = sorted((int(m.group(2)), path) for path in folder.glob("Subject*_Run*.mat") if (m := _RUN.search(path.name)))
-    if not runs:
+    found = sorted((int(m.group(2)), path) for path in folder.glob("Subject*_Run*.mat") if (m := _RUN.search(path.name)))
+    if not found:
         raise FileNotFoundError(f"{folder} holds no Subject*_Run*.mat files")
+    if runs is not None:
+        missing = sorted(set(int(r) for r in runs) - {r for r, _ in found})
+        if missing:
+            raise FileNotFoundError(f"{folder} has no run(s) {missing}; runs found: {[r for r, _ in found]} "
+                                    f"(fix `runs:` in the parameters)")
+        found = [(r, p) for r, p in found if r in {int(x) for x in runs}]
+    runs = found
     raws, tables, offset_s = [], [], 0.0
     for run, path in runs:
         raw = _read_run(path, montage, raws[0].info["sfreq"] if raws else None)
@@ -180,6 +224,23 @@ def read_subject(root: str | Path, subject: str) -> tuple[mne.io.BaseRaw, pd.Dat
     words = pd.concat(tables, ignore_index=True)
     words.attrs["source"] = f"{folder} + {root / Path(LAYOUT['words']).parent}"
     logger.info("read Broderick subject %s: %d runs, %d words", subject, len(runs), len(words))
+    return raw, words
+
+
+def _read_bids_subject(root: Path, subject: str, *, runs, montage) -> tuple[mne.io.BaseRaw, pd.DataFrame]:
+    """ds004408: the BIDS runs, words from ``stimuli/audio{run:02d}.TextGrid`` from each run's first sample."""
+    raw, words = bids.read_subject(root, subject, task=BIDS_TASK, runs=runs,
+                                   default_stimulus=Path(LAYOUT["bids_audio"]).name)  # fmt: skip
+    if "audio_file" not in words:
+        raise ValueError(f"{words.attrs.get('source')}: Broderick runs are expected without word events "
+                         "(words come from stimuli/audioXX.TextGrid)")
+    scalp = [ch for ch in montage.ch_names if ch in raw.ch_names]
+    if len(scalp) != N_EEG_CHANNELS:
+        raise ValueError(f"sub-{subject}: {len(scalp)} of the {N_EEG_CHANNELS} {MONTAGE} channels (A1..D32) found in "
+                         f"{raw.filenames[0]} (channel count mismatch); is this the ds004408 release?")
+    if raw.get_montage() is None:
+        raw.set_montage(montage, on_missing="ignore", verbose="error")
+    logger.info("read Broderick (OpenNeuro) sub-%s: %d words", subject, len(words))
     return raw, words
 
 
@@ -253,13 +314,14 @@ def stimulus_table(root: str | Path, *, pause_s: float = DEFAULT_PAUSE_S, min_wo
     root = Path(root)
     runs = _word_runs(root)
     text = root / Path(LAYOUT["words"]).parent
+    audio = LAYOUT["bids_audio"] if (root / "stimuli").is_dir() and not text.is_dir() else LAYOUT["audio"]
     run_width = max(2, len(str(runs[-1])))
     tables = []
     for run in runs:
         words = drop_empty_words(read_words(root, run), str(text / f"Run{run}.mat"))
         if words.empty:
             continue
-        words["audio_path"] = LAYOUT["audio"].format(run=run)
+        words["audio_path"] = audio.format(run=run)
         units = segment_at_pauses(words["onset_s"], words["offset_s"], pause_s=pause_s, min_words=min_words,
                                   max_words=max_words)  # fmt: skip
         width = max(3, len(str(units[-1])))
