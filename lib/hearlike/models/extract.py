@@ -381,7 +381,7 @@ def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: 
     else:
         rate = adapter.sampling_rate_hz
         n_context = int(round(context_s * rate))
-        audios = []
+        audios, transcripts = [], []
         for sid in batch:
             rows = by_sentence[sid]
             file, full, start, stop = _sentence_audio(rows, sid, root, files, segment_pad_s)
@@ -401,7 +401,10 @@ def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: 
                                  f"sentence, lower context_s or set segment_pad_s to crop long files")
             audios.append(audio)
             spans.append(rows[["onset_s", "offset_s"]].to_numpy(dtype=np.float64) + shift)
-        states = adapter.run_audio(audios)
+            if adapter.record.decoder_input == "transcript":
+                text = str(rows["sentence_text"].iloc[0])
+                transcripts.append((text, word_char_spans(text, rows["word"].tolist(), sentence_id=sid), spans[-1]))
+        states = adapter.run_audio(audios, transcripts=transcripts) if transcripts else adapter.run_audio(audios)
     return xr.concat([_sentence_dataset(s, by_sentence[sid], span[:, 0], span[:, 1], pooling=pooling)
                       for s, sid, span in zip(states, batch, spans)], dim="word")
 
