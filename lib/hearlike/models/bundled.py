@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-__all__ = ["BUNDLED_PACKAGES", "bundled_available", "convert_whisper_ct2", "default_models_dir", "ensure_bundled",
+__all__ = ["BUNDLED_PACKAGES", "bundled_available", "convert_whisper_ct2", "default_models_dir", "ensure_bundled", "offline_weights",
            "tensor_checksum", "whisper_ct2_state_dict"]
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,28 @@ def bundled_available(key: str) -> bool:
 
     package = BUNDLED_PACKAGES.get(key)
     return package is not None and importlib.util.find_spec(package) is not None
+
+
+def offline_weights(key: str) -> str:
+    """Where real weights of registry entry ``key`` are available without network ("" if nowhere).
+
+    ``"bundled"`` (its package is installed), ``"random init"`` (a random twin whose source is
+    installed), ``"HF cache"`` (its ``config.json`` is in the local Hugging Face cache).
+    """
+    from .registry import get_spec
+
+    spec = get_spec(key)
+    kind, _, of = spec.weights.partition(":")
+    if kind == "bundled":
+        return f"bundled ({BUNDLED_PACKAGES[key].replace('_', '-')})" if bundled_available(key) else ""
+    if kind == "random":
+        return "random init" if offline_weights(of) else ""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return ""
+    found = try_to_load_from_cache(spec.hf_id, "config.json")
+    return "HF cache" if isinstance(found, str) else ""
 
 
 # ------------------------------------------------------------------------------------------ the name map
