@@ -85,3 +85,12 @@ def test_model_paths_keys_and_relative_folders_are_checked(tiny_params_file, tmp
     values["model_paths"] = {KEY: "weights/w"}
     path.write_text(yaml.safe_dump(values))
     assert load_params(path).model_paths[KEY] == tmp_path / "weights" / "w"  # relative to the file
+
+
+def test_methods_table_describes_what_the_folder_holds(tiny_params_file, tmp_path, weights):
+    from hearlike.methods import models_table
+
+    table = models_table(load_params(_params_file(tiny_params_file, tmp_path, weights["whisper"])))
+    row = table.loc[KEY]
+    assert row["source"] == f"local folder {weights['whisper']}"
+    assert (row["encoder layers"], row["decoder layers"]) == (2, 0)  # the tiny folder's, not the release's 32
