@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-__all__ = ["BUNDLED_PACKAGES", "bundled_available", "convert_whisper_ct2", "default_models_dir", "ensure_bundled", "offline_weights",
-           "tensor_checksum", "whisper_ct2_state_dict"]
+__all__ = ["BUNDLED_PACKAGES", "bundled_available", "convert_whisper_ct2", "default_models_dir", "ensure_bundled",
+           "offline_weights", "tensor_checksum", "whisper_ct2_state_dict"]
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,8 @@ def whisper_ct2_state_dict(ct2: dict) -> tuple[dict[str, np.ndarray], dict]:
     vocab, d_model = ct2["decoder/embeddings/weight"].shape
     sizes = dict(d_model=int(d_model), vocab_size=int(vocab), encoder_layers=_n_layers(ct2, "encoder"),
                  decoder_layers=_n_layers(ct2, "decoder"),
-                 encoder_attention_heads=int(ct2["encoder/num_heads"]), decoder_attention_heads=int(ct2["decoder/num_heads"]),
+                 encoder_attention_heads=int(ct2["encoder/num_heads"]),
+                 decoder_attention_heads=int(ct2["decoder/num_heads"]),
                  encoder_ffn_dim=int(ct2["encoder/layer_0/ffn/linear_0/weight"].shape[0]),
                  decoder_ffn_dim=int(ct2["decoder/layer_0/ffn/linear_0/weight"].shape[0]),
                  num_mel_bins=int(ct2["encoder/conv1/weight"].shape[1]),
@@ -266,7 +267,6 @@ def convert_whisper_ct2(source: str | Path, folder: str | Path, *, model_id: str
     if ct2.spec != "WhisperSpec":
         raise ValueError(f"{source / 'model.bin'} holds a CTranslate2 {ct2.spec!r}, not a WhisperSpec")
     ct2_config = json.loads((source / "config.json").read_text()) if (source / "config.json").is_file() else {}
-    tensors, sizes = {}, None
     with tqdm(total=3, desc=f"convert {source.name} to HF", unit="step") as bar:
         tensors, sizes = whisper_ct2_state_dict(ct2)
         bar.update()
