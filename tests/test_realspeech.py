@@ -70,8 +70,9 @@ def test_frame_coverage_counts_frame_centres_inside_each_word():
 def test_the_shipped_alignment_is_ordered_and_plausible():
     words = pd.read_csv(NAPLIB_WORDS, sep="\t")
     assert words["trial"].nunique() >= 9 and len(words) > 1500
-    for _, trial in words.groupby("trial"):
+    durations_s = [62.0, 52.0, 64.3, 62.1, 65.6, 71.9, 85.4, 65.9, 59.0, 56.2]  # naplib's excerpts
+    for number, trial in words.groupby("trial"):
         assert (np.diff(trial["onset_s"]) >= 0).all() and (trial["offset_s"] > trial["onset_s"]).all()
-        assert trial["offset_s"].max() < 70.0  # the excerpts last about a minute
+        assert trial["offset_s"].max() <= durations_s[number]
     durations = words["offset_s"] - words["onset_s"]
     assert 0.15 < durations.median() < 0.4  # read speech: a few words per second
