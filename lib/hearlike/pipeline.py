@@ -101,7 +101,8 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
         random-weight model of a real architecture, built offline and saved under the cache), or a
         registry key from ``hearlike models`` (real weights from ``model_path`` or the Hub cache).
     model_path : path, optional
-        Local weights folder for a registry model.
+        Local weights folder for a registry model; default: ``params.model_paths[key]``, else the
+        converted bundled weights (``ModelSpec.weights``) under ``cache_dir/models``, else the Hub id.
     trust_remote_code : bool
         Let a registry model that needs its own Python code run it (an explicit opt-in; the CLI's
         ``--trust-remote-code``; never read from the parameter file).
@@ -121,6 +122,13 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
         return states
     cache_dir = _cache(params, "states")
     registry_key = key
+    if model_path is None and key in params.model_paths:
+        model_path = params.model_paths[key]
+        _check_folder(params, key, model_path)
+    elif model_path is None and key in REGISTRY and REGISTRY[key].weights != "hub":
+        from .models.bundled import ensure_bundled
+
+        model_path = ensure_bundled(key, root=params.cache_dir / "models", seed=params.seed)
     if key.startswith(TINY_PREFIX):
         registry_key = tiny_stands_for(key)
         family = REGISTRY[registry_key].family
@@ -132,6 +140,17 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
         model_path=model_path, dataset=params.dataset, device=params.device, trust_remote_code=trust_remote_code,
         **params.extraction.as_kwargs(),
     )
+
+
+def _check_folder(params: Params, key: str, folder: Path) -> None:
+    """A ``model_paths`` folder that is missing or holds another architecture: one error naming the entry."""
+    from .models import get_spec
+    from .models.adapters import check_model_folder
+
+    try:
+        check_model_folder(get_spec(key), folder)
+    except (FileNotFoundError, ValueError) as err:
+        raise type(err)(f"model_paths.{key} in {params.source}: {err}") from None
 
 
 def layer_states(params: Params, key: str) -> xr.DataArray:
@@ -197,7 +216,8 @@ def regions_of(params: Params, epochs: xr.DataArray) -> dict[str, list[str]]:
 def grid_config(params: Params) -> dict[str, Any]:
     """The part of the parameters that determines the metric grid (its cache key)."""
     keys = ("dataset", "data_root", "models", "metrics", "extra_metrics", "windows", "regions", "factor_metric_regions",
-            "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind", "subjects", "runs")
+            "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind", "subjects", "runs",
+            "model_paths")
     values = params.to_dict()
     return {k: values[k] for k in keys} | {"data": data_fingerprint(params)}
 

@@ -114,17 +114,27 @@ class Adapter:
         return encode(prefix) + [self.audio_token_id] * n_tokens + encode(suffix)
 
     @torch.no_grad()
-    def run_audio(self, audios: list[np.ndarray]) -> list[ItemStates]:
+    def run_audio(self, audios: list[np.ndarray], *, transcripts: list[tuple] | None = None) -> list[ItemStates]:
         """Forward a batch of mono audios (at :attr:`sampling_rate_hz`) and return their states.
 
         Parameters
         ----------
         audios : list of ndarray, each shape (n_samples,), float32
+        transcripts : list of (str, ndarray (n_words, 2), ndarray (n_words, 2)), optional
+            Per audio: the sentence text, its words' character spans and their times (s in the
+            audio). Needed by families whose decoder is teacher-forced with the transcript
+            (``Family.decoder_input == "transcript"``); their decoder states are the tokens of each
+            word, timed at the word's midpoint, so time pooling gathers each word's tokens.
         """
         if self.record.layout is None:
             raise ValueError(f"model {self.spec.key!r} ({self.family!r} family) takes no audio; use run_text")
+        forced = self.record.decoder_input == "transcript"
+        if forced and (transcripts is None or len(transcripts) != len(audios)):
+            raise ValueError(f"model {self.spec.key!r}: its decoder is fed the transcript; pass one transcript per "
+                             f"audio (got {None if transcripts is None else len(transcripts)} for {len(audios)})")
         if self.record.one_audio_per_pass and len(audios) > 1:
-            return [item for audio in audios for item in self.run_audio([audio])]
+            return [item for i, audio in enumerate(audios)
+                    for item in self.run_audio([audio], transcripts=transcripts[i:i + 1] if forced else None)]
         kwargs = self._features([np.asarray(a, dtype=np.float32) for a in audios])
         layouts = [self.record.layout(len(a), **self.layout_options) for a in audios]
         captured: list[torch.Tensor] = []
@@ -137,6 +147,8 @@ class Adapter:
             if self.record.encoder_only:
                 self.base.encoder(kwargs["input_features"])
                 hidden = None
+            elif forced:
+                hidden, forced_tokens = self._teacher_forced(kwargs, transcripts)
             else:
                 ids = [self._prompt_ids(len(layout.token_times_s)) for layout in layouts]
                 input_ids, attention_mask = self._pad(ids)
@@ -167,7 +179,10 @@ class Adapter:
                 keep = enc_times < duration_s
                 enc, enc_times = enc[:, torch.as_tensor(keep, device=enc.device)], enc_times[keep]
             dec, dec_times = None, layout.token_times_s
-            if hidden is not None:
+            if hidden is not None and forced:
+                positions, dec_times = forced_tokens[b]
+                dec = hidden[:, b, torch.as_tensor(positions, device=hidden.device)]
+            elif hidden is not None:
                 positions = torch.nonzero(input_ids[b] == self.audio_token_id).squeeze(1)
                 if len(positions) != len(dec_times):
                     raise RuntimeError(f"{self.spec.key}: {len(positions)} audio tokens in the prompt, "
@@ -180,6 +195,35 @@ class Adapter:
             raise RuntimeError(f"{self.spec.key}: the encoder emitted {encoder.shape[1]} packed frames, "
                                f"the layout accounts for {packed_start}")
         return results
+
+    def _teacher_forced(self, kwargs: dict, transcripts: list[tuple]):
+        """Decoder states of an encoder-decoder fed each transcript after the prompt (teacher forcing).
+
+        Returns
+        -------
+        hidden : Tensor, shape (n_layers, batch, n_tokens, features)
+        tokens : list of (ndarray of int, ndarray of float)
+            Per item: the positions of tokens that belong to a word, and that word's midpoint (s).
+        """
+        prefix = self.spec.prompt_template.partition("{text}")[0]
+        start = self.tokenizer(prefix, add_special_tokens=False)["input_ids"] if prefix else []
+        ids, tokens = [], []
+        for text, spans, times in transcripts:
+            body = self.tokenizer(" " + text, add_special_tokens=False, return_offsets_mapping=True)
+            offsets = np.asarray(body["offset_mapping"], dtype=np.float64).reshape(-1, 2) - 1.0  # in `text`
+            overlap = (np.minimum(offsets[:, None, 1], spans[None, :, 1])
+                       - np.maximum(offsets[:, None, 0], spans[None, :, 0]))  # (tokens, words), characters
+            owner = np.where(overlap.max(axis=1) > 0, overlap.argmax(axis=1), -1)
+            missing = sorted(set(range(len(spans))) - set(owner.tolist()))
+            if missing:
+                raise RuntimeError(f"{self.spec.key}: word(s) {missing} of {text!r} got no decoder token")
+            keep = np.nonzero(owner >= 0)[0]
+            tokens.append((len(start) + keep, np.asarray(times, dtype=np.float64)[owner[keep]].mean(axis=1)))
+            ids.append(start + body["input_ids"])
+        input_ids, attention_mask = self._pad(ids)
+        out = self.model(**kwargs, decoder_input_ids=input_ids, decoder_attention_mask=attention_mask,
+                         output_hidden_states=True, use_cache=False)
+        return torch.stack(out.decoder_hidden_states[1:]), tokens
 
     def _features(self, audios: list[np.ndarray]) -> dict:
         """The forward's audio arguments from the family's feature call, on the device (floats in the model dtype)."""
@@ -296,6 +340,10 @@ def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None
     record = get_family(spec.family)
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"dtype {dtype!r} is not one of 'float32', 'bfloat16', 'float16'")
+    if model_path is None and spec.weights != "hub":
+        from .bundled import ensure_bundled
+
+        model_path = ensure_bundled(spec.key)
     if model_path is not None:
         check_model_folder(spec, model_path)
     source = str(model_path) if model_path is not None else spec.hf_id

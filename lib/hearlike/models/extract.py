@@ -320,8 +320,9 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
                    block_size=block_size)
     table = _check_table(stimuli)
     source = str(Path(model_path).resolve()) if model_path is not None else spec.hf_id
+    loaded = _folder_identity(model_path) if model_path is not None else {"hub": spec.hf_id}
     digest = config_hash({
-        "model": spec.key, "source": source, "template": spec.prompt_template, "pooling": pooling,
+        "model": spec.key, "weights": loaded, "template": spec.prompt_template, "pooling": pooling,
         "context_s": float(context_s), "segment_pad_s": None if segment_pad_s is None else float(segment_pad_s),
         "dtype": dtype, "resample": resample, "version": __version__, "stimuli": _table_hash(table)})
     cache_dir = Path(cache_dir)
@@ -341,11 +342,43 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
                          block_size=block_size, resample=resample)
     result = _merged(pieces, table, attrs={
         "model_id": spec.key, "hf_id": spec.hf_id, "source": source, "config_hash": digest,
+        "loaded_model": loaded.get("name", spec.hf_id), "weights_config_sha256": loaded.get("config_sha256", ""),
+        "weights_kind": loaded.get("kind", "hub"),
         "hearlike_version": __version__, "pooling": pooling, "context_s": float(context_s),
         "segment_pad_s": "none" if segment_pad_s is None else float(segment_pad_s), "dtype": dtype, "dataset": dataset})
+    result.attrs |= {f"n_{c}_layers": int(result.sizes.get(f"{c}_layer", 0)) for c in ("encoder", "decoder")}
     write_netcdf(result, final, config_hash=digest)
     shutil.rmtree(parts, ignore_errors=True)
     return read_netcdf(final, config_hash=digest)
+
+
+def _folder_identity(model_path) -> dict:
+    """What a local weights folder holds: its config.json hash (the cache key) and how it was made.
+
+    Moving the folder keeps the cache; changing its config (another model) or its conversion
+    record (other tensors) invalidates it.
+    """
+    import hashlib
+    import json
+
+    folder = Path(model_path)
+    config = folder / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"model_path {folder} has no config.json; it must be a Hugging Face model folder")
+    raw = config.read_bytes()
+    try:
+        values = json.loads(raw)
+    except ValueError as err:
+        raise ValueError(f"{config} is not valid JSON ({err})") from err
+    identity = {"config_sha256": hashlib.sha256(raw).hexdigest(),
+                "name": str(values.get("_name_or_path") or values.get("name_or_path") or folder.name),
+                "kind": "local folder"}
+    marker = folder / "conversion.json"
+    if marker.is_file():
+        record = json.loads(marker.read_text())
+        identity |= {"kind": str(record.get("kind", "converted")), "tensor_sha256": str(record.get("tensor_sha256")),
+                     "name": str(record.get("model_id", identity["name"]))}
+    return identity
 
 
 def _sentence_audio(rows: pd.DataFrame, sid: str, root: Path, files: _AudioFiles, pad_s: float | None):
@@ -381,7 +414,7 @@ def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: 
     else:
         rate = adapter.sampling_rate_hz
         n_context = int(round(context_s * rate))
-        audios = []
+        audios, transcripts = [], []
         for sid in batch:
             rows = by_sentence[sid]
             file, full, start, stop = _sentence_audio(rows, sid, root, files, segment_pad_s)
@@ -401,7 +434,10 @@ def _run_batch(adapter: Adapter, batch: list[str], by_sentence: dict, previous: 
                                  f"sentence, lower context_s or set segment_pad_s to crop long files")
             audios.append(audio)
             spans.append(rows[["onset_s", "offset_s"]].to_numpy(dtype=np.float64) + shift)
-        states = adapter.run_audio(audios)
+            if adapter.record.decoder_input == "transcript":
+                text = str(rows["sentence_text"].iloc[0])
+                transcripts.append((text, word_char_spans(text, rows["word"].tolist(), sentence_id=sid), spans[-1]))
+        states = adapter.run_audio(audios, transcripts=transcripts) if transcripts else adapter.run_audio(audios)
     return xr.concat([_sentence_dataset(s, by_sentence[sid], span[:, 0], span[:, 1], pooling=pooling)
                       for s, sid, span in zip(states, batch, spans)], dim="word")
 

