@@ -45,6 +45,7 @@ def test_subjects_and_runs_survive_a_round_trip_and_key_the_grid(tmp_path):
     assert params.runs == (2, 5) and params.replace().subjects == ("S01", "S03")
     assert params.to_dict()["subjects"] == ["S01", "S03"] and params.to_dict()["runs"] == [2, 5]
     assert pipeline.grid_config(params)["runs"] == [2, 5] and pipeline.grid_config(params)["subjects"] == ["S01", "S03"]
+    assert "runs" not in pipeline.grid_config(_params(tmp_path))  # unset: the grid hash of existing studies stays
 
 
 def test_pipeline_reads_the_selected_subjects_and_runs(tmp_path):

@@ -216,10 +216,10 @@ def regions_of(params: Params, epochs: xr.DataArray) -> dict[str, list[str]]:
 def grid_config(params: Params) -> dict[str, Any]:
     """The part of the parameters that determines the metric grid (its cache key)."""
     keys = ("dataset", "data_root", "models", "metrics", "extra_metrics", "windows", "regions", "factor_metric_regions",
-            "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind", "subjects", "runs",
-            "model_paths")
+            "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind", "model_paths")
     values = params.to_dict()
-    return {k: values[k] for k in keys} | {"data": data_fingerprint(params)}
+    chosen = {k: values[k] for k in ("subjects", "runs") if values[k] is not None}  # unset: hashes as before
+    return {k: values[k] for k in keys} | chosen | {"data": data_fingerprint(params)}
 
 
 def metric_grid(params: Params, *, keep_sentences: bool = True, recompute: bool = False) -> xr.Dataset:
