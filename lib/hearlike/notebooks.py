@@ -35,6 +35,18 @@ def notebook_parameters(params: Params, name: str, *, relative_to: str | Path | 
     return injected
 
 
+def _fold_parameter_cells(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-input``: the book folds it under a toggle."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(notebook, path)
+
+
 def run_notebooks(
     params_file: str | Path,
     *,
@@ -107,6 +119,7 @@ def run_notebooks(
                     shutil.copyfile(tmp_out, failed)
                     logger.error("%s failed; partial output kept in %s", source.name, failed)
                 raise
+            _fold_parameter_cells(tmp_out)
         logger.info("executed %s in %.1f s", source.name, time.perf_counter() - started)
         written.append(target)
     return written
