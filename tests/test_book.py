@@ -118,3 +118,25 @@ def test_progress_bars_honour_tqdm_disable(monkeypatch):
     assert disabled(False) is True and disabled(None) is True
     monkeypatch.setenv("TQDM_DISABLE", "0")
     assert disabled(False) is False and disabled(None) is None
+
+
+def test_real_data_page_holds_the_registry_table():
+    from hearlike.framing import models_markdown
+
+    page = (ROOT / "book" / "real_data.md").read_text()
+    assert models_markdown() in page, "book/real_data.md's model table is out of step: paste hearlike.framing.models_markdown()"
+    assert "<this repository>" not in page
+
+
+def test_build_table_has_the_date_and_the_versions():
+    import datetime
+    import importlib.metadata
+
+    from hearlike.buildinfo import build_table, espeak_version
+
+    table = build_table(now=datetime.datetime(2026, 1, 2, 3, 4, tzinfo=datetime.timezone.utc))["value"]
+    assert table["book built (UTC)"] == "2026-01-02 03:04"
+    assert table["matplotlib"] == importlib.metadata.version("matplotlib")
+    assert table["seaborn"] == importlib.metadata.version("seaborn")
+    assert table["libespeak-ng"] == espeak_version()
+    assert espeak_version()[0].isdigit(), espeak_version()  # e.g. "1.52-dev"
