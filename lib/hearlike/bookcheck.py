@@ -41,12 +41,12 @@ __all__ = ["KNOWN_JS_ERRORS", "WIDTHS", "raw_table_lines", "citation_problems", 
 WIDTHS = (1280, 400)
 #: JavaScript console errors of upstream code that do not affect the page (regular expressions)
 KNOWN_JS_ERRORS = (
-    # sphinx-book-theme / pydata-sphinx-theme fetch their version switcher and search index with
-    # XMLHttpRequest, which Chromium refuses for file:// URLs; served over HTTP they load
-    r"Access to XMLHttpRequest at 'file://.*' from origin 'null' has been blocked by CORS policy",
-    r"Failed to load resource: net::ERR_FAILED",
-    # thebe/launch buttons probe for a kernel service that a static book does not have
-    r"thebe",
+    # sphinx-thebe 0.3 (through jupyter-book 1.x) inlines `const THEBE_JS_URL = ...` twice in every page's
+    # <head>; the second declaration throws, the first has set the value and thebe still works
+    r"Identifier 'THEBE_JS_URL' has already been declared",
+    # pydata-sphinx-theme logs this with console.error when no light/dark mode was stored yet
+    # (a fresh browser profile) and then falls back to "auto", as intended
+    r"Got invalid theme mode: \. Resetting to auto\.",
 )
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
