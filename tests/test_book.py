@@ -140,3 +140,19 @@ def test_build_table_has_the_date_and_the_versions():
     assert table["seaborn"] == importlib.metadata.version("seaborn")
     assert table["libespeak-ng"] == espeak_version()
     assert espeak_version()[0].isdigit(), espeak_version()  # e.g. "1.52-dev"
+
+
+def test_injected_parameters_cell_is_folded(tmp_path):
+    import nbformat
+
+    from hearlike.notebooks import _fold_parameter_cells
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]}),
+                      nbformat.v4.new_code_cell("print(x)")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(notebook, path)
+    _fold_parameter_cells(path)
+    tags = [cell.metadata.get("tags", []) for cell in nbformat.read(path, as_version=4).cells]
+    assert tags == [["parameters"], ["injected-parameters", "hide-input"], []]
