@@ -128,13 +128,16 @@ def tau_matrix(tau: xr.Dataset, families: xr.DataArray) -> plt.Figure:
     lo, hi = tau["low"].sel(metric=order, metric_other=order), tau["high"].sel(metric=order, metric_other=order)
     n = len(order)
     pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1:]]
-    fig, (ax, ax_ci) = plt.subplots(1, 2, figsize=(PAGE_WIDTH_IN, max(3.6, 1.0 + 0.19 * len(pairs))),
-                                    width_ratios=[1.15, 1])
+    fig = plt.figure(figsize=(PAGE_WIDTH_IN, 4.2 + 0.2 * len(pairs)))
+    grid = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.2 * len(pairs) + 0.6])
+    ax, ax_ci = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     mask = np.triu(np.ones((n, n), bool), k=1)
-    sns.heatmap(t.values, mask=mask, annot=True, fmt=".2f", vmin=-1, vmax=1, cmap="RdBu_r", square=True,
+    sns.heatmap(t.values, mask=mask, annot=True, fmt=".2f", vmin=-1, vmax=1, cmap="RdBu_r",
                 annot_kws={"fontsize": MIN_FONT_PT}, xticklabels=order, yticklabels=order,
-                cbar_kws={"label": "Kendall τ", "shrink": 0.6}, ax=ax)
-    ax.tick_params(axis="x", rotation=90)
+                cbar_kws={"label": "Kendall τ"}, ax=ax)
+    ax.tick_params(axis="x", rotation=35)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    ax.set_title("a  Kendall τ between metric rankings", loc="left")
     y = np.arange(len(pairs))
     for k, (a, b) in enumerate(pairs):
         within = fam[a] == fam[b]
@@ -143,17 +146,25 @@ def tau_matrix(tau: xr.Dataset, families: xr.DataArray) -> plt.Figure:
                    color=color, lw=2)
         ax_ci.plot(float(t.sel(metric=a, metric_other=b)), k, "o", color=color, ms=4)
     ax_ci.set_yticks(y, [f"{a} · {b}" for a, b in pairs])
-    ax_ci.yaxis.tick_right()
     ax_ci.invert_yaxis()
+    ax_ci.set_ylim(len(pairs) - 0.5, -0.5)
     ax_ci.axvline(0, color="k", lw=0.6)
     ax_ci.set_xlim(-1.05, 1.05)
-    ax_ci.set_xlabel("Kendall τ, 95 % CI")
+    ax_ci.set_xlabel("Kendall τ with its 95 % bootstrap CI over subjects")
+    ax_ci.set_title("b  every pair of metrics", loc="left")
     handles = [plt.Line2D([], [], color=c, lw=2, label=f"within {f}") for f, c in FAMILY_COLORS.items()]
     handles.append(plt.Line2D([], [], color="0.35", lw=2, label="across families"))
-    ax_ci.legend(handles=handles, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.08 - 3.0 / len(pairs)),
-                 ncol=1)
+    ax_ci.legend(handles=handles, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
+
+
+def _wrap(name: str, width: int) -> str:
+    """Break a long model name at its first hyphen after a few characters (panel titles never overlap)."""
+    if len(name) <= width or "-" not in name[3:]:
+        return name
+    cut = name.index("-", 3) + 1
+    return name[:cut] + "\n" + name[cut:]
 
 
 def _depth_panel(ax, p: xr.Dataset, peak: xr.DataArray) -> None:
@@ -188,8 +199,7 @@ def _depth_grid(rows: list[tuple[xr.Dataset, xr.DataArray, str]]) -> plt.Figure:
             ax = axes[r * nrow_per + k // ncol][k % ncol]
             if model in profile["model"].values:
                 _depth_panel(ax, profile.sel(model=model), peaks.sel(model=model))
-            name = str(model) if len(rows) == 1 else f"{title}: {model}"
-            ax.set_title(name if len(name) < 28 else str(model), fontsize=MIN_FONT_PT)
+            ax.set_title(_wrap(str(model), 14), fontsize=MIN_FONT_PT)
         for k in range(len(models), nrow_per * ncol):
             axes[r * nrow_per + k // ncol][k % ncol].axis("off")
         axes[r * nrow_per][0].set_ylabel(f"{title}\nexcess over null" if title else "excess over null")
