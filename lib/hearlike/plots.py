@@ -230,7 +230,7 @@ def window_profile(contrast: xr.Dataset, *, target: str) -> plt.Figure:
     frame = contrast[["mean", "low", "high"]].to_dataframe().reset_index()
     windows = list(contrast["window"].values)
     models = list(contrast["model"].values)
-    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 3.2))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 3.6))
     width = 0.8 / len(models)
     palette = sns.color_palette("tab10", len(models))
     for i, (model, color) in enumerate(zip(models, palette)):
@@ -243,8 +243,9 @@ def window_profile(contrast: xr.Dataset, *, target: str) -> plt.Figure:
     ax.set_xticks(np.arange(len(windows)), [f"{w} ms" + ("\n(N400)" if w == target else "") for w in windows])
     ax.set_xlabel("window after word onset")
     ax.set_ylabel("excess over null")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=min(len(models), 3), frameon=False)
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(models), 3), frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * (1 + (len(models) - 1) // 3), 1, 1))
     return fig
 
 
