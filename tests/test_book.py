@@ -151,8 +151,11 @@ def test_injected_parameters_cell_is_folded(tmp_path):
     notebook.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
                       nbformat.v4.new_code_cell("x = 2", metadata={"tags": ["injected-parameters"]}),
                       nbformat.v4.new_code_cell("print(x)")]
+    notebook.metadata["papermill"] = {"input_path": "/tmp/x/in.ipynb", "output_path": "/home/me/book/.out.tmp.ipynb"}
     path = tmp_path / "nb.ipynb"
     nbformat.write(notebook, path)
     _fold_parameter_cells(path)
-    tags = [cell.metadata.get("tags", []) for cell in nbformat.read(path, as_version=4).cells]
-    assert tags == [["parameters"], ["injected-parameters", "hide-input"], []]
+    folded = nbformat.read(path, as_version=4)
+    assert [cell.metadata.get("tags", []) for cell in folded.cells] == [["parameters"],
+                                                                        ["injected-parameters", "hide-input"], []]
+    assert folded.metadata["papermill"] == {"input_path": "in.ipynb", "output_path": ".out.tmp.ipynb"}
