@@ -47,6 +47,9 @@ KNOWN_JS_ERRORS = (
     # pydata-sphinx-theme logs this with console.error when no light/dark mode was stored yet
     # (a fresh browser profile) and then falls back to "auto", as intended
     r"Got invalid theme mode: \. Resetting to auto\.",
+    # remote resources (MathJax from cdn.jsdelivr.net) cannot load where the check runs offline, as in
+    # CI; a local file that fails to load (net::ERR_FILE_NOT_FOUND) still counts
+    r"Failed to load resource: net::ERR_(NAME_NOT_RESOLVED|INTERNET_DISCONNECTED|CONNECTION_REFUSED) https?://",
 )
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
