@@ -121,14 +121,14 @@ def test_figure_dpi_width_and_fonts(name):
 
 
 def test_min_font_pt_sees_small_and_scaled_text():
-    fig, ax = plt.subplots(figsize=(7, 2))
+    fig, ax = plt.subplots(figsize=(plots.PAGE_WIDTH_IN, 2))
     ax.text(0.5, 0.5, "tiny", fontsize=6)
     assert plots.min_font_pt(fig) == 6
-    wide, ax = plt.subplots(figsize=(14, 2))
+    wide, ax = plt.subplots(figsize=(2 * plots.PAGE_WIDTH_IN, 2))
     ax.text(0.5, 0.5, "ten", fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
-    assert plots.min_font_pt(wide) == pytest.approx(5.0)  # a 14-in figure is halved on a 7-in page
+    assert plots.min_font_pt(wide) == pytest.approx(5.0)  # a figure twice the page width is halved on the page
     plt.close("all")
 
 

@@ -21,8 +21,9 @@ FAMILY_COLORS = {"geometric": "#1b9e77", "covariance": "#d95f02"}
 
 #: resolution of every figure (dots per inch, shown and saved)
 DPI = 150
-#: widest figure (inches): the book's text column at 1280 px, so figures are not scaled down
-PAGE_WIDTH_IN = 7.0
+#: widest figure (inches): at DPI a 6-in figure is 900 px, which the book's ~620 px text column (1280 px
+#: window) shows at about 2/3, so MIN_FONT_PT text is still about 12 CSS px on screen
+PAGE_WIDTH_IN = 6.0
 #: smallest font (points) of any text in a figure
 MIN_FONT_PT = 9.0
 
@@ -84,14 +85,16 @@ def rank_heatmap(scores: xr.Dataset, families: xr.DataArray) -> plt.Figure:
     order = _family_order(families)
     rank = scores["rank"].sel(metric=order).transpose("model", "metric")
     score = scores["score"].sel(metric=order).transpose("model", "metric")
-    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 1.4 + 0.5 * rank.sizes["model"]))
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 2.0 + 0.55 * rank.sizes["model"]))
     annot = np.array([[f"{int(r)}\n{s:+.3f}" for r, s in zip(rr, ss)] for rr, ss in zip(rank.values, score.values)])
     sns.heatmap(rank.values, annot=annot, fmt="", cmap="viridis_r", cbar_kws={"label": "rank (1 = best)"},
                 xticklabels=_metric_labels(order, families.sel(metric=order).values),
                 yticklabels=rank["model"].values, ax=ax, annot_kws={"fontsize": MIN_FONT_PT})
     ax.set_xlabel("metric (family)")
     ax.set_ylabel("model")
-    ax.tick_params(axis="x", rotation=0)
+    ax.tick_params(axis="x", rotation=35)
+    ax.tick_params(axis="y", rotation=0)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     fig.tight_layout()
     return fig
 
