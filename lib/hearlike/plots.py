@@ -75,10 +75,6 @@ def _family_order(families: xr.DataArray) -> list[str]:
     return [m for m, f in zip(names, fams) if f == "geometric"] + [m for m, f in zip(names, fams) if f != "geometric"]
 
 
-def _metric_labels(metrics, families) -> list[str]:
-    return [f"{m}\n({f[:3]})" for m, f in zip(metrics, families)]
-
-
 @_styled
 def rank_heatmap(scores: xr.Dataset, families: xr.DataArray) -> plt.Figure:
     """Model × metric ranks (1 = best) with each metric's score annotated; metrics grouped by family."""
@@ -87,8 +83,9 @@ def rank_heatmap(scores: xr.Dataset, families: xr.DataArray) -> plt.Figure:
     score = scores["score"].sel(metric=order).transpose("model", "metric")
     fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 2.0 + 0.55 * rank.sizes["model"]))
     annot = np.array([[f"{int(r)}\n{s:+.3f}" for r, s in zip(rr, ss)] for rr, ss in zip(rank.values, score.values)])
-    sns.heatmap(rank.values, annot=annot, fmt="", cmap="viridis_r", cbar_kws={"label": "rank (1 = best)"},
-                xticklabels=_metric_labels(order, families.sel(metric=order).values),
+    # no colour bar: every cell states its rank; the room goes to the cells so the scores never touch
+    sns.heatmap(rank.values, annot=annot, fmt="", cmap="viridis_r", cbar=False,
+                xticklabels=[f"{m} ({f[:3]})" for m, f in zip(order, families.sel(metric=order).values)],
                 yticklabels=rank["model"].values, ax=ax, annot_kws={"fontsize": MIN_FONT_PT})
     ax.set_xlabel("metric (family)")
     ax.set_ylabel("model")
