@@ -17,10 +17,11 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: help install data notebooks book html test bench clean clean-cache
+.PHONY: help install data notebooks book html book-check test bench clean clean-cache
 
 help:
 	@echo "make book   - set up .venv, write the demo data, execute the notebooks, build _build/html"
+	@echo "make book-check - open every page of _build/html in headless Chromium (1280 and 400 px); screenshots in _build/screenshots"
 	@echo "make test   - set up .venv and run the test suite"
 	@echo "make notebooks PARAMS=params-null.yml - re-execute the notebooks with another parameter file"
 
@@ -55,6 +56,10 @@ html: $(STAMP)
 book: notebooks
 	$(MAKE) html
 	@echo "book: open _build/html/index.html"
+
+# headless Chromium from Debian's package (apt-get installed when missing and root; skipped with the reason otherwise)
+book-check: $(STAMP)
+	$(PY) -m hearlike.bookcheck --html _build/html --screenshots _build/screenshots
 
 test: $(STAMP)
 	$(PY) -m pytest -q

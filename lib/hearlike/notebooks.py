@@ -35,6 +35,26 @@ def notebook_parameters(params: Params, name: str, *, relative_to: str | Path | 
     return injected
 
 
+_QUIET_TQDM = "ignore:IProgress not found"
+
+
+def _fold_parameter_cells(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``hide-input`` (the book folds it under a toggle) and keep
+    only file names in papermill's metadata (no machine's absolute paths in the published notebook)."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    record = notebook.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = Path(record[key]).name
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(notebook, path)
+
+
 def run_notebooks(
     params_file: str | Path,
     *,
@@ -73,6 +93,8 @@ def run_notebooks(
     # backend so figures carry their PNG (a headless MPLBACKEND=Agg would leave them as text)
     os.environ.update(TQDM_DISABLE="1", HF_HUB_DISABLE_PROGRESS_BARS="1", HF_HUB_OFFLINE="1",
                       TRANSFORMERS_OFFLINE="1", MPLBACKEND="module://matplotlib_inline.backend_inline")
+    # tqdm.auto warns in a kernel without ipywidgets even when every bar is disabled
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), _QUIET_TQDM]))
     source_dir, output_dir = Path(source_dir), Path(output_dir)
     sources = sorted(source_dir.glob("*.md"))
     if names:
@@ -107,6 +129,7 @@ def run_notebooks(
                     shutil.copyfile(tmp_out, failed)
                     logger.error("%s failed; partial output kept in %s", source.name, failed)
                 raise
+            _fold_parameter_cells(tmp_out)
         logger.info("executed %s in %.1f s", source.name, time.perf_counter() - started)
         written.append(target)
     return written

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from ..cache import read_netcdf, write_netcdf
 from ..cache import config_hash
+from ..progress import disabled
 from .catalog import data_root
 from .datasets import dataset_record, read_subject, resolve_subjects
 from .datasets.files import check_unique_words
@@ -459,7 +460,7 @@ def load_epochs(
     per_subject = [
         _cached_subject(dataset, subject, "epochs", cache_dir=cache_dir, key=key, root=root, stimuli=stimuli,
                         params=params, strict=strict, runs=runs)
-        for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=len(subjects) < 2)
+        for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=disabled(len(subjects) < 2))
     ]
     reference = per_subject[0]
     for subject, epochs in zip(subjects[1:], per_subject[1:]):
@@ -522,7 +523,7 @@ def load_recordings(
     return {
         subject: _cached_subject(dataset, subject, "recording", cache_dir=cache_dir, key=key, root=root,
                                  stimuli=stimuli, params=params, strict=strict, runs=runs)
-        for subject in tqdm(subjects, desc=f"EEG recordings ({dataset})", disable=len(subjects) < 2)
+        for subject in tqdm(subjects, desc=f"EEG recordings ({dataset})", disable=disabled(len(subjects) < 2))
     }
 
 

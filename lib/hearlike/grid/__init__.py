@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from ..cache import read_netcdf, write_netcdf
 from ..metrics import METRICS, STUDY_METRICS, _correlation_rdm_upper
+from ..progress import disabled
 from .cells import (Bucket, align_words, check_inputs, eeg_cells, eeg_reps, eeg_valid, layer_groups, layer_union,
                     length_buckets, model_reps, region_cells)
 from .compare import Scored, observed_scores
@@ -159,7 +160,8 @@ def compute_grid(
                           n_sentences=len(used), keep_sentences=keep_sentences)
     setup = dict(models=models, model_states=model_states, metrics=metric_names, cells=cells, eeg=np.asarray(epochs.values),
                  n_subjects=len(subjects), factor_pairs=factor_pairs, dtype=dtype, device=device, chunk=chunk)
-    progress = tqdm(total=len(buckets) * len(metric_names) * len(models), desc="metric grid", unit="step", disable=None)
+    progress = tqdm(total=len(buckets) * len(metric_names) * len(models), desc="metric grid", unit="step",
+                    disable=disabled(None))
     n_rejected = 0
     for n, idx in buckets.items():
         epoch_pos = np.stack([used[i]["epochs"] for i in idx])
