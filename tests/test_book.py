@@ -93,12 +93,15 @@ def test_framing_names_the_data_and_every_model_kind():
     assert data_kind(demo) == "demo" and ":class: important" in text
     assert "*simulated* EEG with effects planted" in text
     assert "2 simulated — `oracle`, `oracle-prosody`" in text
-    assert "3 random-weight — `tiny-qwen2-audio`, `tiny-whisper`, `tiny-text`" in text
-    assert "No released Audio LLM is part of this run" in text
+    assert "1 released — `whisper-tiny.en`" in text
+    assert "4 random-weight — `tiny-qwen2-audio`, `tiny-whisper`, `tiny-text`, `whisper-tiny.en-random`" in text
+    assert "No released" not in text
+    only_controls = framing(demo.replace(models=["oracle", "tiny-text"]))
+    assert "No released pre-trained model is part of this run" in only_controls
     null = framing(load_params(ROOT / "params-null.yml"))
     assert "nothing planted" in null and "false positive" in null
-    assert [model_kind(k) for k in ("oracle", "tiny-whisper", "qwen2-audio-7b")] == ["simulated", "random-weight",
-                                                                                   "released"]
+    assert [model_kind(k) for k in ("oracle", "tiny-whisper", "qwen2-audio-7b", "whisper-tiny.en-random")] == [
+        "simulated", "random-weight", "released", "random-weight"]
 
 
 def test_framing_of_a_real_dataset_with_released_models(tmp_path):

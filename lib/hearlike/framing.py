@@ -15,7 +15,7 @@ __all__ = ["model_kind", "data_kind", "framing", "models_markdown"]
 #: what each kind of model is, in the reader's words
 _KIND_TEXT = {
     "simulated": "simulated reference states with a planted layer peak (the demo's *oracle*, not a network)",
-    "random-weight": "a tiny network of a real architecture with random weights (a negative control: "
+    "random-weight": "networks of a real architecture with random weights (negative controls: "
                      "real extraction code, no training)",
     "released": "released pre-trained weights",
 }
@@ -27,6 +27,11 @@ def model_kind(key: str) -> str:
         return "simulated"
     if key.startswith(TINY_PREFIX):
         return "random-weight"
+    from .models import REGISTRY
+
+    spec = REGISTRY.get(key)
+    if spec is not None and str(getattr(spec, "weights", "hub")).startswith("random"):
+        return "random-weight"  # a released architecture with random initial weights (a control)
     return "released"
 
 
@@ -43,7 +48,7 @@ def _model_list(params: Params) -> str:
              for kind in ("released", "simulated", "random-weight") if (keys := groups.get(kind))]
     text = "; ".join(parts)
     if "released" not in groups:
-        text += ". No released Audio LLM is part of this run"
+        text += ". No released pre-trained model is part of this run"
     return text
 
 
