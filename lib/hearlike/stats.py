@@ -21,6 +21,8 @@ __all__ = [
     "exceedance_p",
     "permutation_p_value",
     "sign_flip_test",
+    "sign_flip_null",
+    "item_random_p",
     "holm",
     "max_statistic_fwe",
     "fdr_bh",
@@ -492,6 +494,79 @@ def sign_flip_test(differences: xr.DataArray, *, dim: str = "subject", n_permuta
     dims = [d for d in differences.transpose(..., dim).dims if d != dim]
     coords = {k: v for k, v in differences.coords.items() if dim not in v.dims}
     return xr.DataArray(p, dims=dims, coords=coords, name="p_value")
+
+
+def _flip_signs(n: int, n_permutations: int, seed: int) -> np.ndarray:
+    """Sign vectors ``(n_flips, n)``: all ``2**n`` when that is ``<= n_permutations``, else random; identity first."""
+    if 2**n <= n_permutations:
+        return np.array(list(itertools.product([1.0, -1.0], repeat=n)))
+    signs = np.random.default_rng(seed).choice([1.0, -1.0], size=(n_permutations, n))
+    signs[0] = 1.0
+    return signs
+
+
+def sign_flip_null(values: xr.DataArray, *, dim: str = "sentence", n_permutations: int = 1000,
+                   seed: int = 0) -> xr.DataArray:
+    """Null distribution of the mean over ``dim`` under random sign flips of its units (identity first).
+
+    The same flips are used for every other index (every cell), so the result can feed
+    :func:`max_statistic_fwe`. NaN units (a sentence undefined in a cell) are left out of that
+    cell's means; a cell with no finite unit is NaN.
+
+    Parameters
+    ----------
+    values : DataArray
+        Per-unit values centred at 0 under the null (e.g. the grid's ``sentence_excess`` averaged
+        over subjects), dim ``dim`` and any others.
+    dim : str
+        The units whose signs are flipped (sentences: items as a random effect).
+    n_permutations : int
+        Flips; exact enumeration when ``2**n <= n_permutations``.
+    seed : int
+        Seeds the random flips.
+
+    Returns
+    -------
+    DataArray
+        Dims of ``values`` without ``dim``, then ``permutation``; ``[..., 0]`` is the observed mean.
+    """
+    _require_dims(values, [dim], "values")
+    moved = values.transpose(..., dim)
+    data = moved.values.astype(np.float64)
+    finite = np.isfinite(data)
+    count = finite.sum(-1)
+    signs = _flip_signs(data.shape[-1], n_permutations, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        null = np.einsum("...n,pn->...p", np.where(finite, data, 0.0), signs) / count[..., None]
+    null[count == 0] = np.nan
+    dims = [d for d in moved.dims if d != dim] + ["permutation"]
+    coords = {k: v for k, v in moved.coords.items() if dim not in v.dims}
+    return xr.DataArray(null, dims=dims, coords=coords, name="sign_flip_null")
+
+
+def item_random_p(values: xr.DataArray, *, family: Sequence[Hashable], dim: str = "sentence",
+                  n_permutations: int = 1000, seed: int = 0) -> xr.Dataset:
+    """By-item test: is the mean over ``dim`` (items) > 0, uncorrected and max-T FWE over ``family``?
+
+    Items (sentences) are the random units: each cell's per-item values (e.g. excess over the
+    timing-preserving null, averaged over subjects) are sign-flipped, the same flips for every
+    cell, and the maximum of the standardised means over ``family`` gives the corrected p-value
+    (:func:`max_statistic_fwe`). Valid when each item's value is symmetric about 0 under the null
+    and items are independent -- which holds for a model whose states are unrelated to the EEG even
+    when the EEG structure is shared by all subjects (the by-subject test does not).
+
+    Returns
+    -------
+    Dataset
+        ``observed`` (mean over ``dim``), ``p`` (one-sided, :func:`exceedance_p` with the identity
+        in the null), ``p_fwe``; dims of ``values`` without ``dim``.
+    """
+    null = sign_flip_null(values, dim=dim, n_permutations=n_permutations, seed=seed)
+    observed = null.isel(permutation=0, drop=True)
+    p = xr.apply_ufunc(exceedance_p, observed, null, input_core_dims=[[], ["permutation"]],
+                       kwargs=dict(null_includes_observed=True))
+    p_fwe = max_statistic_fwe(observed, null, dims=list(family), perm_dim="permutation", standardize=True)
+    return xr.Dataset({"observed": observed, "p": p.transpose(*observed.dims), "p_fwe": p_fwe.transpose(*observed.dims)})
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
