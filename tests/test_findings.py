@@ -33,7 +33,11 @@ def _grid(rng, *, aligned_gain=0.0, n_models=6, n_layers=4, n_metrics=5, n_subje
               "relative_depth": (("model", "layer"), np.tile(np.linspace(0, 1, n_layers), (n_models, 1))),
               "component": (("model", "layer"), np.full((n_models, n_layers), "decoder"))}  # fmt: skip
     null_mean = np.zeros(shape)
+    # per-sentence excess (12 sentences): the cell's excess plus item noise, for the by-item test
+    sentence_excess = (score - null_mean)[..., None] + 3.0 * rng.standard_normal(shape + (12,))
+    coords["sentence"] = [f"s{i:02d}" for i in range(12)]
     return xr.Dataset({"score": (dims, score), "null_mean": (dims, null_mean), "excess": (dims, score - null_mean),
+                       "sentence_excess": (dims + ("sentence",), sentence_excess),
                        "group_null": (dims[:2] + dims[3:] + ("permutation",), group_null)}, coords=coords)  # fmt: skip
 
 
@@ -83,9 +87,21 @@ def test_rankings_statement_names_a_family_split_when_present():
         "**The ranking of models splits by metric family.**")
     no_split = dict(result, split=dict(split, p_value=0.4))
     assert rankings.statement(no_split).endswith(
-        "**Which model looks most brain-like changes with the metric**, but not systematically by family.")
+        "**Agreement between the metrics is not shown** (W does not beat its permutation null), and neither is "
+        "disagreement (no pair of metrics ranks the models in reliably opposite order).")
+    assert rankings.statement(dict(no_split, reversed_pairs=[("a", "b")])).endswith(
+        "**The metrics disagree**: some rank the models in reliably opposite order (bootstrap CI of τ below 0: "
+        "a vs b), but not systematically by family.")
     assert rankings.statement(dict(no_split, w_perm_p=0.01)).endswith(
         "**The metrics broadly agree** (W above its permutation null) and show no reliable family split.")
+
+
+def test_reversed_pairs_needs_the_whole_ci_below_zero():
+    metrics = ["a", "b", "c"]
+    high = xr.DataArray([[1, -0.1, 0.2], [-0.1, 1, 0.5], [0.2, 0.5, 1]], dims=("metric", "metric_other"),
+                        coords={"metric": metrics, "metric_other": metrics})
+    tau = xr.Dataset({"tau": high - 0.3, "low": high - 0.6, "high": high})
+    assert rankings.reversed_pairs(tau) == [("a", "b")]
 
 
 def _spacetime(gain):

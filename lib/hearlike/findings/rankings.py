@@ -188,6 +188,14 @@ def baseline_table(grid: xr.Dataset, *, window: str, region: str = "all",
     return model, table
 
 
+def reversed_pairs(tau: xr.Dataset) -> list[tuple[str, str]]:
+    """Pairs of metrics whose bootstrap CI of Kendall's τ lies entirely below 0 (each pair once)."""
+    metrics = [str(m) for m in tau["metric"].values]
+    high = np.asarray(tau["high"].values)
+    return [(metrics[i], metrics[j]) for i in range(len(metrics)) for j in range(i + 1, len(metrics))
+            if high[i, j] < 0]
+
+
 def rank_dependence(grid: xr.Dataset, *, window: str, region: str = "all", metrics: Sequence[str] | None = None,
                     n_boot: int = 1000, seed: int = 0, alpha: float = ALPHA) -> dict:
     """Everything finding 1 shows, from a metric grid (with ``group_null``).
@@ -210,7 +218,7 @@ def rank_dependence(grid: xr.Dataset, *, window: str, region: str = "all", metri
     dict
         ``scores`` (:func:`model_scores`), ``w`` (Dataset), ``tau`` (Dataset), ``w_null``
         (permutation,), ``w_perm_p``, ``aligned`` (:func:`aligned_models`), ``n_aligned``,
-        ``n_models``, ``n_metrics``, ``split`` (:func:`family_split`), ``families``, ``top_model``
+        ``n_models``, ``n_metrics``, ``split`` (:func:`family_split`), ``families``, ``reversed_pairs`` (:func:`reversed_pairs`), ``top_model``
         and ``baseline`` (:func:`baseline_table`), ``alpha``, ``window``, ``region``.
     """
     check_choice(grid, "window", window, parameter="window")
@@ -227,6 +235,7 @@ def rank_dependence(grid: xr.Dataset, *, window: str, region: str = "all", metri
             "aligned": aligned, "n_aligned": int((aligned["n_metrics_significant"] > 0).sum()),
             "n_models": int(grid.sizes["model"]), "n_metrics": len(metrics),
             "split": family_split(agreement["tau"]["tau"], families), "families": families,
+            "reversed_pairs": reversed_pairs(agreement["tau"]),
             "top_model": top_model, "baseline": baseline, "alpha": alpha, "window": window, "region": region}
 
 
@@ -253,7 +262,9 @@ def statement(result: dict) -> str:
 
     No aligned model → no ranking to compare; a family split (exact test, within > across,
     p < alpha) → the ranking splits by family; W above its permutation null → the metrics agree;
-    otherwise the ranking changes with the metric, not systematically by family.
+    otherwise, when some pair of metrics ranks the models in reliably opposite order (the bootstrap CI
+    of their τ lies below 0, ``result["reversed_pairs"]``) → the metrics disagree; else agreement is
+    *not shown* -- failing to find agreement is not evidence that the metrics disagree.
     """
     split, alpha = result["split"], result["alpha"]
     by_family = split["within_by_family"]
@@ -265,8 +276,13 @@ def statement(result: dict) -> str:
         verdict = "**The ranking of models splits by metric family.**"
     elif result["w_perm_p"] < alpha:
         verdict = "**The metrics broadly agree** (W above its permutation null) and show no reliable family split."
+    elif result.get("reversed_pairs"):
+        pairs = ", ".join(f"{a} vs {b}" for a, b in result["reversed_pairs"])
+        verdict = ("**The metrics disagree**: some rank the models in reliably opposite order (bootstrap CI of τ "
+                   f"below 0: {pairs}), but not systematically by family.")
     else:
-        verdict = "**Which model looks most brain-like changes with the metric**, but not systematically by family."
+        verdict = ("**Agreement between the metrics is not shown** (W does not beat its permutation null), and "
+                   "neither is disagreement (no pair of metrics ranks the models in reliably opposite order).")
     return (
         f"Rankings agree within a metric family with mean τ = {split['within']:.2f} (geometric "
         f"{geo:.2f}, covariance-based {cov:.2f}) and across families with mean τ = {split['across']:.2f}; "
