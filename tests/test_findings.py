@@ -181,13 +181,32 @@ def test_affect_statement_names_the_dissociated_model_and_its_metrics():
     result = {"contrast": _contrast(1.5), "alpha": 0.05, "reason": ""}
     assert affect.statement(result) == (
         "**In 1 of 2 models negative prosody lowers geometric similarity but raises covariance-based dependence** "
-        "(Holm-corrected interaction p < 0.05): `a`. For `a` the metrics that fall are g0, g1; those that rise are "
-        "c0, c1 (one-sided p < 0.05). The other 1 model show no reliable family × prosody interaction.")
+        "(two-sided interaction, Holm-corrected p < 0.05): `a`. For `a` the metrics that fall are g0, g1; those that "
+        "rise are c0, c1 (one-sided p < 0.05). The other 1 model show no reliable family × prosody interaction in "
+        "either direction.")
+
+
+def test_affect_statement_reads_the_direction_from_the_data():
+    # the reverse effect (covariance down, geometric up) is found by the two-sided test and named as such
+    result = {"contrast": _contrast(-1.5), "alpha": 0.05, "reason": ""}
+    assert affect.statement(result).startswith(
+        "**In 1 of 2 models negative prosody lowers covariance-based dependence but raises geometric similarity** "
+        "(two-sided interaction, Holm-corrected p < 0.05): `a`. For `a` the metrics that fall are c0, c1; those "
+        "that rise are g0, g1")
+
+
+def test_rate_strata_split_each_length_stratum_at_its_median_rate():
+    strata = np.array([0, 0, 0, 0, 1, 1, 2])
+    rate = np.array([1.0, 4.0, 2.0, 3.0, 5.0, 1.0, np.nan])
+    np.testing.assert_array_equal(affect.rate_strata(rate, strata), [0, 1, 0, 1, 3, 2, 4])
+    table = pd.DataFrame({"sentence_id": ["a", "a", "b"], "word": ["x", "y", "z"], "onset_s": [0.0, 0.5, 0.0],
+                          "offset_s": [0.4, 1.0, 0.25]})
+    assert affect.speech_rate(table).to_dict() == {"a": 2.0, "b": 4.0}
 
 
 def test_affect_statement_without_an_effect_or_a_contrast():
     assert affect.statement({"contrast": _contrast(0.0), "alpha": 0.05, "reason": ""}) == (
-        "All 2 models show no reliable family × prosody interaction.")
+        "All 2 models show no reliable family × prosody interaction in either direction.")
     reason = "no sentence-length stratum holds both conditions; widen the length bins"
     assert affect.statement({"contrast": None, "alpha": 0.05, "reason": reason}) == (
         f"**No contrast could be computed**: {reason}.")
@@ -209,7 +228,9 @@ def test_prosody_contrast_p_values_agree_with_counting_the_same_shuffles():
     np.testing.assert_allclose(contrast["p_lower"].values, (1 + (null <= observed + 1e-12).sum(0)) / (1 + n))
     inter = null[..., 2:].mean(-1) - null[..., :2].mean(-1)
     obs_inter = observed[..., 2:].mean(-1) - observed[..., :2].mean(-1)
-    np.testing.assert_allclose(contrast["p_interaction"].values, (1 + (inter >= obs_inter - 1e-12).sum(0)) / (1 + n))
+    # two-sided: distance from the null mean
+    dist, obs_dist = np.abs(inter - inter.mean(0)), np.abs(obs_inter - inter.mean(0))
+    np.testing.assert_allclose(contrast["p_interaction"].values, (1 + (dist >= obs_dist - 1e-12).sum(0)) / (1 + n))
 
 
 def test_sensitivity_statement_counts_significant_settings():
