@@ -123,6 +123,15 @@ def _sign_flips() -> int:
     return int(inspect.signature(sign_flip_test).parameters["n_permutations"].default)
 
 
+def _item_flips() -> int:
+    """The sign flips of the by-sentence group test (:func:`hearlike.findings.common.group_p_values`' default)."""
+    import inspect
+
+    from .findings.common import group_p_values
+
+    return int(inspect.signature(group_p_values).parameters["n_permutations"].default)
+
+
 def number_word(count: int) -> str:
     """``8 -> "eight"`` up to twelve, digits above."""
     return _NUMBER_WORDS[count] if 0 <= count < len(_NUMBER_WORDS) else str(count)
@@ -194,17 +203,26 @@ def describe_statistics(params: Params) -> str:
         f"The null mean of a cell is its small-n baseline, and every score is also reported as its **excess** "
         f"over it. Debiased CKA (unbiased HSIC) and bias-corrected distance correlation are computed "
         f"beside the biased estimators.\n\n"
-        f"**Group tests.** Subject-mean scores are compared with the subject-mean null under the same "
-        f"permutations; p = (1 + #null ≥ observed) / (1 + {n_perm}). Family-wise error over layers × "
-        f"windows × regions is controlled by the maximum statistic over cells standardised by their null "
-        f"mean and SD (max-T, so no cell dominates through a high baseline); Benjamini–Hochberg FDR is available "
-        f"for other families. Paired comparisons of windows use sign-flip tests over subjects (exact, all "
+        f"**Group tests: subjects and sentences both random.** A cell counts as significant only when two "
+        f"tests agree (p = the larger of the two; valid when either test is). *By subject*: the "
+        f"subject-mean score against the subject-mean null under the same permutations, p = (1 + #null ≥ "
+        f"observed) / (1 + {n_perm}). *By sentence*: each sentence's excess over its own null mean, "
+        f"averaged over subjects, with the signs of whole sentences flipped ({_item_flips()} random flips, "
+        f"the same for every cell). The by-subject test alone treats the sentences as fixed: a model's "
+        f"sentence geometry is the same for every subject, so a chance match between one model and EEG "
+        f"structure shared by all subjects repeats in every subject and looks reliable -- on the planted "
+        f"demo random-state models then \"align\" far more often than 5 % (see the calibration below). "
+        f"Family-wise error over layers × windows × regions is controlled, in each test, by the maximum "
+        f"statistic over cells standardised by their null mean and SD (max-T, so no cell dominates through a "
+        f"high baseline); Benjamini–Hochberg FDR is available for other families. Paired comparisons of windows use sign-flip tests over subjects (exact, all "
         f"2^n flips, up to {max_exact} subjects; {flips} random flips beyond), Holm-corrected.\n\n"
         f"**Uncertainty.** 95 % percentile bootstrap CIs over subjects (1000 resamples). Rank agreement "
         f"across metrics: Kendall's W with its χ² test and against its permutation null; pairwise Kendall "
         f"τ-b with subject-bootstrap CIs.\n\n"
-        f"**Conditions.** Negative-prosody (TNC) and other sentences are compared within sentence-length "
-        f"strata, with condition labels shuffled within strata."
+        f"**Conditions.** Negative-prosody (TNC) and other sentences are compared within strata of sentence "
+        f"length and speech rate (each length bin split at its median words per second), with condition "
+        f"labels shuffled within strata; the family × prosody interaction is tested two-sided and its "
+        f"direction is read from the data."
     )
 
 
