@@ -240,3 +240,38 @@ def test_sensitivity_statement_counts_significant_settings():
         "For `oracle`, the interaction is significant (*p* < 0.05, 500 stratified shuffles each) in 1 of 3 TNC settings.")
     assert affect.sensitivity_statement(table.assign(p_interaction=np.nan), model="oracle").startswith(
         "For `oracle`, no TNC setting leaves both conditions")
+
+
+def test_crossfit_peak_layers_choose_on_the_other_half_and_select_per_subject():
+    # layer 2 is best in even-position subjects, layer 0 in odd ones: each subject gets the other half's pick
+    excess = np.zeros((1, 3, 4, 1, 1, 1))
+    excess[0, 2, [0, 2]] = 1.0
+    excess[0, 0, [1, 3]] = 2.0
+    dims = ("model", "layer", "subject", "window", "region", "metric")
+    grid = xr.Dataset({"excess": (dims, excess)},
+                      coords={"model": ["m"], "layer": ["l0", "l1", "l2"], "subject": ["a", "b", "c", "d"],
+                              "window": ["w"], "region": ["all"], "metric": ["k"]})
+    layers = findings.crossfit_peak_layers(grid, metric="k", window="w")
+    assert layers.sel(model="m").values.tolist() == ["l0", "l2", "l0", "l2"]
+    picked = findings.at_layers(grid["excess"].sel(metric="k", region="all", window="w"), layers)
+    assert set(picked.dims) == {"model", "subject"}
+    # each subject's value at the layer the other half chose: 0 (the other half's layer is not its own best)
+    assert picked.sel(model="m").values.tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_window_test_after_crossfit_selection_is_not_fooled_by_the_peak_choice():
+    # pure noise over layers × windows: selecting the target window's peak on the same subjects makes
+    # "target beats the others" too frequent; cross-fitted selection keeps it near the nominal rate
+    rng = np.random.default_rng(5)
+    hits_same, hits_cross, n_rep = 0, 0, 100
+    for _ in range(n_rep):
+        grid = _grid(rng, n_models=1, n_layers=30, n_subjects=10, n_metrics=1, windows=("0-250", "250-500"), n_perm=10)
+        grid["excess"] = xr.DataArray(rng.standard_normal(grid["excess"].shape), dims=grid["excess"].dims)  # no effect
+        same = spacetime.window_contrast(grid, metric="k0", layers=findings.peak_layers(grid, metric="k0", window="250-500"),
+                                         target="250-500")
+        cross = spacetime.window_contrast(grid, metric="k0", target="250-500",
+                                          layers=findings.crossfit_peak_layers(grid, metric="k0", window="250-500"))
+        hits_same += int(same["p_value"].min() < 0.05)
+        hits_cross += int(cross["p_value"].min() < 0.05)
+    assert hits_same / n_rep > 0.3
+    assert hits_cross / n_rep < 0.13  # nominal 5 %; 100 draws

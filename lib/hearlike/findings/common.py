@@ -41,8 +41,36 @@ def peak_layers(grid: xr.Dataset, *, metric: str, window: str, region: str = "al
     return labels.assign_coords(relative_depth=("model", depth), component=("model", comp)).rename("peak_layer")
 
 
+def crossfit_peak_layers(grid: xr.Dataset, *, metric: str, window: str, region: str = "all",
+                         value: str = "excess") -> xr.DataArray:
+    """Each model's peak layer for each subject, chosen on the *other* half of the subjects (no double dipping).
+
+    Subjects are split into two halves (alternating in grid order); each subject gets the layer
+    with the highest mean ``value`` over the other half. A subject's own data never enters its
+    layer's selection, so a test on the subjects' values at these layers (e.g. a sign flip over
+    subjects) is not biased by the selection.
+
+    Returns
+    -------
+    DataArray, dims (model, subject)
+        Layer labels.
+    """
+    subjects = grid["subject"].values
+    if subjects.size < 2:
+        raise ValueError(f"cross-fitted layer selection needs >= 2 subjects, got {subjects.size}")
+    half = np.arange(subjects.size) % 2
+    cell = grid[value].sel(metric=metric, window=window, region=region)
+    picks = []
+    for h in (0, 1):
+        other = cell.isel(subject=np.nonzero(half != h)[0]).mean("subject")
+        picks.append(other.fillna(-np.inf).idxmax("layer").reset_coords(drop=True))
+    layers = [picks[h].values for h in half]  # per subject: (model,)
+    return xr.DataArray(np.stack(layers, axis=-1), dims=("model", "subject"),
+                        coords={"model": grid["model"].values, "subject": subjects}, name="crossfit_layer")
+
+
 def at_layers(da: xr.DataArray, layers: xr.DataArray) -> xr.DataArray:
-    """Select, for every model, the layer given by ``layers`` (dims (model,) or (model, metric))."""
+    """Select, for every model, the layer given by ``layers`` (dims (model,), (model, metric) or (model, subject))."""
     return da.sel(layer=layers).drop_vars(["layer", "relative_depth", "component"], errors="ignore")
 
 

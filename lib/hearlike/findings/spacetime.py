@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import stats
-from .common import ALPHA, at_layers, check_choice, code_list, group_p_values, peak_layers
+from .common import ALPHA, at_layers, check_choice, code_list, crossfit_peak_layers, group_p_values, peak_layers
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,9 @@ def depth_profile(grid: xr.Dataset, *, metric: str, window: str, region: str = "
 def window_contrast(grid: xr.Dataset, *, metric: str, layers: xr.DataArray, target: str,
                     region: str = "all", seed: int = 0) -> xr.Dataset:
     """Excess alignment per window at each model's given layer; paired test of ``target`` vs each other window.
+
+    ``layers`` has dims (model,) or (model, subject); the latter from :func:`crossfit_peak_layers`,
+    so that the layer of each subject was not chosen on that subject's own data.
 
     Returns
     -------
@@ -110,8 +113,8 @@ def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region:
         ``profile``, ``peaks``, ``peak_table``, ``best_model`` (highest peak excess) with
         ``best_layer``, ``best_depth``, ``best_excess``, ``best_p``; ``median_peak_depth``,
         ``n_significant`` (peaks with p_FWE < alpha), ``n_models``; ``contrast``
-        (:func:`window_contrast`), ``window_table``, ``n400_models`` (target beats every other
-        window, Holm p < alpha); ``region_map`` (region, window) of the best model's peak layer,
+        (:func:`window_contrast` at cross-fitted layers, :func:`crossfit_peak_layers`),
+        ``window_table``, ``n400_models`` (target beats every other window, Holm p < alpha); ``region_map`` (region, window) of the best model's peak layer,
         ``top_region`` and ``top_region_excess`` in the target window; ``metric``,
         ``target_window``, ``region``, ``alpha``.
     """
@@ -122,7 +125,10 @@ def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region:
     peaks = peak_layers(grid, metric=metric, window=target_window, region=region)
     table = peak_table(grid, profile, peaks, metric=metric, window=target_window, region=region)
     best = str(table["excess"].idxmax())
-    contrast = window_contrast(grid, metric=metric, layers=peaks, target=target_window, region=region, seed=seed)
+    # the window test runs at layers chosen on the other half of the subjects: choosing each model's
+    # peak in the target window and then testing that window on the same data would favour it
+    crossfit = crossfit_peak_layers(grid, metric=metric, window=target_window, region=region)
+    contrast = window_contrast(grid, metric=metric, layers=crossfit, target=target_window, region=region, seed=seed)
     n400 = [str(m) for m in contrast["model"].values if bool((contrast["p_holm"].sel(model=m) < alpha).all())]
     region_map = grid["excess"].sel(model=best, layer=peaks.sel(model=best).item(), metric=metric).mean("subject")
     in_target = region_map.sel(window=target_window).drop_sel(region="all", errors="ignore")
