@@ -33,17 +33,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import scipy.stats as ss
 import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ("subject", "item", "both")
 CLAIMS = ("aligns", "peak")  # per model; "cell" (per cell, uncorrected) is added by run()
-
-
-def upper_bound(k: int, n: int, *, level: float = 0.95) -> float:
-    """One-sided Clopper-Pearson upper confidence bound of a binomial rate ``k / n``."""
-    return 1.0 if k >= n else float(ss.beta.ppf(level, k + 1, n - k))
 
 
 def random_models(template: xr.DataArray, *, n_models: int, n_layers: int, n_features: int = 64,
@@ -142,20 +136,13 @@ def run(*, quick: bool, n_models: int, n_twins: int, n_permutations: int, seed: 
 
 
 def table(result: dict) -> str:
-    """claim × data × test: false positives, rate and its 95 % upper bound; pooled over the null twins."""
-    lines = [f"{'test':8} {'claim':7} {'data':22} {'FP':>6} {'rate':>6} {'upper95':>8}"]
-    rows = result["rows"]
-    pooled: dict[tuple, list[int]] = {}
-    for r in rows:
-        key = (r["test"], r["claim"], "demo" if r["data"] == "demo" else "null twins (pooled)")
-        acc = pooled.setdefault(key, [0, 0])
-        acc[0] += r["false_positives"]
-        acc[1] += r["n_models"]
-    for (test, claim, data), (k, n) in sorted(pooled.items()):
-        lines.append(f"{test:8} {claim:7} {data:22} {k:>3}/{n:<3} {k / n:6.1%} {upper_bound(k, n):8.1%}")
-    lines.append("oracle aligned (planted effect recovered): " + ", ".join(
-        f"{key}={'yes' if v else 'NO'}" for key, v in result["oracle_aligned"].items()))
-    return "\n".join(lines)
+    """claim × data × test: false positives, rate and its 95 % upper bound (null twins pooled), and recovery."""
+    from hearlike.methods import calibration_table
+
+    frame = calibration_table(result)
+    return (frame.to_string(index=False, formatters={"rate": "{:.1%}".format, "upper 95 %": "{:.1%}".format})
+            + "\noracle aligned (planted effect recovered): "
+            + ", ".join(f"{key}={'yes' if v else 'NO'}" for key, v in result["oracle_aligned"].items()))
 
 
 def main(argv=None):

@@ -40,3 +40,19 @@ def test_exclusion_window_and_metric_prose_follow_the_parameters(tmp_path):
 def test_statistics_say_when_sign_flips_are_exact(tmp_path):
     text = methods.describe_statistics(_params(tmp_path))
     assert "sign-flip tests over subjects (exact, all 2^n flips, up to 13 subjects; 10000 random flips beyond)" in text
+
+
+def test_calibration_table_pools_null_twins_and_states_the_upper_bound():
+    rows = [dict(data="demo", test="subject", claim="aligns", false_positives=10, n_models=10),
+            dict(data="demo", test="both", claim="aligns", false_positives=0, n_models=10),
+            dict(data="null twin seed 0", test="both", claim="aligns", false_positives=1, n_models=10),
+            dict(data="null twin seed 1", test="both", claim="aligns", false_positives=0, n_models=10)]
+    result = dict(rows=rows, oracle_aligned={"demo|both": True, "demo|subject": True}, n_models=10, n_layers=4,
+                  n_twins=2, n_permutations=50, quick=True)
+    table = methods.calibration_table(result)
+    twins = table[(table["data"] == "null twins") & (table["test"] == "both (the book's test)")].iloc[0]
+    assert (twins["false positives"], twins["out of"]) == (1, 20)
+    text = methods.describe_calibration(result)
+    assert "With subjects alone random, 10 of 10 random models \"align\" with the planted demo." in text
+    assert "is 5.0% (a model aligns (some FWE cell), null twins; one-sided 95 % upper bound 21.6%)" in text
+    assert "and the oracle's planted alignment is recovered." in text

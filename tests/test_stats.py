@@ -279,3 +279,13 @@ def test_sign_flip_null_identity_first_and_all_nan_cell():
     assert null.dims == ("cell", "permutation") and null.sizes["permutation"] == 8
     assert float(null[0, 0]) == pytest.approx(2.0)
     assert np.isnan(null[1]).all()
+
+
+def test_binomial_upper_is_clopper_pearson():
+    # 0 of 60 -> 1 - 0.05**(1/60) (exact for k = 0); agrees with scipy's binomtest interval
+    assert hs.binomial_upper(0, 60) == pytest.approx(1 - 0.05 ** (1 / 60))
+    ref = ss.binomtest(3, 40).proportion_ci(confidence_level=0.90, method="exact").high
+    assert hs.binomial_upper(3, 40) == pytest.approx(ref)
+    assert hs.binomial_upper(5, 5) == 1.0
+    with pytest.raises(ValueError, match="need 0 <= k <= n"):
+        hs.binomial_upper(6, 5)

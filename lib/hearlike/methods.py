@@ -246,3 +246,56 @@ def environment_table(params: Params) -> pd.DataFrame:
         except importlib.metadata.PackageNotFoundError:
             rows[name] = "not installed"
     return pd.DataFrame({"value": rows}).rename_axis("item")
+
+
+_CALIBRATION_TESTS = {"subject": "subjects random", "item": "sentences random", "both": "both (the book's test)"}
+_CALIBRATION_CLAIMS = {"aligns": "a model aligns (some FWE cell)", "peak": "significant peak (target window)",
+                       "cell": "a cell at p < .05 (uncorrected)"}
+
+
+def calibration_table(result: dict) -> pd.DataFrame:
+    """False-positive rates of the book's claims for random-state models, from ``bench/calibration.py``'s JSON.
+
+    Null twins are pooled. Columns: test, claim, data, false positives, out of, rate, upper 95 %
+    (one-sided Clopper-Pearson, :func:`hearlike.stats.binomial_upper`).
+    """
+    from .stats import binomial_upper
+
+    pooled: dict[tuple, list[int]] = {}
+    for row in result["rows"]:
+        data = "planted demo" if row["data"] == "demo" else "null twins"
+        acc = pooled.setdefault((row["test"], row["claim"], data), [0, 0])
+        acc[0] += int(row["false_positives"])
+        acc[1] += int(row["n_models"])
+    rows = [{"test": _CALIBRATION_TESTS.get(t, t), "claim": _CALIBRATION_CLAIMS.get(c, c), "data": d,
+             "false positives": k, "out of": n, "rate": k / n, "upper 95 %": binomial_upper(k, n)}
+            for (t, c, d), (k, n) in sorted(pooled.items(), key=lambda kv: (list(_CALIBRATION_TESTS).index(kv[0][0])
+                                                                               if kv[0][0] in _CALIBRATION_TESTS else 9,
+                                                                               kv[0][1], kv[0][2]))]
+    return pd.DataFrame(rows)
+
+
+def describe_calibration(result: dict) -> str:
+    """Markdown: the calibration's verdict for the book's test and for the by-subject test alone."""
+    table = calibration_table(result)
+    book = table[table["test"] == _CALIBRATION_TESTS["both"]]
+    subject = table[table["test"] == _CALIBRATION_TESTS["subject"]]
+    worst = book.loc[book["rate"].idxmax()]
+    sub_align = subject[(subject["claim"] == _CALIBRATION_CLAIMS["aligns"]) & (subject["data"] == "planted demo")]
+    oracle = result["oracle_aligned"]
+    recovered = all(v for k, v in oracle.items() if k.startswith("demo|") and not k.endswith("|subject"))
+    n_twins = result["n_twins"]
+    text = (f"{number_word(result['n_models']).capitalize()} random-state models ({result['n_layers']} layers of "
+            f"Gaussian vectors per word, Spearman RSA, the `shift` null with {result['n_permutations']} "
+            f"permutations) were scored against the planted demo and {number_word(n_twins)} null "
+            f"twin{'s' if n_twins != 1 else ''} with different seeds (`bench/calibration.py`"
+            f"{' --quick' if result.get('quick') else ''}). ")
+    if len(sub_align):
+        r = sub_align.iloc[0]
+        text += (f"With subjects alone random, {r['false positives']} of {r['out of']} random models \"align\" with "
+                 f"the planted demo. ")
+    text += (f"With subjects and sentences random (the book's test) the highest false-positive rate of any claim "
+             f"is {worst['rate']:.1%} ({worst['claim']}, {worst['data']}; one-sided 95 % upper bound "
+             f"{worst['upper 95 %']:.1%}), and the oracle's planted alignment "
+             f"{'is' if recovered else '**is not**'} recovered.")
+    return text

@@ -23,6 +23,7 @@ __all__ = [
     "sign_flip_test",
     "sign_flip_null",
     "item_random_p",
+    "binomial_upper",
     "holm",
     "max_statistic_fwe",
     "fdr_bh",
@@ -567,6 +568,13 @@ def item_random_p(values: xr.DataArray, *, family: Sequence[Hashable], dim: str 
                        kwargs=dict(null_includes_observed=True))
     p_fwe = max_statistic_fwe(observed, null, dims=list(family), perm_dim="permutation", standardize=True)
     return xr.Dataset({"observed": observed, "p": p.transpose(*observed.dims), "p_fwe": p_fwe.transpose(*observed.dims)})
+
+
+def binomial_upper(k: int, n: int, *, level: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper confidence bound of a rate ``k / n`` (1 when ``k == n``)."""
+    if not 0 <= k <= n or n == 0:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    return 1.0 if k == n else float(ss.beta.ppf(level, k + 1, n - k))
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
