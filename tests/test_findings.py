@@ -134,6 +134,10 @@ def test_compare_summary_lists_every_model_peak():
                                                         dataset="demo-null", window_label="250–500 ms")
     assert summary.startswith(f"Peak layers in `demo-null` (250–500 ms): `m0` {peaks.sel(model='m0').item()}: excess ")
     assert summary.count("p_FWE = ") == 6 and set(profile["model"].values) == set(grid["model"].values)
+    assert summary.endswith(" **Significant peak** (FWE-corrected *p* < 0.05): `m0`.")
+    _, _, null_summary = spacetime.compare_summary(_grid(np.random.default_rng(3), windows=WINDOWS, n_metrics=2),
+                                                   metric="k0", target_window="250-500", dataset="demo-null")
+    assert null_summary.endswith(" **No model's peak is significant** (FWE-corrected *p* ≥ 0.05).")
 
 
 def test_spacetime_names_the_parameter_of_an_unknown_window():

@@ -147,7 +147,7 @@ def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region:
 
 
 def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region: str = "all",
-                    seed: int = 0, dataset: str = "", window_label: str | None = None
+                    seed: int = 0, dataset: str = "", window_label: str | None = None, alpha: float = ALPHA
                     ) -> tuple[xr.Dataset, xr.DataArray, str]:
     """Depth profile, peaks and a one-line Markdown summary of a second grid (e.g. the null twin).
 
@@ -156,7 +156,8 @@ def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region
     Returns
     -------
     profile, peaks, summary
-        As in :func:`spatiotemporal`; ``summary`` lists each model's peak layer, excess and p_FWE.
+        As in :func:`spatiotemporal`; ``summary`` lists each model's peak layer, excess and p_FWE, and
+        ends with the verdict: no significant peak, or the models with one (p_FWE < ``alpha``).
     """
     profile = depth_profile(grid, metric=metric, window=target_window, region=region, seed=seed)
     peaks = peak_layers(grid, metric=metric, window=target_window, region=region)
@@ -164,7 +165,10 @@ def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region
     rows = [f"`{m}` {row['peak layer']}: excess {row['excess']:.3f}, p_FWE = {row['p (FWE)']:.3g}"
             for m, row in table.iterrows()]
     label = window_label or f"{target_window} ms"
-    return profile, peaks, f"Peak layers in `{dataset}` ({label}): " + "; ".join(rows) + "."
+    significant = [str(m) for m in table.index[table["p (FWE)"] < alpha]]
+    verdict = (f" **No model's peak is significant** (FWE-corrected *p* ≥ {alpha:g})." if not significant else
+               f" **Significant peak** (FWE-corrected *p* < {alpha:g}): {code_list(significant)}.")
+    return profile, peaks, f"Peak layers in `{dataset}` ({label}): " + "; ".join(rows) + "." + verdict
 
 
 def depth_statement(result: dict) -> str:
