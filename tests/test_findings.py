@@ -279,3 +279,21 @@ def test_window_test_after_crossfit_selection_is_not_fooled_by_the_peak_choice()
         hits_cross += int(cross["p_value"].min() < 0.05)
     assert hits_same / n_rep > 0.3
     assert hits_cross / n_rep < 0.13  # nominal 5 %; 100 draws
+
+
+def test_ceiling_statement_sets_peak_scores_beside_the_noise_ceiling():
+    grid = _grid(np.random.default_rng(2), aligned_gain=3.0, windows=WINDOWS, n_metrics=2)
+    grid = grid.assign_coords(metric=["spearman_rsa", "linear_cka"])
+    result = spacetime.spatiotemporal(grid, metric="spearman_rsa", target_window="250-500")
+    rng = np.random.default_rng(0)
+    shared = rng.standard_normal((1, 1, 3, 10))
+    rdms = xr.DataArray(shared + rng.standard_normal((6, 1, 1, 3, 10)), dims=("subject", "window", "region", "sentence", "pair"),
+                        coords={"window": ["250-500"], "region": ["all"]})
+    text = spacetime.ceiling_statement(result, grid, rdms)
+    nc = stats.noise_ceiling(rdms).sel(window="250-500", region="all")
+    assert text.startswith(f"Noise ceiling of `spearman_rsa` in this window: lower bound {float(nc['lower']):.3f}, "
+                           f"upper bound {float(nc['upper']):.3f} (leave-one-subject-out)")
+    assert text.count("of the upper bound") == 6
+    result_cka = dict(result, metric="linear_cka")
+    assert spacetime.ceiling_statement(result_cka, grid, rdms) == (
+        "*A noise ceiling is defined here for RSA only, not for `linear_cka`.*")

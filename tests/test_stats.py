@@ -289,3 +289,29 @@ def test_binomial_upper_is_clopper_pearson():
     assert hs.binomial_upper(5, 5) == 1.0
     with pytest.raises(ValueError, match="need 0 <= k <= n"):
         hs.binomial_upper(6, 5)
+
+
+def test_split_half_ceiling_matches_a_slow_loop_and_rises_with_shared_signal():
+    rng = np.random.default_rng(4)
+    shared = rng.standard_normal((3, 10))  # 3 sentences × 10 pairs
+    data = shared + 0.8 * rng.standard_normal((6, 3, 10))  # 6 subjects
+    data[:, 2, 7:] = np.nan  # a shorter sentence: NaN-padded pairs
+    rdms = xr.DataArray(data, dims=("subject", "sentence", "pair"))
+    got = hs.split_half_ceiling(rdms, n_splits=20, seed=1)
+    # slow reference: the same halvings, scipy's spearmanr per sentence
+    rng2 = np.random.default_rng(1)
+    rs = []
+    for _ in range(20):
+        order = rng2.permutation(6)
+        per_sentence = []
+        for s in range(3):
+            ok = np.isfinite(data[0, s])
+            ranks = np.array([ss.rankdata(data[j, s, ok]) for j in range(6)])
+            per_sentence.append(ss.spearmanr(ranks[order[:3]].mean(0), ranks[order[3:]].mean(0))[0])
+        rs.append(np.mean(per_sentence))
+    r = np.mean(rs)
+    assert float(got["split_half"]) == pytest.approx(r)
+    assert float(got["ceiling"]) == pytest.approx(2 * r / (1 + r))
+    noisier = hs.split_half_ceiling(xr.DataArray(shared + 3 * rng.standard_normal((6, 3, 10)),
+                                                 dims=("subject", "sentence", "pair")), n_splits=20)
+    assert float(noisier["ceiling"]) < float(got["ceiling"])

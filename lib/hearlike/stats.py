@@ -29,6 +29,7 @@ __all__ = [
     "fdr_bh",
     "bootstrap_ci",
     "noise_ceiling",
+    "split_half_ceiling",
     "kendall_w",
     "pairwise_kendall_tau",
 ]
@@ -344,6 +345,64 @@ def noise_ceiling(
     if present:
         out = out.mean(present)
     out.attrs.update(method=method, n_subjects=n_subj)
+    return out
+
+
+def split_half_ceiling(
+    rdms: xr.DataArray,
+    *,
+    subject_dim: str = "subject",
+    pair_dim: str = "pair",
+    mean_over: Sequence[Hashable] = ("sentence",),
+    n_splits: int = 100,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Split-half reliability of the group RDM with the Spearman-Brown correction (a noise ceiling).
+
+    For each of ``n_splits`` random halvings of the subjects, the rank-averaged RDMs of the two
+    halves are Spearman-correlated (per sentence, NaN pairs ignored); ``split_half`` is the mean over
+    sentences and splits, ``ceiling = 2 r / (1 + r)`` its Spearman-Brown step-up to the full group.
+
+    Parameters
+    ----------
+    rdms : DataArray
+        Upper-triangle RDM vectors, dims ``subject_dim``, ``pair_dim`` and any others (as for
+        :func:`noise_ceiling`).
+    subject_dim, pair_dim, mean_over
+        As in :func:`noise_ceiling`.
+    n_splits : int
+        Random halvings (subjects beyond an even count are left out of each split at random).
+    seed : int
+        Seeds the halvings.
+
+    Returns
+    -------
+    Dataset
+        ``split_half`` and ``ceiling``, dims of ``rdms`` without subject, pair and ``mean_over``.
+    """
+    _require_dims(rdms, [subject_dim, pair_dim], "rdms")
+    n_subj = rdms.sizes[subject_dim]
+    if n_subj < 2:
+        raise ValueError(f"the split-half ceiling needs >= 2 subjects, got {n_subj}")
+    moved = rdms.transpose(..., subject_dim, pair_dim)
+    ranks = _rank(moved.values.astype(np.float64))
+    rng = np.random.default_rng(seed)
+    half = n_subj // 2
+    rs = []
+    for _ in range(n_splits):
+        order = rng.permutation(n_subj)
+        a = _rank(ranks[..., order[:half], :].mean(-2))
+        b = _rank(ranks[..., order[half:2 * half], :].mean(-2))
+        rs.append(_nan_pearson(a, b))
+    r = np.mean(rs, axis=0)
+    other = [d for d in moved.dims if d not in (subject_dim, pair_dim)]
+    coords = {k: v for k, v in moved.coords.items() if subject_dim not in v.dims and pair_dim not in v.dims}
+    out = xr.Dataset({"split_half": (other, r)}, coords=coords)
+    present = [d for d in mean_over if d in out.dims]
+    if present:
+        out = out.mean(present)
+    out["ceiling"] = 2 * out["split_half"] / (1 + out["split_half"])
+    out.attrs.update(n_subjects=n_subj, n_splits=n_splits, seed=seed)
     return out
 
 

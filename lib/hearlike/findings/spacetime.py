@@ -171,6 +171,31 @@ def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region
     return profile, peaks, f"Peak layers in `{dataset}` ({label}): " + "; ".join(rows) + "." + verdict
 
 
+def ceiling_statement(result: dict, grid: xr.Dataset, rdms: xr.DataArray, *, seed: int = 0) -> str:
+    """Markdown: the RSA noise ceiling of the target window beside each model's peak score.
+
+    Leave-one-subject-out bounds (:func:`hearlike.stats.noise_ceiling`, as rsatoolbox reports them)
+    and the split-half Spearman-Brown ceiling (:func:`hearlike.stats.split_half_ceiling`) of the
+    EEG RDMs (``rdms`` from :func:`hearlike.grid.eeg_rdms` for the window and region of ``result``);
+    each model's raw subject-mean score at its peak layer is set beside the upper bound. Only RSA
+    metrics have such a ceiling; for others the statement says so.
+    """
+    metric = result["metric"]
+    method = {"spearman_rsa": "spearman", "pearson_rsa": "pearson"}.get(metric)
+    if method is None:
+        return f"*A noise ceiling is defined here for RSA only, not for `{metric}`.*"
+    at = dict(window=result["target_window"], region=result["region"])
+    nc = stats.noise_ceiling(rdms, method=method).sel(**at)
+    sh = stats.split_half_ceiling(rdms, seed=seed).sel(**at)
+    lower, upper = float(nc["lower"]), float(nc["upper"])
+    score = at_layers(grid["score"].sel(metric=metric, **at), result["peaks"]).mean("subject")
+    rows = [f"`{m}` {float(score.sel(model=m)):.3f} ({float(score.sel(model=m)) / upper:.0%} of the upper bound)"
+            for m in score["model"].values]
+    return (f"Noise ceiling of `{metric}` in this window: lower bound {lower:.3f}, upper bound {upper:.3f} "
+            f"(leave-one-subject-out); split-half reliability {float(sh['split_half']):.3f}, Spearman-Brown "
+            f"ceiling {float(sh['ceiling']):.3f}. Raw scores at each model's peak layer: " + "; ".join(rows) + ".")
+
+
 def depth_statement(result: dict) -> str:
     """Depth verdict (Markdown): how many models' peaks are significant, and the strongest one."""
     alpha, n = result["alpha"], result["n_significant"]
