@@ -297,3 +297,16 @@ def test_ceiling_statement_sets_peak_scores_beside_the_noise_ceiling():
     result_cka = dict(result, metric="linear_cka")
     assert spacetime.ceiling_statement(result_cka, grid, rdms) == (
         "*A noise ceiling is defined here for RSA only, not for `linear_cka`.*")
+
+
+def test_timing_table_reports_the_timing_share_and_an_item_random_p():
+    rng = np.random.default_rng(0)
+    dims = ("model", "subject", "sentence")
+    plain = np.stack([np.full((4, 30), 0.2), np.zeros((4, 30))]) + 0.01 * rng.standard_normal((2, 4, 30))
+    partial = np.stack([np.full((4, 30), 0.05), np.zeros((4, 30))]) + 0.05 * rng.standard_normal((2, 4, 30))
+    scores = xr.Dataset({"plain": (dims, plain), "partial": (dims, partial)}, coords={"model": ["a", "b"]})
+    table = spacetime.timing_table(scores, n_permutations=500)
+    assert table.loc["a", "timing share"] == pytest.approx(1 - partial[0].mean() / plain[0].mean())
+    assert table.loc["a", "p (partial)"] < 0.01 and table.loc["b", "p (partial)"] > 0.05
+    text = spacetime.timing_statement(table, window_label="250–500 ms")
+    assert f"`a` {plain[0].mean():.3f} → {partial[0].mean():.3f}" in text and "of it timing (significant" in text and "(not significant" in text

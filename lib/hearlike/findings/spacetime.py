@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -194,6 +195,35 @@ def ceiling_statement(result: dict, grid: xr.Dataset, rdms: xr.DataArray, *, see
     return (f"Noise ceiling of `{metric}` in this window: lower bound {lower:.3f}, upper bound {upper:.3f} "
             f"(leave-one-subject-out); split-half reliability {float(sh['split_half']):.3f}, Spearman-Brown "
             f"ceiling {float(sh['ceiling']):.3f}. Raw scores at each model's peak layer: " + "; ".join(rows) + ".")
+
+
+def timing_table(scores: xr.Dataset, *, n_permutations: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Plain vs timing-controlled Spearman RSA per model, from :func:`hearlike.timing.timing_controlled_rsa`.
+
+    Columns: ``plain`` and ``partial`` (mean over subjects and sentences), ``timing share`` (the part
+    of the plain score that the onset-gap and duration RDMs account for, ``1 - partial / plain``;
+    NaN when the plain score is not positive) and ``p (partial)``: sentences random, a sign flip of
+    the subject-mean per-sentence partial scores (:func:`hearlike.stats.sign_flip_null`), one-sided.
+    """
+    per_item = scores["partial"].mean("subject")
+    null = stats.sign_flip_null(per_item, dim="sentence", n_permutations=n_permutations, seed=seed)
+    p = stats.exceedance_p(null.isel(permutation=0).values, null.values, null_includes_observed=True)
+    plain = scores["plain"].mean(["subject", "sentence"]).to_pandas()
+    partial = scores["partial"].mean(["subject", "sentence"]).to_pandas()
+    share = (1 - partial / plain).where(plain > 0)
+    return pd.DataFrame({"plain": plain, "partial": partial, "timing share": share,
+                         "p (partial)": pd.Series(p, index=per_item["model"].values)})
+
+
+def timing_statement(table: pd.DataFrame, *, window_label: str, alpha: float = ALPHA) -> str:
+    """Markdown: how much of each model's alignment is timing, from :func:`timing_table`."""
+    rows = []
+    for model, row in table.iterrows():
+        share = "" if not np.isfinite(row["timing share"]) else f", {row['timing share']:.0%} of it timing"
+        verdict = "significant" if row["p (partial)"] < alpha else "not significant"
+        rows.append(f"`{model}` {row['plain']:.3f} → {row['partial']:.3f}{share} ({verdict}, *p* = {row['p (partial)']:.3g})")
+    return (f"Spearman RSA at each model's peak layer in {window_label}, plain → with the words' onset-gap and "
+            f"duration RDMs partialled out of both sides (sentences random): " + "; ".join(rows) + ".")
 
 
 def depth_statement(result: dict) -> str:
