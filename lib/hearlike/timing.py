@@ -126,6 +126,7 @@ def timing_controlled_rsa(layer_states: Mapping[str, xr.DataArray], epochs: xr.D
         eeg_rdm = _correlation_rdm_upper(x).numpy()  # (subject, pairs)
         for i, m in enumerate(models):
             feats = np.asarray(states[m].isel(layer=0).values)[sent["models"][m]]
+            feats = feats[:, np.isfinite(feats).all(0)]  # NaN-padded widths (stacked layers of unequal size)
             model_rdm = _correlation_rdm_upper(torch.as_tensor(feats, dtype=torch.float64)).numpy()
             plain[i, :, s] = partial_spearman(model_rdm, eeg_rdm, np.empty((0, cov.shape[-1])))
             partial[i, :, s] = partial_spearman(model_rdm, eeg_rdm, cov)
