@@ -310,3 +310,15 @@ def test_timing_table_reports_the_timing_share_and_an_item_random_p():
     assert table.loc["a", "p (partial)"] < 0.01 and table.loc["b", "p (partial)"] > 0.05
     text = spacetime.timing_statement(table, window_label="250–500 ms")
     assert f"`a` {plain[0].mean():.3f} → {partial[0].mean():.3f}" in text and "of it timing (significant" in text and "(not significant" in text
+
+
+def test_control_statement_says_what_the_random_weight_controls_must_show():
+    table = pd.DataFrame({"n_metrics_significant": [3, 0, 0]}, index=["oracle", "tiny-whisper", "tiny-text"])
+    assert rankings.control_statement(table) == (
+        "The 2 random-weight controls (`tiny-whisper`, `tiny-text`) must not align under any metric: "
+        "**none does**, as required.")
+    failed = table.assign(n_metrics_significant=[3, 1, 0])
+    assert rankings.control_statement(failed).startswith(
+        "The 2 random-weight controls (`tiny-whisper`, `tiny-text`) must not align under any metric: "
+        "**`tiny-whisper` does**, which the test should not allow")
+    assert rankings.control_statement(table.loc[["oracle"]]) == "*No random-weight control model is in this run.*"

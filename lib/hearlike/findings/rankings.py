@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import stats
-from .common import ALPHA, at_layers, check_choice, group_p_values, peak_layers
+from .common import ALPHA, at_layers, check_choice, code_list, group_p_values, peak_layers, plural
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,26 @@ def aligned_models(grid: xr.Dataset, *, window: str, region: str = "all", metric
     table = p.transpose("model", "metric").to_pandas()
     table["n_metrics_significant"] = (table[metrics] < alpha).sum(axis=1)
     return table
+
+
+def control_statement(aligned: pd.DataFrame, *, prefix: str = "tiny-") -> str:
+    """Markdown: what the negative controls must show and whether they did.
+
+    Models whose key starts with ``prefix`` are random-weight controls (the real extraction code on
+    untrained weights): they must not align with the EEG under any metric. The statement names
+    those that do (a failed control: the test, not the model, is then in question).
+    """
+    controls = [str(m) for m in aligned.index if str(m).startswith(prefix)]
+    if not controls:
+        return "*No random-weight control model is in this run.*"
+    failed = [m for m in controls if aligned.loc[m, "n_metrics_significant"] > 0]
+    must = (f"The {plural(len(controls), 'random-weight control')} ({code_list(controls)}) must not align under "
+            f"any metric: ")
+    if not failed:
+        return must + "**none does**, as required."
+    return must + (f"**{code_list(failed)} {'does' if len(failed) == 1 else 'do'}**, which the test should not "
+                   "allow -- read every alignment on this page with that in mind (see the calibration in the "
+                   "methods chapter).")
 
 
 def family_split(tau: xr.DataArray, families: xr.DataArray) -> dict:
