@@ -285,8 +285,10 @@ def describe_calibration(result: dict) -> str:
     """Markdown: the calibration's verdict for the book's test and for the by-subject test alone."""
     table = calibration_table(result)
     book = table[table["test"] == _CALIBRATION_TESTS["both"]]
+    claims = book[book["claim"] != _CALIBRATION_CLAIMS["cell"]]
+    cells = book[book["claim"] == _CALIBRATION_CLAIMS["cell"]].set_index("data")["rate"]
     subject = table[table["test"] == _CALIBRATION_TESTS["subject"]]
-    worst = book.loc[book["rate"].idxmax()]
+    worst = claims.loc[claims["rate"].idxmax()]
     sub_align = subject[(subject["claim"] == _CALIBRATION_CLAIMS["aligns"]) & (subject["data"] == "planted demo")]
     oracle = result["oracle_aligned"]
     recovered = all(v for k, v in oracle.items() if k.startswith("demo|") and not k.endswith("|subject"))
@@ -304,4 +306,13 @@ def describe_calibration(result: dict) -> str:
              f"is {worst['rate']:.1%} ({worst['claim']}, {worst['data']}; one-sided 95 % upper bound "
              f"{worst['upper 95 %']:.1%}), and the oracle's planted alignment "
              f"{'is' if recovered else '**is not**'} recovered.")
+    if len(cells):
+        text += (" Per cell, uncorrected *p* < .05 occurs in " + " and ".join(
+            f"{rate:.1%} of random-model cells on the {data}" for data, rate in cells.items()) + " (nominal 5 %).")
+    twins = {k.split("|")[0] for k in oracle if not k.startswith("demo|")}
+    if twins:
+        by_subject = sum(bool(oracle.get(f"{t}|subject")) for t in twins)
+        book_test = sum(bool(oracle.get(f"{t}|both")) for t in twins)
+        text += (f" On the null twins, where nothing is planted, the oracle \"aligns\" in {by_subject} of {len(twins)} "
+                 f"under the by-subject test alone and in {book_test} under the book's test.")
     return text
