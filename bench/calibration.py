@@ -2,8 +2,8 @@
 
 Random-state models -- every word an independent Gaussian vector per layer, so nothing in them
 relates to the EEG -- are scored with Spearman RSA against the **planted** demo (``data/demo``)
-and against null twins written with different seeds (``data/demo-null-seed<k>``, made here when
-missing; seed 0 is the book's ``data/demo-null``), under the study's ``shift`` null. For each group test the family-wise false-positive
+and against null twins written with different seeds (``cache/calibration/demo-null-seed<k>``, made
+here when missing; seed 0 is the book's ``data/demo-null``), under the study's ``shift`` null. For each group test the family-wise false-positive
 rate of each claim is counted over random models (with a Clopper-Pearson 95 % upper bound), and
 the oracle's planted effect on the demo must still be found.
 
@@ -98,7 +98,7 @@ def run(*, quick: bool, n_models: int, n_twins: int, n_permutations: int, seed: 
     base = load_params(ROOT / "params.yml")
     datasets = [("demo", base)]
     for k in range(n_twins):  # seed 0 is the book's null twin (data/demo-null)
-        root = ROOT / "data" / ("demo-null" if k == 0 else f"demo-null-seed{k}")
+        root = ROOT / "data" / "demo-null" if k == 0 else ROOT / "cache" / "calibration" / f"demo-null-seed{k}"
         write_demo(root, null=True, seed=k)
         cache = ROOT / "cache" / ("demo-null" if k == 0 else f"demo-null-seed{k}")
         datasets.append((f"null twin seed {k}", base.replace(dataset="demo-null", data_root=str(root),
