@@ -55,18 +55,27 @@ def crossfit_peak_layers(grid: xr.Dataset, *, metric: str, window: str, region: 
     DataArray, dims (model, subject)
         Layer labels.
     """
-    subjects = grid["subject"].values
+    return crossfit_best_layers(grid[value].sel(metric=metric, window=window, region=region))
+
+
+def crossfit_best_layers(cell: xr.DataArray) -> xr.DataArray:
+    """For each subject, the ``layer`` with the highest mean of ``cell`` over the *other* half of the subjects.
+
+    ``cell`` has dims ``layer``, ``subject`` and any others (kept); subjects alternate between the
+    two halves in their grid order. Returns layer labels, dims of ``cell`` without ``layer``.
+    """
+    subjects = cell["subject"].values
     if subjects.size < 2:
         raise ValueError(f"cross-fitted layer selection needs >= 2 subjects, got {subjects.size}")
     half = np.arange(subjects.size) % 2
-    cell = grid[value].sel(metric=metric, window=window, region=region)
     picks = []
     for h in (0, 1):
         other = cell.isel(subject=np.nonzero(half != h)[0]).mean("subject")
         picks.append(other.fillna(-np.inf).idxmax("layer").reset_coords(drop=True))
-    layers = [picks[h].values for h in half]  # per subject: (model,)
-    return xr.DataArray(np.stack(layers, axis=-1), dims=("model", "subject"),
-                        coords={"model": grid["model"].values, "subject": subjects}, name="crossfit_layer")
+    per_subject = [picks[h] for h in half]
+    out = xr.concat(per_subject, dim=xr.DataArray(subjects, dims="subject", name="subject"))
+    keep = [d for d in cell.dims if d != "layer"]
+    return out.transpose(*keep).rename("crossfit_layer")
 
 
 def at_layers(da: xr.DataArray, layers: xr.DataArray) -> xr.DataArray:

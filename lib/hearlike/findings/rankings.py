@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import stats
-from .common import ALPHA, at_layers, check_choice, code_list, group_p_values, peak_layers, plural
+from .common import ALPHA, at_layers, check_choice, code_list, crossfit_best_layers, group_p_values, peak_layers, plural
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,9 @@ def model_scores(grid: xr.Dataset, *, window: str, region: str = "all", value: s
     """A model's score under each metric: its best layer's subject-mean ``value`` in one cell.
 
     Every metric picks the model's best layer for itself (the usual "peak layer" report), so a
-    metric's ranking of models is the ranking of their peaks.
+    metric's ranking of models is the ranking of their peaks -- each subject's score is taken at the
+    layer chosen on the *other* half of the subjects (:func:`~hearlike.findings.common.crossfit_best_layers`),
+    so the selection does not inflate the scores it ranks; ``layer`` is the best layer on all subjects.
 
     Returns
     -------
@@ -40,7 +42,8 @@ def model_scores(grid: xr.Dataset, *, window: str, region: str = "all", value: s
     metrics = list(metrics) if metrics is not None else list(grid["metric"].values)
     cell = grid[value].sel(window=window, region=region, metric=metrics)
     best = cell.mean("subject").fillna(-np.inf).idxmax("layer").reset_coords(drop=True)
-    per_subject = at_layers(cell, best)
+    # each subject's score at the layer chosen on the other half of the subjects (no double dipping)
+    per_subject = at_layers(cell, crossfit_best_layers(cell))
     score = per_subject.mean("subject")
     rank = xr.apply_ufunc(lambda v: rankdata(-v, axis=-1), score, input_core_dims=[["model"]],
                           output_core_dims=[["model"]]).transpose(*score.dims)  # 1 = best, ties averaged
