@@ -33,7 +33,11 @@ def _grid(rng, *, aligned_gain=0.0, n_models=6, n_layers=4, n_metrics=5, n_subje
               "relative_depth": (("model", "layer"), np.tile(np.linspace(0, 1, n_layers), (n_models, 1))),
               "component": (("model", "layer"), np.full((n_models, n_layers), "decoder"))}  # fmt: skip
     null_mean = np.zeros(shape)
+    # per-sentence excess (12 sentences): the cell's excess plus item noise, for the by-item test
+    sentence_excess = (score - null_mean)[..., None] + 3.0 * rng.standard_normal(shape + (12,))
+    coords["sentence"] = [f"s{i:02d}" for i in range(12)]
     return xr.Dataset({"score": (dims, score), "null_mean": (dims, null_mean), "excess": (dims, score - null_mean),
+                       "sentence_excess": (dims + ("sentence",), sentence_excess),
                        "group_null": (dims[:2] + dims[3:] + ("permutation",), group_null)}, coords=coords)  # fmt: skip
 
 
@@ -83,9 +87,21 @@ def test_rankings_statement_names_a_family_split_when_present():
         "**The ranking of models splits by metric family.**")
     no_split = dict(result, split=dict(split, p_value=0.4))
     assert rankings.statement(no_split).endswith(
-        "**Which model looks most brain-like changes with the metric**, but not systematically by family.")
+        "**Agreement between the metrics is not shown** (W does not beat its permutation null), and neither is "
+        "disagreement (no pair of metrics ranks the models in reliably opposite order).")
+    assert rankings.statement(dict(no_split, reversed_pairs=[("a", "b")])).endswith(
+        "**The metrics disagree**: some rank the models in reliably opposite order (bootstrap CI of τ below 0: "
+        "a vs b), but not systematically by family.")
     assert rankings.statement(dict(no_split, w_perm_p=0.01)).endswith(
         "**The metrics broadly agree** (W above its permutation null) and show no reliable family split.")
+
+
+def test_reversed_pairs_needs_the_whole_ci_below_zero():
+    metrics = ["a", "b", "c"]
+    high = xr.DataArray([[1, -0.1, 0.2], [-0.1, 1, 0.5], [0.2, 0.5, 1]], dims=("metric", "metric_other"),
+                        coords={"metric": metrics, "metric_other": metrics})
+    tau = xr.Dataset({"tau": high - 0.3, "low": high - 0.6, "high": high})
+    assert rankings.reversed_pairs(tau) == [("a", "b")]
 
 
 def _spacetime(gain):
@@ -118,6 +134,10 @@ def test_compare_summary_lists_every_model_peak():
                                                         dataset="demo-null", window_label="250–500 ms")
     assert summary.startswith(f"Peak layers in `demo-null` (250–500 ms): `m0` {peaks.sel(model='m0').item()}: excess ")
     assert summary.count("p_FWE = ") == 6 and set(profile["model"].values) == set(grid["model"].values)
+    assert summary.endswith(" **Significant peak** (FWE-corrected *p* < 0.05): `m0`.")
+    _, _, null_summary = spacetime.compare_summary(_grid(np.random.default_rng(3), windows=WINDOWS, n_metrics=2),
+                                                   metric="k0", target_window="250-500", dataset="demo-null")
+    assert null_summary.endswith(" **No model's peak is significant** (FWE-corrected *p* ≥ 0.05).")
 
 
 def test_spacetime_names_the_parameter_of_an_unknown_window():
@@ -165,13 +185,32 @@ def test_affect_statement_names_the_dissociated_model_and_its_metrics():
     result = {"contrast": _contrast(1.5), "alpha": 0.05, "reason": ""}
     assert affect.statement(result) == (
         "**In 1 of 2 models negative prosody lowers geometric similarity but raises covariance-based dependence** "
-        "(Holm-corrected interaction p < 0.05): `a`. For `a` the metrics that fall are g0, g1; those that rise are "
-        "c0, c1 (one-sided p < 0.05). The other 1 model show no reliable family × prosody interaction.")
+        "(two-sided interaction, Holm-corrected p < 0.05): `a`. For `a` the metrics that fall are g0, g1; those that "
+        "rise are c0, c1 (one-sided p < 0.05). The other 1 model show no reliable family × prosody interaction in "
+        "either direction.")
+
+
+def test_affect_statement_reads_the_direction_from_the_data():
+    # the reverse effect (covariance down, geometric up) is found by the two-sided test and named as such
+    result = {"contrast": _contrast(-1.5), "alpha": 0.05, "reason": ""}
+    assert affect.statement(result).startswith(
+        "**In 1 of 2 models negative prosody lowers covariance-based dependence but raises geometric similarity** "
+        "(two-sided interaction, Holm-corrected p < 0.05): `a`. For `a` the metrics that fall are c0, c1; those "
+        "that rise are g0, g1")
+
+
+def test_rate_strata_split_each_length_stratum_at_its_median_rate():
+    strata = np.array([0, 0, 0, 0, 1, 1, 2])
+    rate = np.array([1.0, 4.0, 2.0, 3.0, 5.0, 1.0, np.nan])
+    np.testing.assert_array_equal(affect.rate_strata(rate, strata), [0, 1, 0, 1, 3, 2, 4])
+    table = pd.DataFrame({"sentence_id": ["a", "a", "b"], "word": ["x", "y", "z"], "onset_s": [0.0, 0.5, 0.0],
+                          "offset_s": [0.4, 1.0, 0.25]})
+    assert affect.speech_rate(table).to_dict() == {"a": 2.0, "b": 4.0}
 
 
 def test_affect_statement_without_an_effect_or_a_contrast():
     assert affect.statement({"contrast": _contrast(0.0), "alpha": 0.05, "reason": ""}) == (
-        "All 2 models show no reliable family × prosody interaction.")
+        "All 2 models show no reliable family × prosody interaction in either direction.")
     reason = "no sentence-length stratum holds both conditions; widen the length bins"
     assert affect.statement({"contrast": None, "alpha": 0.05, "reason": reason}) == (
         f"**No contrast could be computed**: {reason}.")
@@ -193,7 +232,9 @@ def test_prosody_contrast_p_values_agree_with_counting_the_same_shuffles():
     np.testing.assert_allclose(contrast["p_lower"].values, (1 + (null <= observed + 1e-12).sum(0)) / (1 + n))
     inter = null[..., 2:].mean(-1) - null[..., :2].mean(-1)
     obs_inter = observed[..., 2:].mean(-1) - observed[..., :2].mean(-1)
-    np.testing.assert_allclose(contrast["p_interaction"].values, (1 + (inter >= obs_inter - 1e-12).sum(0)) / (1 + n))
+    # two-sided: distance from the null mean
+    dist, obs_dist = np.abs(inter - inter.mean(0)), np.abs(obs_inter - inter.mean(0))
+    np.testing.assert_allclose(contrast["p_interaction"].values, (1 + (dist >= obs_dist - 1e-12).sum(0)) / (1 + n))
 
 
 def test_sensitivity_statement_counts_significant_settings():
@@ -203,3 +244,81 @@ def test_sensitivity_statement_counts_significant_settings():
         "For `oracle`, the interaction is significant (*p* < 0.05, 500 stratified shuffles each) in 1 of 3 TNC settings.")
     assert affect.sensitivity_statement(table.assign(p_interaction=np.nan), model="oracle").startswith(
         "For `oracle`, no TNC setting leaves both conditions")
+
+
+def test_crossfit_peak_layers_choose_on_the_other_half_and_select_per_subject():
+    # layer 2 is best in even-position subjects, layer 0 in odd ones: each subject gets the other half's pick
+    excess = np.zeros((1, 3, 4, 1, 1, 1))
+    excess[0, 2, [0, 2]] = 1.0
+    excess[0, 0, [1, 3]] = 2.0
+    dims = ("model", "layer", "subject", "window", "region", "metric")
+    grid = xr.Dataset({"excess": (dims, excess)},
+                      coords={"model": ["m"], "layer": ["l0", "l1", "l2"], "subject": ["a", "b", "c", "d"],
+                              "window": ["w"], "region": ["all"], "metric": ["k"]})
+    layers = findings.crossfit_peak_layers(grid, metric="k", window="w")
+    assert layers.sel(model="m").values.tolist() == ["l0", "l2", "l0", "l2"]
+    picked = findings.at_layers(grid["excess"].sel(metric="k", region="all", window="w"), layers)
+    assert set(picked.dims) == {"model", "subject"}
+    # each subject's value at the layer the other half chose: 0 (the other half's layer is not its own best)
+    assert picked.sel(model="m").values.tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_window_test_after_crossfit_selection_is_not_fooled_by_the_peak_choice():
+    # pure noise over layers × windows: selecting the target window's peak on the same subjects makes
+    # "target beats the others" too frequent; cross-fitted selection keeps it near the nominal rate
+    rng = np.random.default_rng(5)
+    hits_same, hits_cross, n_rep = 0, 0, 100
+    for _ in range(n_rep):
+        grid = _grid(rng, n_models=1, n_layers=30, n_subjects=10, n_metrics=1, windows=("0-250", "250-500"), n_perm=10)
+        grid["excess"] = xr.DataArray(rng.standard_normal(grid["excess"].shape), dims=grid["excess"].dims)  # no effect
+        same = spacetime.window_contrast(grid, metric="k0", layers=findings.peak_layers(grid, metric="k0", window="250-500"),
+                                         target="250-500")
+        cross = spacetime.window_contrast(grid, metric="k0", target="250-500",
+                                          layers=findings.crossfit_peak_layers(grid, metric="k0", window="250-500"))
+        hits_same += int(same["p_value"].min() < 0.05)
+        hits_cross += int(cross["p_value"].min() < 0.05)
+    assert hits_same / n_rep > 0.3
+    assert hits_cross / n_rep < 0.13  # nominal 5 %; 100 draws
+
+
+def test_ceiling_statement_sets_peak_scores_beside_the_noise_ceiling():
+    grid = _grid(np.random.default_rng(2), aligned_gain=3.0, windows=WINDOWS, n_metrics=2)
+    grid = grid.assign_coords(metric=["spearman_rsa", "linear_cka"])
+    result = spacetime.spatiotemporal(grid, metric="spearman_rsa", target_window="250-500")
+    rng = np.random.default_rng(0)
+    shared = rng.standard_normal((1, 1, 3, 10))
+    rdms = xr.DataArray(shared + rng.standard_normal((6, 1, 1, 3, 10)), dims=("subject", "window", "region", "sentence", "pair"),
+                        coords={"window": ["250-500"], "region": ["all"]})
+    text = spacetime.ceiling_statement(result, grid, rdms)
+    nc = stats.noise_ceiling(rdms).sel(window="250-500", region="all")
+    assert text.startswith(f"Noise ceiling of `spearman_rsa` in this window: lower bound {float(nc['lower']):.3f}, "
+                           f"upper bound {float(nc['upper']):.3f} (leave-one-subject-out)")
+    assert text.count("of the upper bound") == 6
+    result_cka = dict(result, metric="linear_cka")
+    assert spacetime.ceiling_statement(result_cka, grid, rdms) == (
+        "*A noise ceiling is defined here for RSA only, not for `linear_cka`.*")
+
+
+def test_timing_table_reports_the_timing_share_and_an_item_random_p():
+    rng = np.random.default_rng(0)
+    dims = ("model", "subject", "sentence")
+    plain = np.stack([np.full((4, 30), 0.2), np.zeros((4, 30))]) + 0.01 * rng.standard_normal((2, 4, 30))
+    partial = np.stack([np.full((4, 30), 0.05), np.zeros((4, 30))]) + 0.05 * rng.standard_normal((2, 4, 30))
+    scores = xr.Dataset({"plain": (dims, plain), "partial": (dims, partial)}, coords={"model": ["a", "b"]})
+    table = spacetime.timing_table(scores, n_permutations=500)
+    assert table.loc["a", "timing share"] == pytest.approx(1 - partial[0].mean() / plain[0].mean())
+    assert table.loc["a", "p (partial)"] < 0.01 and table.loc["b", "p (partial)"] > 0.05
+    text = spacetime.timing_statement(table, window_label="250–500 ms")
+    assert f"`a` {plain[0].mean():.3f} → {partial[0].mean():.3f}" in text and "of it timing (significant" in text and "(not significant" in text
+
+
+def test_control_statement_says_what_the_random_weight_controls_must_show():
+    table = pd.DataFrame({"n_metrics_significant": [3, 0, 0]}, index=["oracle", "tiny-whisper", "tiny-text"])
+    assert rankings.control_statement(table) == (
+        "The 2 random-weight controls (`tiny-whisper`, `tiny-text`) must not align under any metric: "
+        "**none does**, as required.")
+    failed = table.assign(n_metrics_significant=[3, 1, 0])
+    assert rankings.control_statement(failed).startswith(
+        "The 2 random-weight controls (`tiny-whisper`, `tiny-text`) must not align under any metric: "
+        "**`tiny-whisper` does**, which the test should not allow")
+    assert rankings.control_statement(table.loc[["oracle"]]) == "*No random-weight control model is in this run.*"

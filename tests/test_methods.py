@@ -40,3 +40,24 @@ def test_exclusion_window_and_metric_prose_follow_the_parameters(tmp_path):
 def test_statistics_say_when_sign_flips_are_exact(tmp_path):
     text = methods.describe_statistics(_params(tmp_path))
     assert "sign-flip tests over subjects (exact, all 2^n flips, up to 13 subjects; 10000 random flips beyond)" in text
+
+
+def test_calibration_table_pools_null_twins_and_states_the_upper_bound():
+    rows = [dict(data="demo", test="subject", claim="aligns", false_positives=10, n_models=10),
+            dict(data="demo", test="both", claim="aligns", false_positives=0, n_models=10),
+            dict(data="null twin seed 0", test="both", claim="aligns", false_positives=1, n_models=10),
+            dict(data="null twin seed 1", test="both", claim="aligns", false_positives=0, n_models=10)]
+    rows.append(dict(data="demo", test="both", claim="cell", false_positives=26, n_models=480))
+    oracle = {"demo|both": True, "demo|subject": True, "null twin seed 0|subject": True, "null twin seed 0|both": False,
+              "null twin seed 1|subject": False, "null twin seed 1|both": False}
+    result = dict(rows=rows, oracle_aligned=oracle, n_models=10, n_layers=4,
+                  n_twins=2, n_permutations=50, quick=True)
+    table = methods.calibration_table(result)
+    twins = table[(table["data"] == "null twins") & (table["test"] == "both (the book's test)")].iloc[0]
+    assert (twins["false positives"], twins["out of"]) == (1, 20)
+    text = methods.describe_calibration(result)
+    assert "With subjects alone random, 10 of 10 random models \"align\" with the planted demo." in text
+    assert "is 5.0% (a model aligns (some FWE cell), null twins; one-sided 95 % upper bound 21.6%)" in text
+    assert "and the oracle's planted alignment is recovered." in text
+    assert "Per cell, uncorrected *p* < .05 occurs in 5.4% of random-model cells on the planted demo (nominal 5 %)." in text
+    assert text.endswith("the oracle \"aligns\" in 1 of 2 under the by-subject test alone and in 0 under the book's test.")

@@ -42,7 +42,7 @@ def grids(tmp_path_factory, request):
         mp.chdir(params_dir)  # params.yml of the repository: the study's default settings
         for name, root in roots.items():
             out[f"{name}_params"] = _params(root, base / f"cache-{name}", "demo-null" if name == "null" else "demo")
-            out[name] = pipeline.metric_grid(out[f"{name}_params"], keep_sentences=False)
+            out[name] = pipeline.metric_grid(out[f"{name}_params"])  # per-sentence scores: the by-item test
     out["truth"] = demo.read_ground_truth(roots["demo"])
     return out
 
@@ -86,7 +86,7 @@ def test_word_shuffle_null_would_call_the_null_twin_aligned(grids):
     """Why the study's null swaps sentences: with the word-shuffle null, serial-position structure
     shared by the oracle's meaning layers and noise-only EEG shows up as alignment."""
     params = grids["null_params"].replace(null_kind="shuffle")
-    grid = pipeline.metric_grid(params, keep_sentences=False)
+    grid = pipeline.metric_grid(params)
     p = findings.group_p_values(grid)["p_fwe"].sel(model="oracle", region="all", metric="spearman_rsa")
     assert float(p.min()) < 0.05
 
@@ -110,3 +110,43 @@ def test_tnc_labels_the_planted_negative_prosody_more_precisely_than_any_single_
     for view in ("prosody", "text", "model"):
         flagged = labels[f"{view}_negative"].astype(bool)
         assert precision >= planted[flagged].mean(), view
+
+
+def _calibration():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "calibration.py"
+    spec = importlib.util.spec_from_file_location("calibration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_random_state_models_do_not_align_with_the_planted_demo_once_sentences_are_random(grids):
+    """The calibration (bench/calibration.py) at reduced size: 10 random-state models on the planted demo.
+
+    EEG structure shared by all subjects makes the by-subject test call random models aligned;
+    the book's test (subjects and sentences random) must not, and must still find the oracle."""
+    from hearlike.grid import compute_grid
+
+    calibration = _calibration()
+    params = grids["demo_params"]
+    epochs = pipeline.epochs_of(params)
+    oracle = pipeline.layer_states(params, "oracle")
+    states = {"oracle": oracle} | calibration.random_models(oracle, n_models=10, n_layers=3)
+    n_perm = 50
+    grid = compute_grid(states, epochs, windows=pipeline.windows_of(params), regions=pipeline.regions_of(params, epochs),
+                        metrics=["spearman_rsa"], n_permutations=n_perm, seed=0, min_words=params.min_words,
+                        null_kind="shift", surrogates=pipeline.surrogates_of(params, epochs, n_perm),
+                        keep_null=True, keep_sentences=True)
+    grid["group_null"] = grid["null"].mean("subject")
+    claims = calibration.claims(grid, target_window=N400, n_permutations=500, seed=0)
+    randoms = [m for m in states if m != "oracle"]
+    book = claims["both"].sel(model=randoms)
+    assert int(book.sel(claim="aligns").sum()) <= 1, book.to_pandas()
+    assert int(book.sel(claim="peak").sum()) <= 1, book.to_pandas()
+    assert bool(claims["both"].sel(claim="aligns", model="oracle"))
+    # the by-subject test alone is what let random models align (the reason for the by-item test)
+    assert int(claims["subject"].sel(model=randoms, claim="aligns").sum()) >= int(book.sel(claim="aligns").sum())

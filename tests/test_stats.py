@@ -225,3 +225,93 @@ def test_sign_flip_test_is_exact_for_few_subjects_and_holm_matches_a_loop():
         running = max(running, (4 - rank) * raw[i])
         slow[i] = min(running, 1.0)
     np.testing.assert_array_equal(hs.holm(raw), slow)
+
+
+def _loop_item_p(values, n_flips_exact):
+    """Slow reference of the by-item test: enumerate every sign vector, loop over cells."""
+    import itertools
+
+    n = values.shape[-1]
+    signs = list(itertools.product([1.0, -1.0], repeat=n))
+    assert len(signs) <= n_flips_exact
+    p = np.empty(values.shape[:-1])
+    means = np.empty(values.shape[:-1] + (len(signs),))
+    for idx in np.ndindex(values.shape[:-1]):
+        v = values[idx]
+        ok = np.isfinite(v)
+        for j, s in enumerate(signs):
+            means[idx + (j,)] = (np.asarray(s)[ok] * v[ok]).sum() / ok.sum()
+        p[idx] = np.mean(means[idx] >= means[idx + (0,)] - 1e-12)
+    # max-T: standardise each cell by its flip distribution, max over cells (the one family)
+    z = (means - means.mean(-1, keepdims=True)) / means.std(-1, ddof=1, keepdims=True)
+    max_null = z.max(axis=0)
+    p_fwe = np.array([(1 + np.sum(max_null >= z[c, 0] - 1e-12)) / (1 + len(signs)) for c in range(z.shape[0])])
+    return p, p_fwe
+
+
+def test_item_random_p_matches_slow_reference_with_nan_items():
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((4, 8)) + np.array([[0.0], [0.3], [1.0], [-0.5]])
+    values[1, 2] = np.nan  # an item undefined in one cell is left out of that cell's mean
+    da = xr.DataArray(values, dims=("cell", "sentence"))
+    got = hs.item_random_p(da, family=["cell"], n_permutations=1000)
+    p, p_fwe = _loop_item_p(values, 1000)
+    np.testing.assert_allclose(got["p"].values, p)
+    np.testing.assert_allclose(got["p_fwe"].values, p_fwe)
+    np.testing.assert_allclose(got["observed"].values, np.nanmean(values, axis=1))
+    assert got["p"].values[2] < 0.05 < got["p"].values[3]
+
+
+def test_item_random_p_is_calibrated_and_finds_a_shift():
+    # 400 null families of 6 cells × 20 items: the FWE rate stays near 5 %; a 0.8 SD shift is found
+    rng = np.random.default_rng(0)
+    null = xr.DataArray(rng.standard_normal((400, 6, 20)), dims=("rep", "cell", "sentence"))
+    p_fwe = hs.item_random_p(null, family=["cell"], n_permutations=500)["p_fwe"]
+    rate = float((p_fwe.min("cell") < 0.05).mean())
+    assert 0.02 < rate < 0.08
+    shifted = hs.item_random_p(null + 0.8, family=["cell"], n_permutations=500)["p_fwe"]
+    assert float((shifted.min("cell") < 0.05).mean()) > 0.9
+
+
+def test_sign_flip_null_identity_first_and_all_nan_cell():
+    da = xr.DataArray([[1.0, 2.0, 3.0], [np.nan, np.nan, np.nan]], dims=("cell", "sentence"))
+    null = hs.sign_flip_null(da, n_permutations=100)
+    assert null.dims == ("cell", "permutation") and null.sizes["permutation"] == 8
+    assert float(null[0, 0]) == pytest.approx(2.0)
+    assert np.isnan(null[1]).all()
+
+
+def test_binomial_upper_is_clopper_pearson():
+    # 0 of 60 -> 1 - 0.05**(1/60) (exact for k = 0); agrees with scipy's binomtest interval
+    assert hs.binomial_upper(0, 60) == pytest.approx(1 - 0.05 ** (1 / 60))
+    ref = ss.binomtest(3, 40).proportion_ci(confidence_level=0.90, method="exact").high
+    assert hs.binomial_upper(3, 40) == pytest.approx(ref)
+    assert hs.binomial_upper(5, 5) == 1.0
+    with pytest.raises(ValueError, match="need 0 <= k <= n"):
+        hs.binomial_upper(6, 5)
+
+
+def test_split_half_ceiling_matches_a_slow_loop_and_rises_with_shared_signal():
+    rng = np.random.default_rng(4)
+    shared = rng.standard_normal((3, 10))  # 3 sentences × 10 pairs
+    data = shared + 0.8 * rng.standard_normal((6, 3, 10))  # 6 subjects
+    data[:, 2, 7:] = np.nan  # a shorter sentence: NaN-padded pairs
+    rdms = xr.DataArray(data, dims=("subject", "sentence", "pair"))
+    got = hs.split_half_ceiling(rdms, n_splits=20, seed=1)
+    # slow reference: the same halvings, scipy's spearmanr per sentence
+    rng2 = np.random.default_rng(1)
+    rs = []
+    for _ in range(20):
+        order = rng2.permutation(6)
+        per_sentence = []
+        for s in range(3):
+            ok = np.isfinite(data[0, s])
+            ranks = np.array([ss.rankdata(data[j, s, ok]) for j in range(6)])
+            per_sentence.append(ss.spearmanr(ranks[order[:3]].mean(0), ranks[order[3:]].mean(0))[0])
+        rs.append(np.mean(per_sentence))
+    r = np.mean(rs)
+    assert float(got["split_half"]) == pytest.approx(r)
+    assert float(got["ceiling"]) == pytest.approx(2 * r / (1 + r))
+    noisier = hs.split_half_ceiling(xr.DataArray(shared + 3 * rng.standard_normal((6, 3, 10)),
+                                                 dims=("subject", "sentence", "pair")), n_splits=20)
+    assert float(noisier["ceiling"]) < float(got["ceiling"])

@@ -147,6 +147,15 @@ def _sign_flips() -> int:
     return int(inspect.signature(sign_flip_test).parameters["n_permutations"].default)
 
 
+def _item_flips() -> int:
+    """The sign flips of the by-sentence group test (:func:`hearlike.findings.common.group_p_values`' default)."""
+    import inspect
+
+    from .findings.common import group_p_values
+
+    return int(inspect.signature(group_p_values).parameters["n_permutations"].default)
+
+
 def number_word(count: int) -> str:
     """``8 -> "eight"`` up to twelve, digits above."""
     return _NUMBER_WORDS[count] if 0 <= count < len(_NUMBER_WORDS) else str(count)
@@ -218,17 +227,32 @@ def describe_statistics(params: Params) -> str:
         f"The null mean of a cell is its small-n baseline, and every score is also reported as its **excess** "
         f"over it. Debiased CKA (unbiased HSIC) and bias-corrected distance correlation are computed "
         f"beside the biased estimators.\n\n"
-        f"**Group tests.** Subject-mean scores are compared with the subject-mean null under the same "
-        f"permutations; p = (1 + #null ≥ observed) / (1 + {n_perm}). Family-wise error over layers × "
-        f"windows × regions is controlled by the maximum statistic over cells standardised by their null "
-        f"mean and SD (max-T, so no cell dominates through a high baseline); Benjamini–Hochberg FDR is available "
-        f"for other families. Paired comparisons of windows use sign-flip tests over subjects (exact, all "
-        f"2^n flips, up to {max_exact} subjects; {flips} random flips beyond), Holm-corrected.\n\n"
+        f"**Group tests: subjects and sentences both random.** A cell counts as significant only when two "
+        f"tests agree (p = the larger of the two; valid when either test is). *By subject*: the "
+        f"subject-mean score against the subject-mean null under the same permutations, p = (1 + #null ≥ "
+        f"observed) / (1 + {n_perm}). *By sentence*: each sentence's excess over its own null mean, "
+        f"averaged over subjects, with the signs of whole sentences flipped ({_item_flips()} random flips, "
+        f"the same for every cell). The by-subject test alone treats the sentences as fixed: a model's "
+        f"sentence geometry is the same for every subject, so a chance match between one model and EEG "
+        f"structure shared by all subjects repeats in every subject and looks reliable -- on the planted "
+        f"demo random-state models then \"align\" far more often than 5 % (see the calibration below). "
+        f"Family-wise error over layers × windows × regions is controlled, in each test, by the maximum "
+        f"statistic over cells standardised by their null mean and SD (max-T, so no cell dominates through a "
+        f"high baseline); Benjamini–Hochberg FDR is available for other families. Paired comparisons of windows use sign-flip tests over subjects (exact, all "
+        f"2^n flips, up to {max_exact} subjects; {flips} random flips beyond), Holm-corrected, at each "
+        f"model's peak layer chosen on the *other* half of the subjects (no double dipping: a layer "
+        f"picked for its target-window peak and tested on the same data would favour that window).\n\n"
+        f"**Timing and ceiling.** Finding 2 reports, beside each plain Spearman RSA, the partial RSA with "
+        f"the words' onset-gap and duration RDMs regressed out of both sides (ranked), tested with "
+        f"sentences random; and the RSA noise ceiling (leave-one-subject-out bounds, Nili et al. 2014; "
+        f"split-half reliability with the Spearman-Brown correction).\n\n"
         f"**Uncertainty.** 95 % percentile bootstrap CIs over subjects (1000 resamples). Rank agreement "
         f"across metrics: Kendall's W with its χ² test and against its permutation null; pairwise Kendall "
         f"τ-b with subject-bootstrap CIs.\n\n"
-        f"**Conditions.** Negative-prosody (TNC) and other sentences are compared within sentence-length "
-        f"strata, with condition labels shuffled within strata."
+        f"**Conditions.** Negative-prosody (TNC) and other sentences are compared within strata of sentence "
+        f"length and speech rate (each length bin split at its median words per second), with condition "
+        f"labels shuffled within strata; the family × prosody interaction is tested two-sided and its "
+        f"direction is read from the data."
     )
 
 
@@ -252,3 +276,67 @@ def environment_table(params: Params) -> pd.DataFrame:
         except importlib.metadata.PackageNotFoundError:
             rows[name] = "not installed"
     return pd.DataFrame({"value": rows}).rename_axis("item")
+
+
+_CALIBRATION_TESTS = {"subject": "subjects random", "item": "sentences random", "both": "both (the book's test)"}
+_CALIBRATION_CLAIMS = {"aligns": "a model aligns (some FWE cell)", "peak": "significant peak (target window)",
+                       "cell": "a cell at p < .05 (uncorrected)"}
+
+
+def calibration_table(result: dict) -> pd.DataFrame:
+    """False-positive rates of the book's claims for random-state models, from ``bench/calibration.py``'s JSON.
+
+    Null twins are pooled. Columns: test, claim, data, false positives, out of, rate, upper 95 %
+    (one-sided Clopper-Pearson, :func:`hearlike.stats.binomial_upper`).
+    """
+    from .stats import binomial_upper
+
+    pooled: dict[tuple, list[int]] = {}
+    for row in result["rows"]:
+        data = "planted demo" if row["data"] == "demo" else "null twins"
+        acc = pooled.setdefault((row["test"], row["claim"], data), [0, 0])
+        acc[0] += int(row["false_positives"])
+        acc[1] += int(row["n_models"])
+    rows = [{"test": _CALIBRATION_TESTS.get(t, t), "claim": _CALIBRATION_CLAIMS.get(c, c), "data": d,
+             "false positives": k, "out of": n, "rate": k / n, "upper 95 %": binomial_upper(k, n)}
+            for (t, c, d), (k, n) in sorted(pooled.items(), key=lambda kv: (list(_CALIBRATION_TESTS).index(kv[0][0])
+                                                                               if kv[0][0] in _CALIBRATION_TESTS else 9,
+                                                                               kv[0][1], kv[0][2]))]
+    return pd.DataFrame(rows)
+
+
+def describe_calibration(result: dict) -> str:
+    """Markdown: the calibration's verdict for the book's test and for the by-subject test alone."""
+    table = calibration_table(result)
+    book = table[table["test"] == _CALIBRATION_TESTS["both"]]
+    claims = book[book["claim"] != _CALIBRATION_CLAIMS["cell"]]
+    cells = book[book["claim"] == _CALIBRATION_CLAIMS["cell"]].set_index("data")["rate"]
+    subject = table[table["test"] == _CALIBRATION_TESTS["subject"]]
+    worst = claims.loc[claims["rate"].idxmax()]
+    sub_align = subject[(subject["claim"] == _CALIBRATION_CLAIMS["aligns"]) & (subject["data"] == "planted demo")]
+    oracle = result["oracle_aligned"]
+    recovered = all(v for k, v in oracle.items() if k.startswith("demo|") and not k.endswith("|subject"))
+    n_twins = result["n_twins"]
+    text = (f"{number_word(result['n_models']).capitalize()} random-state models ({result['n_layers']} layers of "
+            f"Gaussian vectors per word, Spearman RSA, the `shift` null with {result['n_permutations']} "
+            f"permutations) were scored against the planted demo and {number_word(n_twins)} null "
+            f"twin{'s' if n_twins != 1 else ''} with different seeds (`bench/calibration.py`"
+            f"{' --quick' if result.get('quick') else ''}). ")
+    if len(sub_align):
+        r = sub_align.iloc[0]
+        text += (f"With subjects alone random, {r['false positives']} of {r['out of']} random models \"align\" with "
+                 f"the planted demo. ")
+    text += (f"With subjects and sentences random (the book's test) the highest false-positive rate of any claim "
+             f"is {worst['rate']:.1%} ({worst['claim']}, {worst['data']}; one-sided 95 % upper bound "
+             f"{worst['upper 95 %']:.1%}), and the oracle's planted alignment "
+             f"{'is' if recovered else '**is not**'} recovered.")
+    if len(cells):
+        text += (" Per cell, uncorrected *p* < .05 occurs in " + " and ".join(
+            f"{rate:.1%} of random-model cells on the {data}" for data, rate in cells.items()) + " (nominal 5 %).")
+    twins = {k.split("|")[0] for k in oracle if not k.startswith("demo|")}
+    if twins:
+        by_subject = sum(bool(oracle.get(f"{t}|subject")) for t in twins)
+        book_test = sum(bool(oracle.get(f"{t}|both")) for t in twins)
+        text += (f" On the null twins, where nothing is planted, the oracle \"aligns\" in {by_subject} of {len(twins)} "
+                 f"under the by-subject test alone and in {book_test} under the book's test.")
+    return text

@@ -21,11 +21,15 @@ __all__ = [
     "exceedance_p",
     "permutation_p_value",
     "sign_flip_test",
+    "sign_flip_null",
+    "item_random_p",
+    "binomial_upper",
     "holm",
     "max_statistic_fwe",
     "fdr_bh",
     "bootstrap_ci",
     "noise_ceiling",
+    "split_half_ceiling",
     "kendall_w",
     "pairwise_kendall_tau",
 ]
@@ -344,6 +348,64 @@ def noise_ceiling(
     return out
 
 
+def split_half_ceiling(
+    rdms: xr.DataArray,
+    *,
+    subject_dim: str = "subject",
+    pair_dim: str = "pair",
+    mean_over: Sequence[Hashable] = ("sentence",),
+    n_splits: int = 100,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Split-half reliability of the group RDM with the Spearman-Brown correction (a noise ceiling).
+
+    For each of ``n_splits`` random halvings of the subjects, the rank-averaged RDMs of the two
+    halves are Spearman-correlated (per sentence, NaN pairs ignored); ``split_half`` is the mean over
+    sentences and splits, ``ceiling = 2 r / (1 + r)`` its Spearman-Brown step-up to the full group.
+
+    Parameters
+    ----------
+    rdms : DataArray
+        Upper-triangle RDM vectors, dims ``subject_dim``, ``pair_dim`` and any others (as for
+        :func:`noise_ceiling`).
+    subject_dim, pair_dim, mean_over
+        As in :func:`noise_ceiling`.
+    n_splits : int
+        Random halvings (subjects beyond an even count are left out of each split at random).
+    seed : int
+        Seeds the halvings.
+
+    Returns
+    -------
+    Dataset
+        ``split_half`` and ``ceiling``, dims of ``rdms`` without subject, pair and ``mean_over``.
+    """
+    _require_dims(rdms, [subject_dim, pair_dim], "rdms")
+    n_subj = rdms.sizes[subject_dim]
+    if n_subj < 2:
+        raise ValueError(f"the split-half ceiling needs >= 2 subjects, got {n_subj}")
+    moved = rdms.transpose(..., subject_dim, pair_dim)
+    ranks = _rank(moved.values.astype(np.float64))
+    rng = np.random.default_rng(seed)
+    half = n_subj // 2
+    rs = []
+    for _ in range(n_splits):
+        order = rng.permutation(n_subj)
+        a = _rank(ranks[..., order[:half], :].mean(-2))
+        b = _rank(ranks[..., order[half:2 * half], :].mean(-2))
+        rs.append(_nan_pearson(a, b))
+    r = np.mean(rs, axis=0)
+    other = [d for d in moved.dims if d not in (subject_dim, pair_dim)]
+    coords = {k: v for k, v in moved.coords.items() if subject_dim not in v.dims and pair_dim not in v.dims}
+    out = xr.Dataset({"split_half": (other, r)}, coords=coords)
+    present = [d for d in mean_over if d in out.dims]
+    if present:
+        out = out.mean(present)
+    out["ceiling"] = 2 * out["split_half"] / (1 + out["split_half"])
+    out.attrs.update(n_subjects=n_subj, n_splits=n_splits, seed=seed)
+    return out
+
+
 def _kendall_w_2d(scores: np.ndarray) -> float:
     """Tie-corrected W of ``scores (n_items, n_raters)``."""
     n, m = scores.shape
@@ -492,6 +554,86 @@ def sign_flip_test(differences: xr.DataArray, *, dim: str = "subject", n_permuta
     dims = [d for d in differences.transpose(..., dim).dims if d != dim]
     coords = {k: v for k, v in differences.coords.items() if dim not in v.dims}
     return xr.DataArray(p, dims=dims, coords=coords, name="p_value")
+
+
+def _flip_signs(n: int, n_permutations: int, seed: int) -> np.ndarray:
+    """Sign vectors ``(n_flips, n)``: all ``2**n`` when that is ``<= n_permutations``, else random; identity first."""
+    if 2**n <= n_permutations:
+        return np.array(list(itertools.product([1.0, -1.0], repeat=n)))
+    signs = np.random.default_rng(seed).choice([1.0, -1.0], size=(n_permutations, n))
+    signs[0] = 1.0
+    return signs
+
+
+def sign_flip_null(values: xr.DataArray, *, dim: str = "sentence", n_permutations: int = 1000,
+                   seed: int = 0) -> xr.DataArray:
+    """Null distribution of the mean over ``dim`` under random sign flips of its units (identity first).
+
+    The same flips are used for every other index (every cell), so the result can feed
+    :func:`max_statistic_fwe`. NaN units (a sentence undefined in a cell) are left out of that
+    cell's means; a cell with no finite unit is NaN.
+
+    Parameters
+    ----------
+    values : DataArray
+        Per-unit values centred at 0 under the null (e.g. the grid's ``sentence_excess`` averaged
+        over subjects), dim ``dim`` and any others.
+    dim : str
+        The units whose signs are flipped (sentences: items as a random effect).
+    n_permutations : int
+        Flips; exact enumeration when ``2**n <= n_permutations``.
+    seed : int
+        Seeds the random flips.
+
+    Returns
+    -------
+    DataArray
+        Dims of ``values`` without ``dim``, then ``permutation``; ``[..., 0]`` is the observed mean.
+    """
+    _require_dims(values, [dim], "values")
+    moved = values.transpose(..., dim)
+    data = moved.values.astype(np.float64)
+    finite = np.isfinite(data)
+    count = finite.sum(-1)
+    signs = _flip_signs(data.shape[-1], n_permutations, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        null = np.einsum("...n,pn->...p", np.where(finite, data, 0.0), signs) / count[..., None]
+    null[count == 0] = np.nan
+    dims = [d for d in moved.dims if d != dim] + ["permutation"]
+    coords = {k: v for k, v in moved.coords.items() if dim not in v.dims}
+    return xr.DataArray(null, dims=dims, coords=coords, name="sign_flip_null")
+
+
+def item_random_p(values: xr.DataArray, *, family: Sequence[Hashable], dim: str = "sentence",
+                  n_permutations: int = 1000, seed: int = 0) -> xr.Dataset:
+    """By-item test: is the mean over ``dim`` (items) > 0, uncorrected and max-T FWE over ``family``?
+
+    Items (sentences) are the random units: each cell's per-item values (e.g. excess over the
+    timing-preserving null, averaged over subjects) are sign-flipped, the same flips for every
+    cell, and the maximum of the standardised means over ``family`` gives the corrected p-value
+    (:func:`max_statistic_fwe`). Valid when each item's value is symmetric about 0 under the null
+    and items are independent -- which holds for a model whose states are unrelated to the EEG even
+    when the EEG structure is shared by all subjects (the by-subject test does not).
+
+    Returns
+    -------
+    Dataset
+        ``observed`` (mean over ``dim``), ``p`` (one-sided, :func:`exceedance_p` with the identity
+        in the null), ``p_fwe``; dims of ``values`` without ``dim``.
+    """
+    null = sign_flip_null(values, dim=dim, n_permutations=n_permutations, seed=seed)
+    observed = null.isel(permutation=0, drop=True)
+    p = xr.apply_ufunc(exceedance_p, observed, null, input_core_dims=[[], ["permutation"]],
+                       kwargs=dict(null_includes_observed=True))
+    p_fwe = max_statistic_fwe(observed, null, dims=list(family), perm_dim="permutation", standardize=True)
+    return xr.Dataset({"observed": observed, "p": p.transpose(*observed.dims), "p_fwe": p_fwe.transpose(*observed.dims)})
+
+
+def binomial_upper(k: int, n: int, *, level: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper confidence bound of a rate ``k / n`` (1 when ``k == n``)."""
+    if not 0 <= k <= n or n == 0:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    return 1.0 if k == n else float(ss.beta.ppf(level, k + 1, n - k))
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from . import affect, common, rankings, spacetime
 from .affect import contrast_sensitivity, length_strata, prosody_contrast
-from .common import ALPHA, at_layers, group_p_values, peak_layers
+from .common import ALPHA, at_layers, crossfit_peak_layers, group_p_values, peak_layers
 from .rankings import aligned_models, family_split, model_scores, null_rank_agreement, rank_agreement
 from .spacetime import depth_profile, window_contrast
 
 __all__ = [
     "affect", "common", "rankings", "spacetime", "ALPHA",
-    "peak_layers", "at_layers", "group_p_values",
+    "peak_layers", "crossfit_peak_layers", "at_layers", "group_p_values",
     "model_scores", "rank_agreement", "null_rank_agreement", "aligned_models", "family_split",
     "depth_profile", "window_contrast",
     "length_strata", "prosody_contrast", "contrast_sensitivity",

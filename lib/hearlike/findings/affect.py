@@ -27,6 +27,28 @@ def length_strata(n_words: np.ndarray, *, bin_words: int = 2) -> np.ndarray:
     return (np.asarray(n_words) // bin_words).astype(int)
 
 
+def rate_strata(rate: np.ndarray, strata: np.ndarray) -> np.ndarray:
+    """Split every length stratum at its median speech rate: stratum index ``2 * length_stratum + (rate > median)``.
+
+    Sentences with NaN rate fall in the slow half. Used so that a condition spoken more slowly
+    (e.g. planted negative prosody) is compared with sentences of like length *and* tempo.
+    """
+    rate = np.asarray(rate, dtype=float)
+    fast = np.zeros(rate.shape, dtype=int)
+    for s in np.unique(strata):
+        in_s = (strata == s) & np.isfinite(rate)
+        if in_s.sum() >= 2:
+            fast[in_s] = (rate[in_s] > np.median(rate[in_s])).astype(int)
+    return 2 * np.asarray(strata) + fast
+
+
+def speech_rate(table: pd.DataFrame) -> pd.Series:
+    """Words per second of each sentence (index ``sentence_id``), from a stimulus table's word onsets/offsets."""
+    by = table.groupby("sentence_id")
+    duration = by["offset_s"].max() - by["onset_s"].min()
+    return (by["word"].size() / duration).rename("speech_rate")
+
+
 def _stratified_difference(values: np.ndarray, negative: np.ndarray, strata: np.ndarray) -> np.ndarray:
     """Weighted mean over strata of (mean negative − mean other); ``values (..., sentence)``.
 
@@ -58,7 +80,8 @@ def _permute_within(labels: np.ndarray, strata: np.ndarray, rng: np.random.Gener
 
 
 def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, families: xr.DataArray,
-                     bin_words: int = 2, n_permutations: int = 2000, seed: int = 0) -> xr.Dataset:
+                     bin_words: int = 2, n_permutations: int = 2000, seed: int = 0,
+                     rate: pd.Series | None = None) -> xr.Dataset:
     """Length-matched contrast of negative-prosody vs other sentences, per metric and per family.
 
     Sentence scores are standardised per model × metric (z over sentences), so effects are in SD
@@ -78,14 +101,18 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
         "ambiguous") are excluded and counted.
     families : DataArray, dims (metric,)
         Metric family labels ("geometric" / "covariance").
+    rate : Series, index sentence_id, optional
+        Speech rate (words/s, :func:`speech_rate`); when given, each length stratum is split at its
+        median rate (:func:`rate_strata`), so the contrast is matched for tempo too.
 
     Returns
     -------
     Dataset
         ``effect`` (model, metric), ``p_lower`` / ``p_higher`` (one-sided: negative lower /
         higher), ``family_effect`` (model, family), ``interaction`` (model) = covariance − geometric
-        family effect with ``p_interaction`` (one-sided, > 0), and pooled-over-models versions
-        ``interaction_all`` / ``p_interaction_all``; attrs count sentences used and excluded.
+        family effect with ``p_interaction`` (two-sided: the direction is read from the data), and
+        pooled-over-models versions ``interaction_all`` / ``p_interaction_all`` (two-sided); attrs
+        count sentences used and excluded and say whether strata include speech rate.
     """
     scores = sentence_scores.transpose("model", "metric", "sentence")
     ids = np.asarray(scores["sentence"].values).astype(str)
@@ -93,6 +120,8 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
     scores = scores.isel(sentence=np.nonzero(keep)[0])
     labels = negative.reindex(ids[keep]).to_numpy(dtype=bool)
     strata = length_strata(scores["n_words"].values, bin_words=bin_words)
+    if rate is not None:
+        strata = rate_strata(rate.reindex(ids[keep]).to_numpy(dtype=float), strata)
     z = (scores - scores.mean("sentence")) / scores.std("sentence", ddof=1)
     values = z.values  # (model, metric, sentence)
     fam = np.asarray(families.sel(metric=scores["metric"]).values).astype(str)
@@ -118,9 +147,10 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
             "p_higher": p(effect, null),
             "family_effect": (("model", "family"), family_effect),
             "interaction": interaction(effect),
-            "p_interaction": p(interaction(effect), interaction(null)),
+            "p_interaction": p(interaction(effect), interaction(null), tail="two-sided"),
             "interaction_all": interaction(effect).mean("model"),
-            "p_interaction_all": p(interaction(effect).mean("model"), interaction(null).mean("model")),
+            "p_interaction_all": p(interaction(effect).mean("model"), interaction(null).mean("model"),
+                                   tail="two-sided"),
         },
         coords={"model": scores["model"].values, "metric": scores["metric"].values, "family": fam_names,
                 "metric_family": ("metric", fam)},
@@ -128,7 +158,7 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
     out.attrs.update(
         n_negative=int((labels & in_used).sum()), n_other=int((~labels & in_used).sum()),
         n_excluded_unlabelled=int((~keep).sum()), n_excluded_unmatched_length=int((~in_used).sum()),
-        bin_words=bin_words, n_permutations=n_permutations, seed=seed,
+        bin_words=bin_words, n_permutations=n_permutations, seed=seed, rate_stratified=rate is not None,
     )
     return out
 
@@ -217,12 +247,12 @@ def tnc_summary(labels: pd.DataFrame, planted: pd.Series | None) -> dict:
 
 def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[str], peak_metric: str,
                  target_window: str, region: str = "all", bin_words: int = 2, n_permutations: int = 2000,
-                 seed: int = 0, alpha: float = ALPHA) -> dict:
+                 seed: int = 0, alpha: float = ALPHA, rate: pd.Series | None = None) -> dict:
     """Everything finding 3 shows about the contrast, from the grid and the TNC labels.
 
     Per-sentence excess at each model's peak layer (picked by ``peak_metric`` in ``target_window``),
     averaged over subjects, for the ``metrics``; TNC-negative vs non-negative sentences compared by
-    :func:`prosody_contrast`. When no contrast can be computed (e.g. TNC labels no sentence
+    :func:`prosody_contrast` (strata of length, and of speech rate when ``rate`` is given). When no contrast can be computed (e.g. TNC labels no sentence
     negative in a length stratum that holds other sentences) the result says why.
 
     Returns
@@ -249,7 +279,7 @@ def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[st
     numbers = dict.fromkeys(["interaction_all", "p_interaction_all", "geo_effect", "cov_effect"], float("nan"))
     try:
         contrast = prosody_contrast(per_sentence, negative, families=families, bin_words=bin_words,
-                                    n_permutations=n_permutations, seed=seed)
+                                    n_permutations=n_permutations, seed=seed, rate=rate)
     except ValueError as err:
         out["reason"] = str(err)
         numbers.update(n_used_negative=int(negative.sum()), n_used_other=int((~negative).sum()), n_unmatched=0)
@@ -268,29 +298,31 @@ def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[st
 
 
 def contrast_statement(contrast: xr.Dataset, *, alpha: float = ALPHA) -> str:
-    """The verdict on a :func:`prosody_contrast` (Markdown).
+    """The verdict on a :func:`prosody_contrast` (Markdown), its direction read from the data.
 
-    Per model, the family × prosody interaction is tested one-sided (covariance-based effect >
-    geometric effect) and Holm-corrected over models; a model shows the *dissociation* when that
-    holds with the geometric effect below zero and the covariance-based effect above it. The
-    statement also names, for each such model, the metrics that fall and rise significantly.
+    Per model, the family × prosody interaction is tested two-sided and Holm-corrected over models.
+    A significant model shows the *dissociation* when its family effects have opposite signs --
+    stated in the direction found (geometric down and covariance up, or the reverse) -- or else
+    a family difference without opposite signs. The statement names, for each dissociating model,
+    the metrics that fall and rise significantly.
     """
     p_holm = stats.holm(np.asarray(contrast["p_interaction"].values, dtype=float))
     models = [str(m) for m in contrast["model"].values]
     fe = contrast["family_effect"]
-    dissociated, different = [], []
+    as_expected, reversed_, different = [], [], []
     for model, p in zip(models, p_holm):
         geo, cov = float(fe.sel(model=model, family="geometric")), float(fe.sel(model=model, family="covariance"))
-        if p < alpha and geo < 0 < cov:
-            dissociated.append(model)
-        elif p < alpha:
-            different.append(model)
+        if not p < alpha:
+            continue
+        (as_expected if geo < 0 < cov else reversed_ if cov < 0 < geo else different).append(model)
     parts = []
-    if dissociated:
-        parts.append(f"**In {len(dissociated)} of {len(models)} models negative prosody lowers geometric similarity "
-                     f"but raises covariance-based dependence** (Holm-corrected interaction p < {alpha}): "
-                     + code_list(dissociated) + ".")
-        for model in dissociated:
+    for group, lower, higher in ((as_expected, "geometric similarity", "covariance-based dependence"),
+                                 (reversed_, "covariance-based dependence", "geometric similarity")):
+        if not group:
+            continue
+        parts.append(f"**In {len(group)} of {len(models)} models negative prosody lowers {lower} but raises "
+                     f"{higher}** (two-sided interaction, Holm-corrected p < {alpha}): " + code_list(group) + ".")
+        for model in group:
             c = contrast.sel(model=model)
             down = [str(k) for k in c["metric"].values if c["p_lower"].sel(metric=k) < alpha and c["effect"].sel(metric=k) < 0]
             up = [str(k) for k in c["metric"].values if c["p_higher"].sel(metric=k) < alpha and c["effect"].sel(metric=k) > 0]
@@ -299,10 +331,10 @@ def contrast_statement(contrast: xr.Dataset, *, alpha: float = ALPHA) -> str:
     if different:
         parts.append(code_list(different) + f" show{'s' if len(different) == 1 else ''} a family difference "
                      "without opposite signs.")
-    rest = len(models) - len(dissociated) - len(different)
+    rest = len(models) - len(as_expected) - len(reversed_) - len(different)
     if rest:
         parts.append(f"{'The other' if parts else 'All'} {plural(rest, 'model')} show no reliable "
-                     "family × prosody interaction.")
+                     "family × prosody interaction in either direction.")
     return " ".join(parts)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import stats
-from .common import ALPHA, at_layers, check_choice, group_p_values, peak_layers
+from .common import ALPHA, at_layers, check_choice, code_list, crossfit_best_layers, group_p_values, peak_layers, plural
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,9 @@ def model_scores(grid: xr.Dataset, *, window: str, region: str = "all", value: s
     """A model's score under each metric: its best layer's subject-mean ``value`` in one cell.
 
     Every metric picks the model's best layer for itself (the usual "peak layer" report), so a
-    metric's ranking of models is the ranking of their peaks.
+    metric's ranking of models is the ranking of their peaks -- each subject's score is taken at the
+    layer chosen on the *other* half of the subjects (:func:`~hearlike.findings.common.crossfit_best_layers`),
+    so the selection does not inflate the scores it ranks; ``layer`` is the best layer on all subjects.
 
     Returns
     -------
@@ -40,7 +42,8 @@ def model_scores(grid: xr.Dataset, *, window: str, region: str = "all", value: s
     metrics = list(metrics) if metrics is not None else list(grid["metric"].values)
     cell = grid[value].sel(window=window, region=region, metric=metrics)
     best = cell.mean("subject").fillna(-np.inf).idxmax("layer").reset_coords(drop=True)
-    per_subject = at_layers(cell, best)
+    # each subject's score at the layer chosen on the other half of the subjects (no double dipping)
+    per_subject = at_layers(cell, crossfit_best_layers(cell))
     score = per_subject.mean("subject")
     rank = xr.apply_ufunc(lambda v: rankdata(-v, axis=-1), score, input_core_dims=[["model"]],
                           output_core_dims=[["model"]]).transpose(*score.dims)  # 1 = best, ties averaged
@@ -107,6 +110,26 @@ def aligned_models(grid: xr.Dataset, *, window: str, region: str = "all", metric
     table = p.transpose("model", "metric").to_pandas()
     table["n_metrics_significant"] = (table[metrics] < alpha).sum(axis=1)
     return table
+
+
+def control_statement(aligned: pd.DataFrame, *, prefix: str = "tiny-") -> str:
+    """Markdown: what the negative controls must show and whether they did.
+
+    Models whose key starts with ``prefix`` are random-weight controls (the real extraction code on
+    untrained weights): they must not align with the EEG under any metric. The statement names
+    those that do (a failed control: the test, not the model, is then in question).
+    """
+    controls = [str(m) for m in aligned.index if str(m).startswith(prefix)]
+    if not controls:
+        return "*No random-weight control model is in this run.*"
+    failed = [m for m in controls if aligned.loc[m, "n_metrics_significant"] > 0]
+    must = (f"The {plural(len(controls), 'random-weight control')} ({code_list(controls)}) must not align under "
+            f"any metric: ")
+    if not failed:
+        return must + "**none does**, as required."
+    return must + (f"**{code_list(failed)} {'does' if len(failed) == 1 else 'do'}**, which the test should not "
+                   "allow -- read every alignment on this page with that in mind (see the calibration in the "
+                   "methods chapter).")
 
 
 def family_split(tau: xr.DataArray, families: xr.DataArray) -> dict:
@@ -188,6 +211,14 @@ def baseline_table(grid: xr.Dataset, *, window: str, region: str = "all",
     return model, table
 
 
+def reversed_pairs(tau: xr.Dataset) -> list[tuple[str, str]]:
+    """Pairs of metrics whose bootstrap CI of Kendall's τ lies entirely below 0 (each pair once)."""
+    metrics = [str(m) for m in tau["metric"].values]
+    high = np.asarray(tau["high"].values)
+    return [(metrics[i], metrics[j]) for i in range(len(metrics)) for j in range(i + 1, len(metrics))
+            if high[i, j] < 0]
+
+
 def rank_dependence(grid: xr.Dataset, *, window: str, region: str = "all", metrics: Sequence[str] | None = None,
                     n_boot: int = 1000, seed: int = 0, alpha: float = ALPHA) -> dict:
     """Everything finding 1 shows, from a metric grid (with ``group_null``).
@@ -210,7 +241,7 @@ def rank_dependence(grid: xr.Dataset, *, window: str, region: str = "all", metri
     dict
         ``scores`` (:func:`model_scores`), ``w`` (Dataset), ``tau`` (Dataset), ``w_null``
         (permutation,), ``w_perm_p``, ``aligned`` (:func:`aligned_models`), ``n_aligned``,
-        ``n_models``, ``n_metrics``, ``split`` (:func:`family_split`), ``families``, ``top_model``
+        ``n_models``, ``n_metrics``, ``split`` (:func:`family_split`), ``families``, ``reversed_pairs`` (:func:`reversed_pairs`), ``top_model``
         and ``baseline`` (:func:`baseline_table`), ``alpha``, ``window``, ``region``.
     """
     check_choice(grid, "window", window, parameter="window")
@@ -227,6 +258,7 @@ def rank_dependence(grid: xr.Dataset, *, window: str, region: str = "all", metri
             "aligned": aligned, "n_aligned": int((aligned["n_metrics_significant"] > 0).sum()),
             "n_models": int(grid.sizes["model"]), "n_metrics": len(metrics),
             "split": family_split(agreement["tau"]["tau"], families), "families": families,
+            "reversed_pairs": reversed_pairs(agreement["tau"]),
             "top_model": top_model, "baseline": baseline, "alpha": alpha, "window": window, "region": region}
 
 
@@ -253,7 +285,9 @@ def statement(result: dict) -> str:
 
     No aligned model → no ranking to compare; a family split (exact test, within > across,
     p < alpha) → the ranking splits by family; W above its permutation null → the metrics agree;
-    otherwise the ranking changes with the metric, not systematically by family.
+    otherwise, when some pair of metrics ranks the models in reliably opposite order (the bootstrap CI
+    of their τ lies below 0, ``result["reversed_pairs"]``) → the metrics disagree; else agreement is
+    *not shown* -- failing to find agreement is not evidence that the metrics disagree.
     """
     split, alpha = result["split"], result["alpha"]
     by_family = split["within_by_family"]
@@ -265,8 +299,13 @@ def statement(result: dict) -> str:
         verdict = "**The ranking of models splits by metric family.**"
     elif result["w_perm_p"] < alpha:
         verdict = "**The metrics broadly agree** (W above its permutation null) and show no reliable family split."
+    elif result.get("reversed_pairs"):
+        pairs = ", ".join(f"{a} vs {b}" for a, b in result["reversed_pairs"])
+        verdict = ("**The metrics disagree**: some rank the models in reliably opposite order (bootstrap CI of τ "
+                   f"below 0: {pairs}), but not systematically by family.")
     else:
-        verdict = "**Which model looks most brain-like changes with the metric**, but not systematically by family."
+        verdict = ("**Agreement between the metrics is not shown** (W does not beat its permutation null), and "
+                   "neither is disagreement (no pair of metrics ranks the models in reliably opposite order).")
     return (
         f"Rankings agree within a metric family with mean τ = {split['within']:.2f} (geometric "
         f"{geo:.2f}, covariance-based {cov:.2f}) and across families with mean τ = {split['across']:.2f}; "

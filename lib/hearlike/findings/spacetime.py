@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
 from .. import stats
-from .common import ALPHA, at_layers, check_choice, code_list, group_p_values, peak_layers
+from .common import ALPHA, at_layers, check_choice, code_list, crossfit_peak_layers, group_p_values, peak_layers
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ def depth_profile(grid: xr.Dataset, *, metric: str, window: str, region: str = "
 def window_contrast(grid: xr.Dataset, *, metric: str, layers: xr.DataArray, target: str,
                     region: str = "all", seed: int = 0) -> xr.Dataset:
     """Excess alignment per window at each model's given layer; paired test of ``target`` vs each other window.
+
+    ``layers`` has dims (model,) or (model, subject); the latter from :func:`crossfit_peak_layers`,
+    so that the layer of each subject was not chosen on that subject's own data.
 
     Returns
     -------
@@ -110,8 +114,8 @@ def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region:
         ``profile``, ``peaks``, ``peak_table``, ``best_model`` (highest peak excess) with
         ``best_layer``, ``best_depth``, ``best_excess``, ``best_p``; ``median_peak_depth``,
         ``n_significant`` (peaks with p_FWE < alpha), ``n_models``; ``contrast``
-        (:func:`window_contrast`), ``window_table``, ``n400_models`` (target beats every other
-        window, Holm p < alpha); ``region_map`` (region, window) of the best model's peak layer,
+        (:func:`window_contrast` at cross-fitted layers, :func:`crossfit_peak_layers`),
+        ``window_table``, ``n400_models`` (target beats every other window, Holm p < alpha); ``region_map`` (region, window) of the best model's peak layer,
         ``top_region`` and ``top_region_excess`` in the target window; ``metric``,
         ``target_window``, ``region``, ``alpha``.
     """
@@ -122,7 +126,10 @@ def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region:
     peaks = peak_layers(grid, metric=metric, window=target_window, region=region)
     table = peak_table(grid, profile, peaks, metric=metric, window=target_window, region=region)
     best = str(table["excess"].idxmax())
-    contrast = window_contrast(grid, metric=metric, layers=peaks, target=target_window, region=region, seed=seed)
+    # the window test runs at layers chosen on the other half of the subjects: choosing each model's
+    # peak in the target window and then testing that window on the same data would favour it
+    crossfit = crossfit_peak_layers(grid, metric=metric, window=target_window, region=region)
+    contrast = window_contrast(grid, metric=metric, layers=crossfit, target=target_window, region=region, seed=seed)
     n400 = [str(m) for m in contrast["model"].values if bool((contrast["p_holm"].sel(model=m) < alpha).all())]
     region_map = grid["excess"].sel(model=best, layer=peaks.sel(model=best).item(), metric=metric).mean("subject")
     in_target = region_map.sel(window=target_window).drop_sel(region="all", errors="ignore")
@@ -141,7 +148,7 @@ def spatiotemporal(grid: xr.Dataset, *, metric: str, target_window: str, region:
 
 
 def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region: str = "all",
-                    seed: int = 0, dataset: str = "", window_label: str | None = None
+                    seed: int = 0, dataset: str = "", window_label: str | None = None, alpha: float = ALPHA
                     ) -> tuple[xr.Dataset, xr.DataArray, str]:
     """Depth profile, peaks and a one-line Markdown summary of a second grid (e.g. the null twin).
 
@@ -150,7 +157,8 @@ def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region
     Returns
     -------
     profile, peaks, summary
-        As in :func:`spatiotemporal`; ``summary`` lists each model's peak layer, excess and p_FWE.
+        As in :func:`spatiotemporal`; ``summary`` lists each model's peak layer, excess and p_FWE, and
+        ends with the verdict: no significant peak, or the models with one (p_FWE < ``alpha``).
     """
     profile = depth_profile(grid, metric=metric, window=target_window, region=region, seed=seed)
     peaks = peak_layers(grid, metric=metric, window=target_window, region=region)
@@ -158,7 +166,64 @@ def compare_summary(grid: xr.Dataset, *, metric: str, target_window: str, region
     rows = [f"`{m}` {row['peak layer']}: excess {row['excess']:.3f}, p_FWE = {row['p (FWE)']:.3g}"
             for m, row in table.iterrows()]
     label = window_label or f"{target_window} ms"
-    return profile, peaks, f"Peak layers in `{dataset}` ({label}): " + "; ".join(rows) + "."
+    significant = [str(m) for m in table.index[table["p (FWE)"] < alpha]]
+    verdict = (f" **No model's peak is significant** (FWE-corrected *p* ≥ {alpha:g})." if not significant else
+               f" **Significant peak** (FWE-corrected *p* < {alpha:g}): {code_list(significant)}.")
+    return profile, peaks, f"Peak layers in `{dataset}` ({label}): " + "; ".join(rows) + "." + verdict
+
+
+def ceiling_statement(result: dict, grid: xr.Dataset, rdms: xr.DataArray, *, seed: int = 0) -> str:
+    """Markdown: the RSA noise ceiling of the target window beside each model's peak score.
+
+    Leave-one-subject-out bounds (:func:`hearlike.stats.noise_ceiling`, as rsatoolbox reports them)
+    and the split-half Spearman-Brown ceiling (:func:`hearlike.stats.split_half_ceiling`) of the
+    EEG RDMs (``rdms`` from :func:`hearlike.grid.eeg_rdms` for the window and region of ``result``);
+    each model's raw subject-mean score at its peak layer is set beside the upper bound. Only RSA
+    metrics have such a ceiling; for others the statement says so.
+    """
+    metric = result["metric"]
+    method = {"spearman_rsa": "spearman", "pearson_rsa": "pearson"}.get(metric)
+    if method is None:
+        return f"*A noise ceiling is defined here for RSA only, not for `{metric}`.*"
+    at = dict(window=result["target_window"], region=result["region"])
+    nc = stats.noise_ceiling(rdms, method=method).sel(**at)
+    sh = stats.split_half_ceiling(rdms, seed=seed).sel(**at)
+    lower, upper = float(nc["lower"]), float(nc["upper"])
+    score = at_layers(grid["score"].sel(metric=metric, **at), result["peaks"]).mean("subject")
+    rows = [f"`{m}` {float(score.sel(model=m)):.3f} ({float(score.sel(model=m)) / upper:.0%} of the upper bound)"
+            for m in score["model"].values]
+    return (f"Noise ceiling of `{metric}` in this window: lower bound {lower:.3f}, upper bound {upper:.3f} "
+            f"(leave-one-subject-out); split-half reliability {float(sh['split_half']):.3f}, Spearman-Brown "
+            f"ceiling {float(sh['ceiling']):.3f}. Raw scores at each model's peak layer: " + "; ".join(rows) + ".")
+
+
+def timing_table(scores: xr.Dataset, *, n_permutations: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Plain vs timing-controlled Spearman RSA per model, from :func:`hearlike.timing.timing_controlled_rsa`.
+
+    Columns: ``plain`` and ``partial`` (mean over subjects and sentences), ``timing share`` (the part
+    of the plain score that the onset-gap and duration RDMs account for, ``1 - partial / plain``;
+    NaN when the plain score is not positive) and ``p (partial)``: sentences random, a sign flip of
+    the subject-mean per-sentence partial scores (:func:`hearlike.stats.sign_flip_null`), one-sided.
+    """
+    per_item = scores["partial"].mean("subject")
+    null = stats.sign_flip_null(per_item, dim="sentence", n_permutations=n_permutations, seed=seed)
+    p = stats.exceedance_p(null.isel(permutation=0).values, null.values, null_includes_observed=True)
+    plain = scores["plain"].mean(["subject", "sentence"]).to_pandas()
+    partial = scores["partial"].mean(["subject", "sentence"]).to_pandas()
+    share = (1 - partial / plain).where(plain > 0)
+    return pd.DataFrame({"plain": plain, "partial": partial, "timing share": share,
+                         "p (partial)": pd.Series(p, index=per_item["model"].values)})
+
+
+def timing_statement(table: pd.DataFrame, *, window_label: str, alpha: float = ALPHA) -> str:
+    """Markdown: how much of each model's alignment is timing, from :func:`timing_table`."""
+    rows = []
+    for model, row in table.iterrows():
+        share = "" if not np.isfinite(row["timing share"]) else f", {row['timing share']:.0%} of it timing"
+        verdict = "significant" if row["p (partial)"] < alpha else "not significant"
+        rows.append(f"`{model}` {row['plain']:.3f} → {row['partial']:.3f}{share} ({verdict}, *p* = {row['p (partial)']:.3g})")
+    return (f"Spearman RSA at each model's peak layer in {window_label}, plain → with the words' onset-gap and "
+            f"duration RDMs partialled out of both sides (sentences random): " + "; ".join(rows) + ".")
 
 
 def depth_statement(result: dict) -> str:
