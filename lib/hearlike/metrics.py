@@ -408,7 +408,11 @@ def _nuclear(rep_x: Tensor, rep_y: Tensor) -> Tensor:
     (a symmetric eigensolver is ~1.4× faster than an SVD for these small matrices; float64)."""
     m = (rep_x.transpose(-1, -2) @ rep_y).to(torch.float64)
     gram = m.transpose(-1, -2) @ m
-    bad = ~torch.isfinite(gram).all(dim=-1).all(dim=-1)  # NaN reps (rejected or flat sentences): NaN
+    # NaN reps (rejected or flat sentences): NaN; tested on the (smaller) reps, not on every product
+    bad = ~torch.isfinite(rep_x).flatten(-2).all(-1) | ~torch.isfinite(rep_y).flatten(-2).all(-1)
+    if not bool(bad.any()):
+        return torch.linalg.eigvalsh(gram).clamp_min(0).sqrt().sum(dim=-1).to(rep_x.dtype)
+    bad = bad.expand(gram.shape[:-2])
     nuclear = torch.linalg.eigvalsh(torch.where(bad[..., None, None], 0.0, gram)).clamp_min(0).sqrt().sum(dim=-1)
     return torch.where(bad, math.nan, nuclear).to(rep_x.dtype)
 
