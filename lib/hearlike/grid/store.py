@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -45,7 +46,7 @@ from .results import _coords
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["compute_grid_store", "open_grid_store", "grid_client"]
+__all__ = ["compute_grid_store", "open_grid_store", "finished_store", "grid_client"]
 
 _SUMMARY = ("score", "null_mean", "null_sd", "excess", "p_value")
 _SENTENCE = ("sentence_score", "sentence_null_mean")
@@ -186,6 +187,7 @@ def compute_grid_store(
     epochs = epochs.transpose("subject", "word", "channel", "time")
     kwargs = dict(windows=windows, regions=regions, metrics=list(metrics), n_permutations=int(n_permutations),
                   **grid_kwargs)
+    _drop_unreadable(path)
     if (path / "group_null.nc").exists():
         return open_grid_store(path)
     if not (path / "meta.nc").exists():
@@ -193,7 +195,16 @@ def compute_grid_store(
         meta = _meta(probes, epochs, windows=windows, regions=regions, metrics=kwargs["metrics"],
                      min_words=grid_kwargs.get("min_words", 4), n_permutations=kwargs["n_permutations"],
                      keep_sentences=keep_sentences)
-        meta.attrs.update(dict(attrs or {}))
+        null_kind = grid_kwargs.get("null_kind", "shift")
+        n_cells = len(windows) * len(regions)  # per chunk: one subject
+        meta.attrs.update({
+            "null": null_kind, "seed": int(grid_kwargs.get("seed", 0)),
+            "permuted_side": json.dumps({name: "eeg" if null_kind == "shift" or n_cells <= probes[name].sizes["layer"]
+                                         else "model" for name in models}),
+            **({"factor_regions": ",".join(grid_kwargs["factor_regions"])}
+               if grid_kwargs.get("factor_regions") is not None else {}),
+            **dict(attrs or {}),
+        })
         (path / "chunks").mkdir(parents=True, exist_ok=True)
         _write(meta, path / "meta.nc")
     with xr.open_dataset(path / "meta.nc", engine="h5netcdf") as meta:
@@ -205,6 +216,32 @@ def compute_grid_store(
     _run_all(str(path), todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client)
     _finish(path, len(models), n_subjects)
     return open_grid_store(path)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        xr.open_dataset(path, engine="h5netcdf").close()
+    except Exception as err:  # a truncated or corrupt file is recomputed, never trusted
+        logger.warning("grid store file %s is unreadable (%s); it will be recomputed", path, err)
+        return False
+    return True
+
+
+def _drop_unreadable(path: Path) -> None:
+    """Remove unreadable files of the store at ``path``: a chunk's (then it is recomputed) or, in a
+    finished store whose per-subject nulls are gone, the whole store."""
+    if not path.exists():
+        return
+    bad = [f for f in sorted(path.glob("**/*.nc")) if not _readable(f)]
+    if not bad:
+        return
+    if (path / "group_null.nc").exists() or (path / "meta.nc") in bad:
+        shutil.rmtree(path)
+        return
+    for f in bad:
+        stem = f.name.split(".")[0]
+        for part in (f.parent / f"{stem}.nc", f.parent / f"{stem}.null.nc"):
+            part.unlink(missing_ok=True)
 
 
 def _run_all(path, todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client):
@@ -248,6 +285,13 @@ def _finish(path: Path, n_models: int, n_subjects: int) -> None:
     for m in range(n_models):
         for s in range(n_subjects):
             os.remove(_chunk_path(path, m, s, null=True))
+
+
+def finished_store(path: str | Path) -> xr.Dataset | None:
+    """:func:`open_grid_store` of ``path`` if it holds a finished, readable store, else None."""
+    path = Path(path)
+    _drop_unreadable(path)
+    return open_grid_store(path) if (path / "group_null.nc").exists() else None
 
 
 def open_grid_store(path: str | Path) -> xr.Dataset:
