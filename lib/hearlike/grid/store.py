@@ -312,8 +312,12 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
     files = [[str(_chunk_path(path, m, s)) for s in range(n_subjects)] for m in range(n_models)]
     ds = xr.open_mfdataset(files, combine="nested", concat_dim=["model", "subject"], engine="h5netcdf",
                            data_vars="all", coords="minimal", compat="override", join="override")
-    ds = ds.assign_coords({k: v for k, v in meta.coords.items()})
-    ds["group_null"] = xr.open_dataset(path / "group_null.nc", engine="h5netcdf", chunks={})["group_null"]
+    # the coordinates come from meta.nc alone (the chunks' own are dropped: nothing to align)
+    ds = ds.drop_vars(list(ds.coords)).assign_coords({k: (v.dims, v.values) for k, v in meta.coords.items()})
+    group = xr.open_dataset(path / "group_null.nc", engine="h5netcdf", chunks={})["group_null"]
+    ds["group_null"] = (group.dims, group.data)
+    if "permutation" in group.coords:
+        ds = ds.assign_coords(permutation=group["permutation"].values)
     ds = ds.transpose("model", "layer", "subject", "window", "region", "metric", ...)
     ds.attrs = dict(meta.attrs)
     for name in _COUNTERS:
