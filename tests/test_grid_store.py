@@ -79,3 +79,17 @@ def test_dask_local_cluster_equals_serial(tmp_path):
                                      keep_sentences=True, client=client, **KW)
     for name in ("score", "p_value", "sentence_score", "group_null"):
         np.testing.assert_array_equal(on_dask[name].values, serial[name].values, err_msg=name)
+
+
+@pytest.mark.slow
+def test_store_under_the_shift_null_equals_one_grid(tmp_path):
+    from test_surrogates import EEG, WINDOWS as SHIFT_WINDOWS, _study
+    from hearlike.eeg.surrogates import surrogate_epochs
+
+    epochs, recordings, models = _study(planted_gain=1.0, n_subjects=2, n_sentences=12)
+    surrogates = surrogate_epochs(recordings, epochs, n_surrogates=8, params=EEG, seed=0)
+    kw = dict(windows=SHIFT_WINDOWS, regions={"all": list(epochs.channel.values)}, metrics=["spearman_rsa", "procrustes"],
+              n_permutations=8, null_kind="shift", min_words=4, surrogates=surrogates)
+    whole = compute_grid(models, epochs, keep_null=True, keep_sentences=True, **kw)
+    store = compute_grid_store(tmp_path / "s.store", models.__getitem__, list(models), epochs, keep_sentences=True, **kw)
+    _check_equal(store, whole)
