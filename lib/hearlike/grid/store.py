@@ -94,19 +94,20 @@ def _chunk_path(store: Path, m: int, s: int, *, null: bool = False) -> Path:
     return store / "chunks" / f"m{m:03d}-s{s:04d}{'.null' if null else ''}.nc"
 
 
-def _subject_surrogates(surrogates, j: int):
-    """The surrogates of subject ``j`` alone."""
+def _block_surrogates(surrogates, block: Sequence[int]):
+    """The surrogates of the subjects ``block`` alone, in that order."""
     if surrogates is None:
         return None
-    return replace(surrogates, signals=[surrogates.signals[j]], onset_sample=surrogates.onset_sample[[j]],
-                   shifts=surrogates.shifts[[j]])
+    return replace(surrogates, signals=[surrogates.signals[j] for j in block], onset_sample=surrogates.onset_sample[block],
+                   shifts=surrogates.shifts[block])
 
 
-def run_chunk(store: str, m: int, s: int, model: str, states: xr.DataArray, epochs: xr.DataArray,
+def run_chunk(store: str, m: int, subjects: Sequence[int], model: str, states: xr.DataArray, epochs: xr.DataArray,
               surrogates, grid_kwargs: Mapping[str, Any], layers: Sequence[str], keep_sentences: bool) -> tuple:
-    """Compute the (model ``m``, subject ``s``) chunk and write its files into the store directory.
+    """Compute model ``m`` against a block of ``subjects`` and write one chunk per subject into the store.
 
-    ``epochs`` holds that one subject; ``surrogates`` (or None) too. Returns ``(m, s)``.
+    ``epochs`` (and ``surrogates``, or None) hold those subjects, in that order: the model's
+    representations are prepared once for the block. Returns ``(m, subjects)``.
     """
     from . import compute_grid
 
@@ -115,15 +116,20 @@ def run_chunk(store: str, m: int, s: int, model: str, states: xr.DataArray, epoc
                       surrogates=surrogates, **grid_kwargs)
     ds = ds.reindex(layer=list(layers))
     ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims or c in ("sentence",)])
-    null = xr.Dataset({"null": ds["null"].astype(np.float32)})
-    _write(null, _chunk_path(store, m, s, null=True))  # first: the chunk file marks the chunk done
-    out = ds[list(_SUMMARY)]
-    if keep_sentences:
-        out = out.assign({name: ds[name].astype(np.float32) for name in _SENTENCE})
-    for name in _COUNTERS:
-        out[name] = xr.DataArray([[int(ds.attrs[name])]], dims=("model", "subject"))
-    _write(out, _chunk_path(store, m, s))
-    return m, s
+    for k, s in enumerate(subjects):
+        one = ds.isel(subject=[k])
+        _write(xr.Dataset({"null": one["null"].astype(np.float32)}), _chunk_path(store, m, s, null=True))
+        out = one[list(_SUMMARY)]
+        if keep_sentences:
+            out = out.assign({name: one[name].astype(np.float32) for name in _SENTENCE})
+        for name in _COUNTERS:  # counted per block: on its first subject (their sum is what is read)
+            out[name] = xr.DataArray([[int(ds.attrs[name]) if k == 0 else 0]], dims=("model", "subject"))
+        _write(out, _chunk_path(store, m, s))  # last: this file marks the chunk done
+    return m, list(subjects)
+
+
+def _blocks(subjects: Sequence[int], size: int) -> list[list[int]]:
+    return [list(subjects[i : i + size]) for i in range(0, len(subjects), size)]
 
 
 def grid_client(scheduler: str | None):
@@ -151,6 +157,7 @@ def compute_grid_store(
     surrogates=None,
     attrs: Mapping[str, Any] | None = None,
     client=None,
+    subjects_per_task: int = 4,
     **grid_kwargs,
 ) -> xr.Dataset:
     """The metric grid of ``models`` × the subjects of ``epochs``, chunk by chunk into a store directory.
@@ -177,6 +184,10 @@ def compute_grid_store(
         Written into the store's attributes (e.g. ``config_hash``).
     client : distributed.Client, optional
         Run the chunks as tasks on its cluster (see :func:`grid_client`); None: serially here.
+    subjects_per_task : int
+        Subjects computed together against one model (its representations prepared once for
+        them); memory grows with it (their epochs, their per-sentence scores), resuming and
+        writing stay per subject.
 
     Returns
     -------
@@ -213,7 +224,8 @@ def compute_grid_store(
     todo = [(m, s) for m in range(len(models)) for s in range(n_subjects) if not _chunk_path(path, m, s).exists()]
     if len(todo) < len(models) * n_subjects:
         logger.info("resuming grid store %s: %d of %d chunks to do", path, len(todo), len(models) * n_subjects)
-    _run_all(str(path), todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client)
+    _run_all(str(path), todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client,
+             max(1, int(subjects_per_task)))
     _finish(path, len(models), n_subjects)
     return open_grid_store(path)
 
@@ -244,27 +256,31 @@ def _drop_unreadable(path: Path) -> None:
             part.unlink(missing_ok=True)
 
 
-def _run_all(path, todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client):
-    """Run the chunks ``todo``: model by model here, or all as tasks on ``client``'s cluster."""
+def _run_all(path, todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client,
+             subjects_per_task):
+    """Run the chunks ``todo``: model by model here, or all as tasks on ``client``'s cluster; each task
+    one model against a block of ``subjects_per_task`` subjects."""
     by_model: dict[int, list[int]] = {}
     for m, s in todo:
         by_model.setdefault(m, []).append(s)
+
+    def task_inputs(block):
+        return epochs.isel(subject=block).load(), _block_surrogates(surrogates, block)
+
     if client is None:
         for m, subjects in by_model.items():
             states = load_states(models[m])
-            for s in subjects:
-                run_chunk(path, m, s, models[m], states, epochs.isel(subject=[s]).load(),
-                          _subject_surrogates(surrogates, s), kwargs, layers, keep_sentences)
-                logger.info("grid chunk %s × %s written", models[m], str(epochs["subject"].values[s]))
+            for block in _blocks(subjects, subjects_per_task):
+                run_chunk(path, m, block, models[m], states, *task_inputs(block), kwargs, layers, keep_sentences)
+                logger.info("grid chunks %s × %s written", models[m], [str(epochs["subject"].values[s]) for s in block])
             del states
         return
     futures = []
     for m, subjects in by_model.items():
         states = client.submit(load_states, models[m], pure=False)  # one task per model; its chunks wait on it
-        for s in subjects:
-            futures.append(client.submit(run_chunk, path, m, s, models[m], states, epochs.isel(subject=[s]).load(),
-                                         _subject_surrogates(surrogates, s), kwargs, layers, keep_sentences,
-                                         pure=False))
+        for block in _blocks(subjects, subjects_per_task):
+            futures.append(client.submit(run_chunk, path, m, block, models[m], states, *task_inputs(block), kwargs,
+                                         layers, keep_sentences, pure=False))
         del states
     client.gather(futures)
 
