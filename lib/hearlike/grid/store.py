@@ -310,9 +310,16 @@ def finished_store(path: str | Path) -> xr.Dataset | None:
     return open_grid_store(path) if (path / "group_null.nc").exists() else None
 
 
+#: per-sentence variables up to this size (bytes) are read into memory on opening; larger stay lazy
+SENTENCE_LOAD_LIMIT = 2**30
+
+
 def open_grid_store(path: str | Path) -> xr.Dataset:
-    """A finished grid store, lazily (dask): the Dataset of :func:`hearlike.grid.compute_grid` plus
-    ``group_null``; ``sentence_excess`` (when sentences were kept) computed on demand.
+    """A finished grid store: the Dataset of :func:`hearlike.grid.compute_grid` plus ``group_null``.
+
+    The per-cell variables and ``group_null`` are read into memory; the per-sentence ones too when
+    they hold less than :data:`SENTENCE_LOAD_LIMIT` bytes, else they stay lazy (dask; select, then
+    ``.load()``); ``sentence_excess`` is their difference.
 
     Raises
     ------
@@ -339,6 +346,11 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
     for name in _COUNTERS:
         ds.attrs[name] = int(ds[name].sum())
     ds = ds.drop_vars(list(_COUNTERS))
+    for name in (*_SUMMARY, "group_null"):
+        ds[name] = ds[name].load()
     if "sentence_score" in ds:
+        if sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
+            for name in _SENTENCE:
+                ds[name] = ds[name].load()
         ds["sentence_excess"] = ds["sentence_score"] - ds["sentence_null_mean"]
     return ds
