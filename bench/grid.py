@@ -1,175 +1,101 @@
-"""Benchmark: the Spearman-RSA grid by hearlike vs rsatoolbox vs mne-rsa (never a test).
+"""Benchmark: the metric grid against its peers, measured in the same run (never a test).
 
-The same grid -- sentences × layers × (1 subject × windows × regions) cells, with a within-sentence
-permutation null -- is computed three ways, each in its own process (so peak memory is its own):
+The anchor workload (issue 16): 100 sentences × 32 layers, 12 words each, d = 1024 model
+features; EEG 64 channels × 26 samples (one subject, one window, one region: one cell); a
+within-sentence permutation null (hearlike's permutations, so every peer must give the same
+numbers). Peers, each in its own process (so its peak RSS is its own), 1 thread:
 
-* hearlike: ``hearlike.grid.compute_grid(metrics=["spearman_rsa"])``;
-* rsatoolbox: per sentence, the layer RDMs and the cell RDMs are computed once with
-  ``rsatoolbox.rdm.calc_rdm``; all permuted cell RDMs of the sentence are stacked into one ``RDMs``
-  object and compared with every layer RDM in one vectorised ``rsatoolbox.rdm.compare`` call;
-* mne-rsa: the same with ``mne_rsa.compute_rdm`` and one ``mne_rsa.rsa`` call per sentence.
+* ``hearlike``: :func:`hearlike.grid.compute_grid`, one metric at a time and all 8 in one call;
+* ``numpy-loop``: a hoisted NumPy/SciPy loop (:mod:`peers`): per sentence each layer's and the
+  cell's representation prepared once, then a loop over (layer, cell) pairs, every permutation of
+  a pair in one vectorised gather + product; "all 8" is the sum of its per-metric runs;
+* ``rsatoolbox`` and ``mne-rsa`` (Spearman and Pearson RSA only): per sentence the RDMs once, all
+  permuted cell RDMs stacked, one vectorised ``compare``/``rsa`` call.
 
-All use hearlike's permutations (:func:`hearlike.grid.sentence_permutations`), so the scores and the
-null samples must agree; the script asserts it. Prints wall time, peak RSS increase and ratios.
+Printed per (permutations, metric, tool): wall s, peak MiB, ``speed-up`` = tool wall / hearlike
+wall (> 1: hearlike faster), max |Δ| of scores and null samples against hearlike and ``equal``
+(max |Δ| < 1e-9). Then a scaling table and a projection of the full study.
 
-    python bench/grid.py                       # small: ~1-2 min on 2 cores
-    python bench/grid.py --full                # 200 sentences × 32 layers × 4 windows × 6 regions, 100 perms
-    python bench/grid.py --scaling             # hearlike alone: time vs sentences, layers, permutations
+Where the time went (cProfile, anchor, all 8 metrics, 1 thread, issue 16): at 0 permutations 9.3 s
+before, 1.4 s after sharing one word geometry (centred Gram, correlation RDM, energy;
+:mod:`hearlike.geometry`) between all metrics and gathering the model words contiguously -- the
+24 per-metric Gram products, their float64 casts and centrings were 80 % of the time. At 100
+permutations (15.7 s -> 7.5 s) the rest is the nuclear norms of Procrustes and SVCCA: one small
+``eigvalsh`` per layer × cell × sentence × permutation (~70 %), inherent to those two metrics.
+
+    python bench/grid.py --quick              # tiny sizes in-process, seconds (tests/test_bench_grid.py)
+    python bench/grid.py                      # the anchor at 0 and 100 permutations (~10 min on 2 busy cores)
+    python bench/grid.py --permutations 0 100 1000 --sentences-1000 10
+    python bench/grid.py --scaling            # hearlike: time and peak RSS vs sentences, layers, subjects
+    python bench/grid.py --projection         # the full study in hours on 2 cores (see project())
+    python bench/grid.py --json out.json      # rows as JSON too
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import os
 import resource
 import sys
 import time
+from pathlib import Path
 
-WINDOWS = [("w0", 0, 100), ("w1", 100, 200), ("w2", 200, 300), ("w3", 300, 400)]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+STUDY_METRICS = ("spearman_rsa", "pearson_rsa", "procrustes", "mutual_knn", "linear_cka", "rbf_cka", "dcor",
+                 "svcca")
+ALL = "all 8"
+TOLERANCE = 1e-9
 
 
-def make_data(n_sentences, n_layers, n_features, n_channels, sfreq, seed):
+def make_data(*, sentences, layers, words, features, channels, samples, subjects=1, seed=0, ragged=False):
+    """Synthetic states ``(layer, word, feature)`` and epochs ``(subject, word, channel, time)`` with a
+    shared latent (so scores are not all at chance), words labelled ``{sentence}:{index}``."""
     import numpy as np
     import xarray as xr
 
     rng = np.random.default_rng(seed)
-    lengths = rng.integers(6, 17, size=n_sentences)
-    sid = np.repeat([f"s{i:04d}" for i in range(n_sentences)], lengths)
+    lengths = rng.integers(6, 17, size=sentences) if ragged else np.full(sentences, words)
+    sid = np.repeat([f"s{i:04d}" for i in range(sentences)], lengths)
     widx = np.concatenate([np.arange(n) for n in lengths])
-    words = [f"{s}:{k}" for s, k in zip(sid, widx)]
-    n_words = len(words)
+    n_words = len(sid)
     latent = rng.standard_normal((n_words, 4))
-    states = latent @ rng.standard_normal((n_layers, 4, n_features)) + rng.standard_normal((n_layers, n_words, n_features))
-    n_times = int(0.4 * sfreq)
-    channels = [f"E{i:02d}" for i in range(n_channels)]
-    eeg = (latent @ rng.standard_normal((4, n_channels * n_times))).reshape(1, n_words, n_channels, n_times)
-    eeg = eeg + 3 * rng.standard_normal(eeg.shape)
-    word_coords = {"word": words, "sentence_id": ("word", sid), "word_index": ("word", widx)}
-    model = xr.DataArray(
-        states.astype(np.float32), dims=("layer", "word", "feature"),
-        coords={"layer": [f"decoder.{i}" for i in range(n_layers)], **word_coords},
-    )
-    epochs = xr.DataArray(
-        (eeg * 1e-6).astype(np.float32), dims=("subject", "word", "channel", "time"),
-        coords={"subject": ["sub-01"], "channel": channels, "time": np.arange(n_times) / sfreq, **word_coords},
-    )
-    per = n_channels // 6
-    regions = {f"r{i}": channels[i * per : (i + 1) * per] for i in range(6)}
-    return model, epochs, regions
+    states = latent @ rng.standard_normal((layers, 4, features)) + rng.standard_normal((layers, n_words, features))
+    eeg = (latent @ rng.standard_normal((4, channels * samples))).reshape(1, n_words, channels, samples)
+    eeg = eeg + 3 * rng.standard_normal((subjects, n_words, channels, samples))
+    coords = {"word": [f"{s}:{k}" for s, k in zip(sid, widx)], "sentence_id": ("word", sid),
+              "word_index": ("word", widx)}
+    names = [f"E{i:03d}" for i in range(channels)]
+    model = xr.DataArray(states.astype(np.float32), dims=("layer", "word", "feature"),
+                         coords={"layer": [f"decoder.{i}" for i in range(layers)], **coords})
+    epochs = xr.DataArray((eeg * 1e-6).astype(np.float32), dims=("subject", "word", "channel", "time"),
+                          coords={"subject": [f"sub-{i:02d}" for i in range(subjects)], "channel": names,
+                                  "time": np.arange(samples) / 128.0, **coords})
+    return model, epochs, {"all": names}
 
 
-def _cells(epochs, regions):
-    """(window, region) -> (channel index, time index), in grid order."""
-    import numpy as np
-
-    names = list(epochs["channel"].values)
-    t_ms = epochs["time"].values * 1000
-    return [
-        (np.array([names.index(c) for c in chans]), np.nonzero((t_ms >= a) & (t_ms < b))[0])
-        for _, a, b in WINDOWS
-        for chans in regions.values()
-    ]
+def _window(epochs):
+    return [("all", 0.0, float(epochs["time"].values[-1] * 1000 + 1))]
 
 
-def run_hearlike(model, epochs, regions, n_perm):
+def run_hearlike(model, epochs, regions, n_perm, metric):
     from hearlike.grid import compute_grid
 
-    ds = compute_grid({"m": model}, epochs, windows=WINDOWS, regions=regions, metrics=["spearman_rsa"],
+    metrics = list(STUDY_METRICS) if metric == ALL else [metric]
+    ds = compute_grid({"m": model}, epochs, windows=_window(epochs), regions=regions, metrics=metrics,
                       n_permutations=n_perm, seed=0, keep_null=True, null_kind="shuffle")
-    ds = ds.isel(model=0, subject=0, metric=0)
-    score = ds["score"].values.reshape(model.sizes["layer"], -1)  # (layer, window·region)
-    null = ds["null"].transpose("permutation", ...).values.reshape(n_perm, model.sizes["layer"], -1)
-    return score, null
+    ds = ds.isel(model=0, subject=0, window=0, region=0)
+    return ds["score"].transpose("metric", "layer").values, ds["null"].transpose("metric", "permutation", "layer").values
 
 
-def _sentences(model, epochs, regions, n_perm):
-    """Yield (layer data (L, n, d), cell data list of (n, f), perms (P, n)) per sentence, sorted ids."""
-    import numpy as np
+def _runner(tool):
+    if tool == "hearlike":
+        return run_hearlike
+    from peers import PEERS
 
-    from hearlike.grid import sentence_permutations
-
-    sids = epochs["sentence_id"].values
-    cells = _cells(epochs, regions)
-    eeg = epochs.values[0]
-    states = model.values
-    for sid in sorted(set(sids.tolist())):
-        rows = np.nonzero(sids == sid)[0]
-        rows = rows[np.argsort(epochs["word_index"].values[rows])]
-        n = len(rows)
-        x = states[:, rows].astype(np.float64)
-        ys = [eeg[rows][:, ch][:, :, tt].reshape(n, -1).astype(np.float64) for ch, tt in cells]
-        yield x, ys, sentence_permutations(sid, n, n_perm, seed=0)
-
-
-def _permuted_vectors(vectors, perms):
-    """Condensed RDMs (C, m) -> (C·(P+1), m): identity first, then each permutation (y[perm])."""
-    import numpy as np
-    from scipy.spatial.distance import squareform
-
-    mats = np.stack([squareform(v) for v in vectors])  # (C, n, n)
-    n = mats.shape[-1]
-    iu = np.triu_indices(n, 1)
-    orders = np.vstack([np.arange(n), perms])  # (P+1, n)
-    permuted = mats[:, orders[:, :, None], orders[:, None, :]]  # (C, P+1, n, n)
-    return permuted[..., iu[0], iu[1]].transpose(1, 0, 2).reshape(-1, len(iu[0]))  # perm-major
-
-
-def run_rsatoolbox(model, epochs, regions, n_perm):
-    import numpy as np
-    import rsatoolbox
-
-    n_layers, n_cells = model.sizes["layer"], len(WINDOWS) * len(regions)
-    total = np.zeros((n_perm + 1, n_layers, n_cells))
-    count = 0
-    for x, ys, perms in _sentences(model, epochs, regions, n_perm):
-        layer_rdms = rsatoolbox.rdm.calc_rdm([rsatoolbox.data.Dataset(a) for a in x], method="correlation")
-        cell_rdms = rsatoolbox.rdm.calc_rdm([rsatoolbox.data.Dataset(y) for y in ys], method="correlation")
-        stacked = rsatoolbox.rdm.RDMs(_permuted_vectors(cell_rdms.get_vectors(), perms))
-        sim = rsatoolbox.rdm.compare(layer_rdms, stacked, method="spearman")  # (L, (P+1)·C)
-        total += sim.reshape(n_layers, n_perm + 1, n_cells).transpose(1, 0, 2)
-        count += 1
-    total /= count
-    return total[0], total[1:]
-
-
-def run_mne_rsa(model, epochs, regions, n_perm):
-    import mne_rsa
-    import numpy as np
-
-    n_layers, n_cells = model.sizes["layer"], len(WINDOWS) * len(regions)
-    total = np.zeros((n_perm + 1, n_layers, n_cells))
-    count = 0
-    for x, ys, perms in _sentences(model, epochs, regions, n_perm):
-        layer_rdms = [mne_rsa.compute_rdm(a, metric="correlation") for a in x]
-        cell_rdms = np.stack([mne_rsa.compute_rdm(y, metric="correlation") for y in ys])
-        stacked = list(_permuted_vectors(cell_rdms, perms))
-        sim = mne_rsa.rsa(stacked, layer_rdms, metric="spearman")  # ((P+1)·C, L)
-        total += sim.reshape(n_perm + 1, n_cells, n_layers).transpose(0, 2, 1)
-        count += 1
-    total /= count
-    return total[0], total[1:]
-
-
-RUNNERS = {"hearlike": run_hearlike, "rsatoolbox": run_rsatoolbox, "mne-rsa": run_mne_rsa}
-
-
-def _child(name, args, queue):
-    import numpy as np
-    import torch
-
-    torch.set_num_threads(args.threads)
-    import hearlike.grid  # noqa: F401  (imports are not part of the timing)
-    import mne_rsa  # noqa: F401
-    import rsatoolbox  # noqa: F401
-
-    data = make_data(args.sentences, args.layers, args.features, args.channels, args.sfreq, args.seed)
-    base = _reset_peak_rss_kib()
-    start = time.perf_counter()
-    score, null = RUNNERS[name](*data, args.permutations)
-    wall = time.perf_counter() - start
-    peak = _peak_rss_kib() - base
-    queue.put((name, wall, peak / 1024, np.asarray(score), np.asarray(null)))
+    return PEERS[tool][0]
 
 
 def _status_kib(field):
@@ -186,7 +112,7 @@ def _reset_peak_rss_kib():
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
         return _status_kib("VmRSS")
-    except OSError:  # not Linux: fall back to the lifetime peak
+    except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -197,66 +123,191 @@ def _peak_rss_kib():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def _run(name, args):
+def measure(tool, data_kw, n_perm, metric, threads):
+    """``(wall s, peak RSS MiB above the start, score, null)`` of one run, in this process."""
+    import torch
+
+    torch.set_num_threads(threads)
+    import hearlike.grid  # noqa: F401  (imports are not timed)
+
+    data = make_data(**data_kw)
+    run = _runner(tool)
+    base = _reset_peak_rss_kib()
+    start = time.perf_counter()
+    score, null = run(*data, n_perm, metric)
+    wall = time.perf_counter() - start
+    return wall, (_peak_rss_kib() - base) / 1024, score, null
+
+
+def _child(args, queue):
+    os.environ["OMP_NUM_THREADS"] = str(args[-1])
+    queue.put(measure(*args))
+
+
+def measure_isolated(*args):
+    """:func:`measure` in a fresh spawned process (its own peak RSS, no warm caches)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(name, args, queue))
+    proc = ctx.Process(target=_child, args=(args, queue))
     proc.start()
     result = queue.get()
     proc.join()
     return result
 
 
-def compare(args):
+def compare_tools(args, data_kw, n_perm):
+    """Rows for one number of permutations: every metric, then all 8, every tool."""
     import numpy as np
 
-    print(f"Spearman-RSA grid: {args.sentences} sentences (6-16 words) × {args.layers} layers (d={args.features})"
-          f" × {len(WINDOWS)} windows × 6 regions ({args.channels} channels, {args.sfreq:.0f} Hz),"
-          f" {args.permutations} permutations, {args.threads} thread(s)")
-    results = {name: _run(name, args) for name in args.tools}
-    ref = results["hearlike"]
-    print(f"{'tool':<12}{'wall s':>10}{'peak MiB':>10}{'hearlike/tool':>16}{'max |Δscore|':>15}{'max |Δnull|':>14}")
-    for name, wall, peak, score, null in results.values():
-        d_score = np.abs(score - ref[3]).max()
-        d_null = np.abs(null - ref[4]).max()
-        print(f"{name:<12}{wall:>10.2f}{peak:>10.0f}{ref[1] / wall:>16.3f}{d_score:>15.2e}{d_null:>14.2e}")
-        assert d_score < 1e-9 and d_null < 1e-9, f"{name} disagrees with hearlike"
+    from peers import PEERS
+
+    run = measure if args.quick else measure_isolated
+    rows = []
+    combined = {name: [0.0, 0.0] for name in PEERS}
+    ref_all = run("hearlike", data_kw, n_perm, ALL, args.threads)
+    for k, metric in enumerate(STUDY_METRICS):
+        ref = run("hearlike", data_kw, n_perm, metric, args.threads)
+        rows.append(_row(n_perm, metric, "hearlike", ref, ref, data_kw))
+        # all 8 in one call gives each metric's numbers too
+        rows[-1]["max_diff"] = float(max(np.abs(ref_all[2][k] - ref[2][0]).max(),
+                                         np.abs(ref_all[3][k] - ref[3][0]).max() if n_perm else 0.0))
+        rows[-1]["equal"] = rows[-1]["max_diff"] < TOLERANCE
+        for name, (_, supported) in PEERS.items():
+            if metric in supported and name in args.tools:
+                got = run(name, data_kw, n_perm, metric, args.threads)
+                rows.append(_row(n_perm, metric, name, got, ref, data_kw))
+                combined[name][0] += got[0]
+                combined[name][1] = max(combined[name][1], got[1])
+    rows.append(_row(n_perm, ALL, "hearlike", ref_all, ref_all, data_kw))
+    for name, (_, supported) in PEERS.items():
+        if len(supported) == len(STUDY_METRICS) and name in args.tools:
+            rows.append({**_row(n_perm, ALL, name, (*combined[name], None, None), ref_all, data_kw),
+                         "max_diff": max(r["max_diff"] for r in rows if r["tool"] == name and r["permutations"] == n_perm),
+                         "equal": all(r["equal"] for r in rows if r["tool"] == name and r["permutations"] == n_perm)})
+    return rows
 
 
-def scaling(args):
-    base = dict(sentences=args.sentences, layers=args.layers, permutations=args.permutations)
-    print(f"hearlike scaling (base: {base}); wall s")
-    for key in ("sentences", "layers", "permutations"):
-        row = []
+def _row(n_perm, metric, tool, got, ref, data_kw):
+    import numpy as np
+
+    row = {"permutations": n_perm, "metric": metric, "tool": tool, "sentences": data_kw["sentences"],
+           "wall_s": got[0], "peak_mib": got[1], "speedup": got[0] / ref[0], "max_diff": 0.0, "equal": True}
+    if got[2] is not None and tool != "hearlike":
+        diff = np.abs(np.asarray(got[2]).reshape(-1) - ref[2][0].reshape(-1)).max()
+        if n_perm:
+            diff = max(diff, np.abs(np.asarray(got[3]).reshape(n_perm, -1) - ref[3][0].reshape(n_perm, -1)).max())
+        row["max_diff"], row["equal"] = float(diff), bool(diff < TOLERANCE)
+    return row
+
+
+def print_rows(rows):
+    print(f"{'perms':>6} {'sent':>5} {'metric':<13}{'tool':<12}{'wall s':>9}{'peak MiB':>10}{'speed-up':>10}"
+          f"{'max |Δ|':>11}  equal")
+    for r in rows:
+        print(f"{r['permutations']:>6} {r['sentences']:>5} {r['metric']:<13}{r['tool']:<12}{r['wall_s']:>9.3f}"
+              f"{r['peak_mib']:>10.0f}{r['speedup']:>10.2f}{r['max_diff']:>11.1e}  {'yes' if r['equal'] else 'NO'}")
+    sys.stdout.flush()
+
+
+def scaling(args, data_kw):
+    """hearlike alone, all 8 metrics, 100 permutations: wall s and peak MiB at ×1, ×2, ×4."""
+    base = dict(sentences=max(4, data_kw["sentences"] // 4), layers=max(2, data_kw["layers"] // 4), subjects=1)
+    print(f"\nscaling: hearlike, all 8 metrics, {args.scaling_permutations} permutations, base {base}")
+    rows = []
+    for key in ("sentences", "layers", "subjects"):
+        cells = []
         for factor in (1, 2, 4):
-            sub = argparse.Namespace(**{**vars(args), key: base[key] * factor, "tools": ["hearlike"]})
-            row.append(f"×{factor}: {_run('hearlike', sub)[1]:.2f}")
-        print(f"  {key:<13}" + "   ".join(row))
+            kw = {**data_kw, **base, key: base[key] * factor}
+            wall, peak, _, _ = (measure if args.quick else measure_isolated)(
+                "hearlike", kw, args.scaling_permutations, ALL, args.threads)
+            cells.append(f"×{factor}: {wall:7.2f} s {peak:6.0f} MiB")
+            rows.append({"vary": key, "factor": factor, "wall_s": wall, "peak_mib": peak})
+        print(f"  {key:<10}" + "   ".join(cells))
+    return rows
+
+
+#: the full study's size (assumptions, see README "Real models and real data"): subjects and
+#: sentences per dataset; 12 models of ~40 layers; 4 windows × 7 regions, the factor metrics on 1
+STUDY = {"alice2019": {"subjects": 33, "sentences": 200, "channels": 61},
+         "broderick2018": {"subjects": 19, "sentences": 1000, "channels": 128}}
+STUDY_MODELS, STUDY_LAYERS = 12, 40
+#: shift null / swap null wall time, measured by bench/nulls.py on the demo (issue 16)
+SHIFT_OVER_SWAP = 4.2
+
+
+def project(args):
+    """Time a study-shaped grid (4 windows × 7 regions, 10 metrics, 100 permutations, swap null) and
+    scale its cost per layer × subject × sentence to the full study, on 2 cores (2 Dask workers)."""
+    import numpy as np
+    import torch
+
+    from hearlike.grid import compute_grid
+
+    torch.set_num_threads(1)
+    layers, subjects, sentences, n_perm = (2, 2, 20, 10) if args.quick else (4, 2, 60, 100)
+    model, epochs, _ = make_data(sentences=sentences, layers=layers, words=12, features=1024, channels=64,
+                                 samples=128, subjects=subjects, ragged=True)
+    names = list(epochs["channel"].values)
+    regions = {"all": names, **{f"r{i}": names[i * 10 : i * 10 + 10] for i in range(6)}}
+    windows = [(f"w{i}", 250 * i, 250 * (i + 1)) for i in range(4)]
+    metrics = [*STUDY_METRICS, "cka_debiased", "dcor_debiased"]
+    start = time.perf_counter()
+    compute_grid({"m": model}, epochs, windows=windows, regions=regions, metrics=metrics, n_permutations=n_perm,
+                 null_kind="swap", factor_regions=["all"])
+    wall = time.perf_counter() - start
+    unit = wall / (layers * subjects * sentences) * (100 / n_perm if n_perm < 100 else 1)
+    units = sum(STUDY_MODELS * STUDY_LAYERS * d["subjects"] * d["sentences"] for d in STUDY.values())
+    hours_swap = unit * units / 2 / 3600
+    print(f"\nprojection: study-shaped grid {layers} layers × {subjects} subjects × {sentences} sentences × 28 cells, "
+          f"10 metrics, {n_perm} permutations (swap null): {wall:.1f} s -> {unit * 1e3:.2f} ms per layer·subject·sentence")
+    print(f"  full study: {STUDY_MODELS} models × {STUDY_LAYERS} layers × {STUDY} ({units:.3g} layer·subject·sentence)")
+    print(f"  swap null: {hours_swap:.1f} h on 2 cores; shift null (×{SHIFT_OVER_SWAP} measured on the demo): "
+          f"{hours_swap * SHIFT_OVER_SWAP:.1f} h on 2 cores   [target < 6 h]")
+    return {"wall_s": wall, "unit_s": unit, "hours_swap_2cores": hours_swap,
+            "hours_shift_2cores": hours_swap * SHIFT_OVER_SWAP, "assumptions": STUDY}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sentences", type=int, default=40)
-    parser.add_argument("--layers", type=int, default=8)
-    parser.add_argument("--permutations", type=int, default=20)
-    parser.add_argument("--features", type=int, default=256)
-    parser.add_argument("--channels", type=int, default=60)
-    parser.add_argument("--sfreq", type=float, default=128.0)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, in-process (seconds)")
+    parser.add_argument("--permutations", type=int, nargs="+", default=[0, 100])
+    parser.add_argument("--sentences", type=int, default=100)
+    parser.add_argument("--sentences-1000", type=int, default=None,
+                        help="sentences at >= 1000 permutations (the peers are slow; printed per row)")
+    parser.add_argument("--layers", type=int, default=32)
+    parser.add_argument("--features", type=int, default=1024)
+    parser.add_argument("--channels", type=int, default=64)
+    parser.add_argument("--samples", type=int, default=26)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--tools", nargs="+", default=list(RUNNERS), choices=list(RUNNERS))
-    parser.add_argument("--full", action="store_true", help="200 sentences × 32 layers, 100 permutations")
-    parser.add_argument("--scaling", action="store_true", help="time hearlike alone at ×1, ×2, ×4 sizes")
+    parser.add_argument("--tools", nargs="+", default=["numpy-loop", "rsatoolbox", "mne-rsa"])
+    parser.add_argument("--scaling", action="store_true")
+    parser.add_argument("--scaling-permutations", type=int, default=100)
+    parser.add_argument("--projection", action="store_true")
+    parser.add_argument("--no-compare", action="store_true", help="skip the peer comparison")
+    parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
-    if args.full:
-        args.sentences, args.layers, args.permutations, args.features = 200, 32, 100, 1024
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    if "hearlike" not in args.tools:
-        args.tools = ["hearlike", *args.tools]
+    data_kw = dict(sentences=args.sentences, layers=args.layers, words=12, features=args.features,
+                   channels=args.channels, samples=args.samples)
+    if args.quick:
+        data_kw.update(sentences=6, layers=2, features=16, channels=8, samples=6)
+        args.permutations = [0, 5]
+        args.scaling_permutations = 5
+    out = {"data": data_kw, "threads": args.threads, "rows": []}
+    if not args.no_compare:
+        print(f"anchor: {data_kw}, {args.threads} thread(s); speed-up = tool wall / hearlike wall")
+        for n_perm in args.permutations:
+            kw = data_kw
+            if n_perm >= 1000 and args.sentences_1000:
+                kw = {**data_kw, "sentences": args.sentences_1000}
+            rows = compare_tools(args, kw, n_perm)
+            print_rows(rows)
+            out["rows"] += rows
     if args.scaling:
-        scaling(args)
-    else:
-        compare(args)
+        out["scaling"] = scaling(args, data_kw)
+    if args.projection:
+        out["projection"] = project(args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
     return 0
 
 

@@ -41,6 +41,7 @@ def tiny_params_file(tiny_demo, tmp_path_factory):
         "factor_metric_regions": ["all"],
         "min_words": 4,
         "n_permutations": 20,
+        "keep": ["sentence"],
         "eeg": {"resample_hz": 100},
         "tnc": {"k": 3, "theta": 0.6, "model_layer_depth": 0.6},
         "notebooks": {"01_rank_dependence": {"n_boot": 100},

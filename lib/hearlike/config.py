@@ -12,7 +12,8 @@ Keys and defaults (the study's own; ``params.yml`` spells them out)
 ``device`` ``"cpu"``, ``seed`` 0, ``metrics`` the 8 study metrics, ``extra_metrics`` debiased CKA and
 dCor, ``windows`` four 250 ms windows, ``regions`` the 7 standard regions (or a dict of channel
 lists), ``factor_metric_regions`` ``["all"]``, ``min_words`` 4, ``n_permutations`` 100,
-``null_kind`` ``"shift"``, ``stimuli_file`` ``"stimuli/stimuli.tsv"``, ``eeg`` (see
+``null_kind`` ``"shift"``, ``keep`` ``[]`` (``[sentence]``: also store per-sentence scores),
+``scheduler`` none (the grid's chunks run here; ``local`` or a Dask scheduler address), ``stimuli_file`` ``"stimuli/stimuli.tsv"``, ``eeg`` (see
 :data:`hearlike.eeg.DEFAULT_PREPROCESSING`), ``tnc`` (:class:`TncParams`), ``extraction``
 (:class:`ExtractionParams`), ``notebooks`` (per-notebook papermill parameters), ``subjects``
 (None: the dataset's default selection; ``all``, ``paper`` or a list), ``runs`` (None: all runs).
@@ -121,6 +122,12 @@ class Params:
         One of :data:`hearlike.grid.nulls.NULLS` (``shift`` is the study's).
     seed : int
         Seed of every random draw.
+    keep : tuple of str
+        Optional grid outputs to store: ``"sentence"`` (per-sentence scores and null means,
+        float32; finding 3 needs them). Default: none.
+    scheduler : str or None
+        Where the grid's (model, subject) chunks run: None in this process, ``"local"`` on a
+        :class:`distributed.LocalCluster`, or a Dask scheduler address (``tcp://host:8786``).
     device : str
         ``"cpu"`` or ``"cuda"`` (``"cuda:N"``).
     stimuli_file : str
@@ -158,6 +165,8 @@ class Params:
     n_permutations: int = 100
     null_kind: str = "shift"
     seed: int = 0
+    keep: tuple[str, ...] = ()
+    scheduler: str | None = None
     device: str = "cpu"
     stimuli_file: str = "stimuli/stimuli.tsv"
     eeg: Mapping[str, Any] = field(default_factory=dict)
@@ -341,6 +350,8 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
         n_permutations=check.integer("n_permutations", values.get("n_permutations", 100), low=1),
         null_kind=check.null_kind(values.get("null_kind", "shift")),
         seed=check.integer("seed", values.get("seed", 0), low=0),
+        keep=check.keep(values.get("keep", ())),
+        scheduler=check.scheduler(values.get("scheduler")),
         device=check.device(values.get("device", "cpu")),
         stimuli_file=check.text("stimuli_file", values.get("stimuli_file", "stimuli/stimuli.tsv")),
         eeg=MappingProxyType(eeg),
@@ -360,6 +371,9 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
     check.demo_flavour(params)
     return params
 
+
+#: optional grid outputs that `keep` may name
+KEEP_OPTIONS = ("sentence",)
 
 _REQUIRED = {
     "dataset": "name of the EEG dataset ('demo', 'demo-null', 'broderick2018', 'alice2019', 'bids')",
@@ -551,6 +565,22 @@ class _Checker:
         if len(set(value)) != len(value):
             self.fail("runs", f"lists a run twice: {list(value)}")
         return tuple(int(v) for v in value)
+
+    def keep(self, value: Any) -> tuple[str, ...]:
+        names = self.names("keep", value) if value else ()
+        unknown = [v for v in names if v not in KEEP_OPTIONS]
+        if unknown:
+            self.fail("keep", f"names {unknown}; choose from {list(KEEP_OPTIONS)} (e.g. `keep: [sentence]`)")
+        return names
+
+    def scheduler(self, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        value = self.text("scheduler", value)
+        if value != "local" and "://" not in value:
+            self.fail("scheduler", f"is {value!r}; use `local` (a Dask LocalCluster here) or a Dask scheduler "
+                                   "address such as `tcp://10.0.0.1:8786`, or leave it out to run here")
+        return value
 
     def device(self, value: Any) -> str:
         value = self.text("device", value)

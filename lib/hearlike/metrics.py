@@ -42,6 +42,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .geometry import (GEOMETRY_PARTS, WordGeometry, _average_ranks, _correlation_rdm_upper, _double_centre,  # noqa: F401
+                       _gram, _squared_distances, _symmetric_from_upper, _u_centre, _unit, word_geometry)
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -60,107 +63,19 @@ __all__ = [
     "dcor_debiased",
     "hsic",
     "permute_rep",
+    "WordGeometry",
+    "word_geometry",
 ]
 
 
 # --------------------------------------------------------------------------------------------
-# small building blocks on (..., n, n) matrices
+# prepare functions: WordGeometry -> rep (``prepare_*(x)`` wraps each: x -> geometry -> rep)
 # --------------------------------------------------------------------------------------------
-
-
-def _centre(x: Tensor) -> Tensor:
-    """Subtract the mean word: ``(..., n, d) -> (..., n, d)``."""
-    return x - x.mean(dim=-2, keepdim=True)
-
-
-def _gram(x: Tensor) -> Tensor:
-    """Linear Gram matrix of word-centred ``x``: ``(..., n, d) -> (..., n, n)``."""
-    xc = _centre(x)
-    return xc @ xc.transpose(-1, -2)
-
-
-def _squared_distances(x: Tensor) -> Tensor:
-    """Squared Euclidean distances between words, exact zero diagonal: ``(..., n, n)``."""
-    gram = _gram(x)
-    diag = torch.diagonal(gram, dim1=-2, dim2=-1)
-    d2 = (diag.unsqueeze(-1) + diag.unsqueeze(-2) - 2 * gram).clamp_min(0)
-    eye = torch.eye(d2.shape[-1], dtype=torch.bool, device=d2.device)
-    return d2.masked_fill(eye, 0.0)
-
-
-def _double_centre(m: Tensor) -> Tensor:
-    """``H m H`` with ``H = I - 11ᵀ/n`` (row, column and grand means removed)."""
-    return (
-        m
-        - m.mean(dim=-1, keepdim=True)
-        - m.mean(dim=-2, keepdim=True)
-        + m.mean(dim=(-1, -2), keepdim=True)
-    )
-
-
-def _u_centre(m: Tensor) -> Tensor:
-    """U-centring (Székely & Rizzo 2014, eq. 2.2); needs ``n >= 4``; zero diagonal."""
-    n = m.shape[-1]
-    eye = torch.eye(n, dtype=torch.bool, device=m.device)
-    m = m.masked_fill(eye, 0.0)
-    row = m.sum(dim=-1, keepdim=True)
-    col = m.sum(dim=-2, keepdim=True)
-    total = m.sum(dim=(-1, -2), keepdim=True)
-    u = m - row / (n - 2) - col / (n - 2) + total / ((n - 1) * (n - 2))
-    return u.masked_fill(eye, 0.0)
-
-
-def _unit(m: Tensor) -> Tensor:
-    """Divide each ``(n, n)`` matrix by its Frobenius norm (0/0 -> nan for constant input)."""
-    return m / torch.linalg.matrix_norm(m).unsqueeze(-1).unsqueeze(-1)
-
-
-def _average_ranks(v: Tensor) -> Tensor:
-    """Ranks along the last dim, ties get their average rank (like ``scipy.stats.rankdata``)."""
-    s = torch.sort(v, dim=-1).values.contiguous()
-    v = v.contiguous()
-    lo = torch.searchsorted(s, v, right=False)
-    hi = torch.searchsorted(s, v, right=True)
-    return (lo + hi + 1).to(v.dtype) / 2
-
-
-def _symmetric_from_upper(vec: Tensor, n: int) -> Tensor:
-    """Place ``vec (..., n(n-1)/2)`` scaled by 1/√2 in both triangles of an ``(..., n, n)`` matrix.
-
-    Then ``sum(A * B) == dot(vec_a, vec_b)`` for two such matrices.
-    """
-    iu = torch.triu_indices(n, n, offset=1, device=vec.device)
-    out = vec.new_zeros(*vec.shape[:-1], n, n)
-    out[..., iu[0], iu[1]] = vec / math.sqrt(2.0)
-    return out + out.transpose(-1, -2)
-
-
-# --------------------------------------------------------------------------------------------
-# prepare functions: (..., n, d) -> rep
-# --------------------------------------------------------------------------------------------
-
-
-def _correlation_rdm_upper(x: Tensor) -> Tensor:
-    """Upper triangle (row-major, diagonal excluded) of the correlation-distance RDM."""
-    n, d = x.shape[-2], x.shape[-1]
-    # from the Gram matrix: one pass over the features instead of materialising centred rows
-    # (row-centred inner products = Gram - d·mean_i·mean_j)
-    mean = x.mean(dim=-1)
-    cov = x @ x.transpose(-1, -2) - d * mean.unsqueeze(-1) * mean.unsqueeze(-2)
-    norm = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(0).sqrt()
-    rdm = 1.0 - cov / (norm.unsqueeze(-1) * norm.unsqueeze(-2))
-    iu = torch.triu_indices(n, n, offset=1, device=x.device)
-    return rdm[..., iu[0], iu[1]]
 
 
 def _zscore_unit(v: Tensor) -> Tensor:
     v = v - v.mean(dim=-1, keepdim=True)
     return v / torch.linalg.vector_norm(v, dim=-1, keepdim=True)
-
-
-def prepare_pearson_rsa(x: Tensor) -> Tensor:
-    """Centred, unit-norm correlation-distance RDM as a symmetric ``(..., n, n)`` matrix."""
-    return _symmetric_from_upper(_zscore_unit(_correlation_rdm_upper(x)), x.shape[-2])
 
 
 def _snap(v: Tensor) -> Tensor:
@@ -173,15 +88,106 @@ def _snap(v: Tensor) -> Tensor:
     return torch.round(v * scale) / scale
 
 
+def _pearson_rsa(g: WordGeometry) -> Tensor:
+    return _symmetric_from_upper(_zscore_unit(g.correlation), g.n_words)
+
+
+def _spearman_rsa(g: WordGeometry) -> Tensor:
+    return _symmetric_from_upper(_zscore_unit(_average_ranks(_snap(g.correlation))), g.n_words)
+
+
+def _linear_cka(g: WordGeometry) -> Tensor:
+    return _unit(g.gram)
+
+
+def _rbf_cka(g: WordGeometry) -> Tensor:
+    n = g.n_words
+    d2 = _squared_distances(g.gram)
+    iu = torch.triu_indices(n, n, offset=1, device=d2.device)
+    sigma2 = torch.quantile(d2[..., iu[0], iu[1]], 0.5, dim=-1)
+    kernel = torch.exp(-d2 / (2 * sigma2.unsqueeze(-1).unsqueeze(-1)))
+    return _unit(_double_centre(kernel))
+
+
+def _cka_debiased(g: WordGeometry) -> Tensor:
+    return _unit(_u_centre(g.gram))
+
+
+def _hsic(g: WordGeometry) -> Tensor:
+    return g.gram / (g.n_words - 1)
+
+
+def _dcor(g: WordGeometry) -> Tensor:
+    return _unit(_double_centre(_squared_distances(g.gram).sqrt()))
+
+
+def _dcor_debiased(g: WordGeometry) -> Tensor:
+    return _unit(_u_centre(_squared_distances(g.gram).sqrt()))
+
+
+def _mutual_knn(g: WordGeometry, *, k: int = 3) -> Tensor:
+    n = g.n_words
+    k = min(int(k), n - 1)
+    d2 = _squared_distances(g.gram)
+    eye = torch.eye(n, dtype=torch.bool, device=d2.device)
+    d2 = d2.masked_fill(eye, math.inf)
+    idx = torch.topk(d2, k, dim=-1, largest=False).indices
+    ind = torch.zeros_like(d2).scatter_(-1, idx, 1.0)
+    return ind / math.sqrt(n * k)
+
+
+def _gram_sqrt(g: WordGeometry) -> tuple[Tensor, Tensor]:
+    """Eigendecomposition of the centred Gram (float64), eigenvalues descending; NaN where the words
+    do not vary (centred energy below round-off of the raw energy: no geometry to compare)."""
+    gram = g.gram.to(torch.float64)
+    flat = (gram.diagonal(dim1=-2, dim2=-1).sum(-1) <= torch.finfo(g.dtype).eps * g.energy)
+    evals, evecs = torch.linalg.eigh(torch.where(flat[..., None, None], 0.0, gram))
+    evals = torch.where(flat[..., None], math.nan, evals)
+    return evals.flip(-1).clamp_min(0), evecs.flip(-1)
+
+
+def _procrustes(g: WordGeometry) -> Tensor:
+    evals, evecs = _gram_sqrt(g)
+    evals = evals / evals.sum(dim=-1, keepdim=True)  # trace(G) = |Xc|_F² -> Frobenius normalised
+    return (evecs * evals.sqrt().unsqueeze(-2)).to(g.dtype)
+
+
+def _svcca(g: WordGeometry, *, variance: float = 0.99) -> Tensor:
+    n = g.n_words
+    kmax = max((n - 1) // 2, 1)
+    evals, evecs = _gram_sqrt(g)
+    frac = evals.cumsum(dim=-1) / evals.sum(dim=-1, keepdim=True)
+    # number of components to reach `variance` (1-based), tolerant to round-off at exactly 0.99
+    k = (frac < variance - 1e-12).sum(dim=-1) + 1
+    k = k.clamp(1, kmax)
+    keep = torch.arange(kmax, device=evals.device) < k.unsqueeze(-1)
+    flat = torch.isnan(evals[..., :1]).unsqueeze(-1)  # words that do not vary: NaN
+    return torch.where(flat, math.nan, evecs[..., :kmax] * keep.unsqueeze(-2)).to(g.dtype)
+
+
+#: what each geometry-based prepare reads (:data:`GEOMETRY_PARTS`)
+_NEEDS = {_pearson_rsa: ("correlation",), _spearman_rsa: ("correlation",), _procrustes: ("gram", "energy"),
+          _svcca: ("gram", "energy")}
+
+
+def _of_x(prepare_geometry, **options) -> Callable[[Tensor], Tensor]:
+    needs = _NEEDS.get(prepare_geometry, ("gram",))
+    return lambda x: prepare_geometry(word_geometry(x, needs=needs), **options)
+
+
+def prepare_pearson_rsa(x: Tensor) -> Tensor:
+    """Centred, unit-norm correlation-distance RDM as a symmetric ``(..., n, n)`` matrix."""
+    return _of_x(_pearson_rsa)(x)
+
+
 def prepare_spearman_rsa(x: Tensor) -> Tensor:
     """As :func:`prepare_pearson_rsa` on the (average-tie) ranks of the RDM's upper triangle."""
-    ranks = _average_ranks(_snap(_correlation_rdm_upper(x)))
-    return _symmetric_from_upper(_zscore_unit(ranks), x.shape[-2])
+    return _of_x(_spearman_rsa)(x)
 
 
 def prepare_linear_cka(x: Tensor) -> Tensor:
     """Centred linear Gram ``H X Xᵀ H`` with unit Frobenius norm, ``(..., n, n)``."""
-    return _unit(_gram(x))
+    return _of_x(_linear_cka)(x)
 
 
 def prepare_rbf_cka(x: Tensor) -> Tensor:
@@ -190,32 +196,27 @@ def prepare_rbf_cka(x: Tensor) -> Tensor:
     Bandwidth by the median heuristic: ``k(a, b) = exp(-|a - b|² / (2 σ²))`` with ``σ²`` the median
     squared distance between distinct words of the same sentence (numpy-style median).
     """
-    n = x.shape[-2]
-    d2 = _squared_distances(x)
-    iu = torch.triu_indices(n, n, offset=1, device=x.device)
-    sigma2 = torch.quantile(d2[..., iu[0], iu[1]], 0.5, dim=-1)
-    kernel = torch.exp(-d2 / (2 * sigma2.unsqueeze(-1).unsqueeze(-1)))
-    return _unit(_double_centre(kernel))
+    return _of_x(_rbf_cka)(x)
 
 
 def prepare_cka_debiased(x: Tensor) -> Tensor:
     """U-centred linear Gram with unit Frobenius norm (unbiased HSIC, Song et al. 2012)."""
-    return _unit(_u_centre(_gram(x)))
+    return _of_x(_cka_debiased)(x)
 
 
 def prepare_hsic(x: Tensor) -> Tensor:
     """Centred linear Gram divided by ``n - 1`` (so the inner product is biased HSIC)."""
-    return _gram(x) / (x.shape[-2] - 1)
+    return _of_x(_hsic)(x)
 
 
 def prepare_dcor(x: Tensor) -> Tensor:
     """Double-centred Euclidean distance matrix with unit Frobenius norm."""
-    return _unit(_double_centre(_squared_distances(x).sqrt()))
+    return _of_x(_dcor)(x)
 
 
 def prepare_dcor_debiased(x: Tensor) -> Tensor:
     """U-centred Euclidean distance matrix with unit Frobenius norm."""
-    return _unit(_u_centre(_squared_distances(x).sqrt()))
+    return _of_x(_dcor_debiased)(x)
 
 
 def prepare_mutual_knn(x: Tensor, *, k: int = 3) -> Tensor:
@@ -224,24 +225,7 @@ def prepare_mutual_knn(x: Tensor, *, k: int = 3) -> Tensor:
     Neighbours by Euclidean distance, a word is not its own neighbour, ``k`` is capped at
     ``n - 1``. The inner product of two such matrices is the mean neighbour-set overlap.
     """
-    n = x.shape[-2]
-    k = min(int(k), n - 1)
-    d2 = _squared_distances(x)
-    eye = torch.eye(n, dtype=torch.bool, device=x.device)
-    d2 = d2.masked_fill(eye, math.inf)
-    idx = torch.topk(d2, k, dim=-1, largest=False).indices
-    ind = torch.zeros_like(d2).scatter_(-1, idx, 1.0)
-    return ind / math.sqrt(n * k)
-
-
-def _gram_sqrt(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Eigendecomposition of the centred Gram (float64), eigenvalues descending; NaN where the words
-    do not vary (centred energy below round-off of the raw energy: no geometry to compare)."""
-    gram = _gram(x).to(torch.float64)
-    flat = (gram.diagonal(dim1=-2, dim2=-1).sum(-1) <= torch.finfo(x.dtype).eps * x.square().sum((-1, -2)))
-    evals, evecs = torch.linalg.eigh(torch.where(flat[..., None, None], 0.0, gram))
-    evals = torch.where(flat[..., None], math.nan, evals)
-    return evals.flip(-1).clamp_min(0), evecs.flip(-1)
+    return _of_x(_mutual_knn, k=k)(x)
 
 
 def prepare_procrustes(x: Tensor) -> Tensor:
@@ -250,9 +234,7 @@ def prepare_procrustes(x: Tensor) -> Tensor:
     The singular values of ``Xᵀ Y`` (``d x p``) equal those of ``L_xᵀ L_y`` (``n x n``), so the
     nuclear norm never touches the feature dimension again.
     """
-    evals, evecs = _gram_sqrt(x)
-    evals = evals / evals.sum(dim=-1, keepdim=True)  # trace(G) = |Xc|_F² -> Frobenius normalised
-    return (evecs * evals.sqrt().unsqueeze(-2)).to(x.dtype)
+    return _of_x(_procrustes)(x)
 
 
 def prepare_svcca(x: Tensor, *, variance: float = 0.99) -> Tensor:
@@ -265,16 +247,7 @@ def prepare_svcca(x: Tensor, *, variance: float = 0.99) -> Tensor:
     1 whatever the data -- with ``n - 1`` dims kept on both sides every correlation is trivially 1.
     With ``k <= ⌊(n-1)/2⌋`` on both sides ``k_x + k_y <= n - 1`` and nothing is forced.
     """
-    n = x.shape[-2]
-    kmax = max((n - 1) // 2, 1)
-    evals, evecs = _gram_sqrt(x)
-    frac = evals.cumsum(dim=-1) / evals.sum(dim=-1, keepdim=True)
-    # number of components to reach `variance` (1-based), tolerant to round-off at exactly 0.99
-    k = (frac < variance - 1e-12).sum(dim=-1) + 1
-    k = k.clamp(1, kmax)
-    keep = torch.arange(kmax, device=x.device) < k.unsqueeze(-1)
-    flat = torch.isnan(evals[..., :1]).unsqueeze(-1)  # words that do not vary: NaN
-    return torch.where(flat, math.nan, evecs[..., :kmax] * keep.unsqueeze(-2)).to(x.dtype)
+    return _of_x(_svcca, variance=variance)(x)
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,7 +268,11 @@ def _nuclear(rep_x: Tensor, rep_y: Tensor) -> Tensor:
     (a symmetric eigensolver is ~1.4× faster than an SVD for these small matrices; float64)."""
     m = (rep_x.transpose(-1, -2) @ rep_y).to(torch.float64)
     gram = m.transpose(-1, -2) @ m
-    bad = ~torch.isfinite(gram).all(dim=-1).all(dim=-1)  # NaN reps (rejected or flat sentences): NaN
+    # NaN reps (rejected or flat sentences): NaN; tested on the (smaller) reps, not on every product
+    bad = ~torch.isfinite(rep_x).flatten(-2).all(-1) | ~torch.isfinite(rep_y).flatten(-2).all(-1)
+    if not bool(bad.any()):
+        return torch.linalg.eigvalsh(gram).clamp_min(0).sqrt().sum(dim=-1).to(rep_x.dtype)
+    bad = bad.expand(gram.shape[:-2])
     nuclear = torch.linalg.eigvalsh(torch.where(bad[..., None, None], 0.0, gram)).clamp_min(0).sqrt().sum(dim=-1)
     return torch.where(bad, math.nan, nuclear).to(rep_x.dtype)
 
@@ -342,6 +319,10 @@ class Metric:
         For ``"gram"`` metrics, the map applied to the inner product (``None`` = identity).
     min_words : int
         Smallest sentence length for which the metric is defined.
+    prepare_geometry : callable
+        ``WordGeometry -> rep``: ``prepare`` from a :class:`WordGeometry` shared by all metrics.
+    needs : tuple of str
+        The parts of the :class:`WordGeometry` that ``prepare_geometry`` reads.
     """
 
     name: str
@@ -353,6 +334,8 @@ class Metric:
     compare: Callable[[Tensor, Tensor], Tensor] = field(repr=False)
     post: Callable[[Tensor], Tensor] | None = field(default=None, repr=False)
     min_words: int = 3
+    prepare_geometry: Callable[[WordGeometry], Tensor] | None = field(default=None, repr=False)
+    needs: tuple[str, ...] = GEOMETRY_PARTS
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         """Score ``x (..., n, d)`` against ``y (..., n, p)`` -> ``(...)``; NaN where either has a NaN."""
@@ -375,42 +358,43 @@ def _gram_compare(post: Callable[[Tensor], Tensor] | None) -> Callable[[Tensor, 
     return lambda a, b: post(_inner(a, b))
 
 
-def _make(name, family, range_, reference, kind, prepare, *, post=None, compare=None, min_words=3):
+def _make(name, family, range_, reference, kind, prepare_geometry, *, post=None, compare=None, min_words=3):
     if compare is None:
         compare = _gram_compare(post)
-    return Metric(name, family, range_, reference, kind, prepare, compare, post, min_words)
+    return Metric(name, family, range_, reference, kind, _of_x(prepare_geometry), compare, post, min_words,
+                  prepare_geometry, _NEEDS.get(prepare_geometry, ("gram",)))
 
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
         _make("spearman_rsa", "geometric", (-1.0, 1.0),
-              "Kriegeskorte et al. 2008, Front. Syst. Neurosci.", "gram", prepare_spearman_rsa),
+              "Kriegeskorte et al. 2008, Front. Syst. Neurosci.", "gram", _spearman_rsa),
         _make("pearson_rsa", "geometric", (-1.0, 1.0),
-              "Kriegeskorte et al. 2008, Front. Syst. Neurosci.", "gram", prepare_pearson_rsa),
+              "Kriegeskorte et al. 2008, Front. Syst. Neurosci.", "gram", _pearson_rsa),
         _make("procrustes", "geometric", (0.0, 1.0),
-              "Schönemann 1966; Williams et al. 2021, NeurIPS", "factor", prepare_procrustes,
+              "Schönemann 1966; Williams et al. 2021, NeurIPS", "factor", _procrustes,
               compare=compare_procrustes, min_words=2),
         _make("mutual_knn", "geometric", (0.0, 1.0),
-              "Huh et al. 2024, ICML (platonic representation)", "gram", prepare_mutual_knn,
+              "Huh et al. 2024, ICML (platonic representation)", "gram", _mutual_knn,
               min_words=2),
         _make("linear_cka", "covariance", (0.0, 1.0),
-              "Kornblith et al. 2019, ICML", "gram", prepare_linear_cka, min_words=2),
+              "Kornblith et al. 2019, ICML", "gram", _linear_cka, min_words=2),
         _make("rbf_cka", "covariance", (0.0, 1.0),
-              "Kornblith et al. 2019, ICML", "gram", prepare_rbf_cka),
+              "Kornblith et al. 2019, ICML", "gram", _rbf_cka),
         _make("dcor", "covariance", (0.0, 1.0),
-              "Székely, Rizzo & Bakirov 2007, Ann. Stat.", "gram", prepare_dcor,
+              "Székely, Rizzo & Bakirov 2007, Ann. Stat.", "gram", _dcor,
               post=_sqrt_clamped, min_words=2),
         _make("svcca", "covariance", (0.0, 1.0),
-              "Raghu et al. 2017, NeurIPS", "factor", prepare_svcca, compare=compare_svcca),
+              "Raghu et al. 2017, NeurIPS", "factor", _svcca, compare=compare_svcca),
         _make("cka_debiased", "covariance", (-1.0, 1.0),
-              "Song et al. 2012, JMLR (unbiased HSIC)", "gram", prepare_cka_debiased,
+              "Song et al. 2012, JMLR (unbiased HSIC)", "gram", _cka_debiased,
               min_words=4),
         _make("dcor_debiased", "covariance", (-1.0, 1.0),
               "Székely & Rizzo 2014, Ann. Stat. (bias-corrected dCor²)", "gram",
-              prepare_dcor_debiased, min_words=4),
+              _dcor_debiased, min_words=4),
         _make("hsic", "covariance", (0.0, math.inf),
-              "Gretton et al. 2005, ALT (biased HSIC, linear kernel)", "gram", prepare_hsic,
+              "Gretton et al. 2005, ALT (biased HSIC, linear kernel)", "gram", _hsic,
               min_words=2),
     ]
 }

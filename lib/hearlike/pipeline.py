@@ -13,7 +13,10 @@ A killed run resumes from whatever was cached; a changed parameter changes the h
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 import pandas as pd
@@ -222,15 +225,20 @@ def grid_config(params: Params) -> dict[str, Any]:
     return {k: values[k] for k in keys} | chosen | {"data": data_fingerprint(params)}
 
 
-def metric_grid(params: Params, *, keep_sentences: bool = True, recompute: bool = False) -> xr.Dataset:
+def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute: bool = False) -> xr.Dataset:
     """The metric grid (model, layer, subject, window, region, metric) of the study, cached.
+
+    Computed one (model, subject) chunk at a time into a store on disk
+    (:mod:`hearlike.grid.store`: ``<cache_dir>/grid-<hash>.grid/``, resumable chunk by chunk), on
+    the Dask cluster named by ``params.scheduler`` if any; returned lazily opened.
 
     Parameters
     ----------
     params : Params
         Study parameters.
-    keep_sentences : bool
-        Keep per-sentence scores (dim ``sentence``) for condition contrasts (finding 3).
+    keep_sentences : bool, optional
+        Keep per-sentence scores (dim ``sentence``, float32) for condition contrasts (finding 3);
+        default: whether ``params.keep`` names ``"sentence"``.
     recompute : bool
         Ignore a cached grid.
 
@@ -238,39 +246,40 @@ def metric_grid(params: Params, *, keep_sentences: bool = True, recompute: bool 
     -------
     Dataset
         See :func:`hearlike.grid.compute_grid`, plus ``group_null`` (model, layer, window, region,
-        metric, permutation): the subject-mean null samples; cached as ``<cache_dir>/grid-<hash>.nc``.
+        metric, permutation; float32): the subject-mean null samples.
     """
-    from .grid import compute_grid, save_grid
     from .grid.nulls import needs_surrogates
+    from .grid.store import compute_grid_store, finished_store, grid_client
 
-    config = dict(grid_config(params), keep_sentences=keep_sentences)
+    keep = "sentence" in params.keep if keep_sentences is None else bool(keep_sentences)
+    config = dict(grid_config(params), keep_sentences=keep)
     digest = config_hash(config)
-    path = params.cache_dir / f"grid-{digest}.nc"
-    cached = None if recompute else read_netcdf(path, config_hash=digest)  # None if missing or unreadable
+    path = params.cache_dir / f"grid-{digest}.grid"
+    if recompute:
+        shutil.rmtree(path, ignore_errors=True)
+    cached = finished_store(path)
     if cached is not None:
         return cached
     epochs = epochs_of(params)
-    states = {key: layer_states(params, key) for key in params.models}
-    metrics = params.all_metrics
-    regions = regions_of(params, epochs)
-    common = dict(windows=windows_of(params), n_permutations=params.n_permutations, seed=params.seed,
-                  null_kind=params.null_kind, device=params.device, min_words=params.min_words,
-                  keep_sentences=keep_sentences, keep_null=True)
+    common = dict(windows=windows_of(params), regions=regions_of(params, epochs), metrics=params.all_metrics,
+                  n_permutations=params.n_permutations, seed=params.seed, null_kind=params.null_kind,
+                  device=params.device, min_words=params.min_words, keep_sentences=keep,
+                  # Procrustes and SVCCA need a small eigendecomposition per sentence × cell × permutation,
+                  # the other metrics one inner product: the former only over `factor_metric_regions`
+                  factor_regions=list(params.factor_metric_regions),
+                  attrs={"config_hash": digest, "dataset": params.dataset, "config": json.dumps(config, default=str)})
     if needs_surrogates(params.null_kind):
-        common["surrogates"] = surrogates_of(params, epochs, common["n_permutations"])
-    # Procrustes and SVCCA need a small eigendecomposition per sentence × cell × permutation, the
-    # other metrics one inner product; the former are computed only over `factor_metric_regions`
-    # (default: all regions), and are NaN for the other regions.
-    grid = compute_grid(states, epochs, regions=regions, metrics=metrics,
-                        factor_regions=list(params.factor_metric_regions), **common)
-    # group-level null (subject mean under the same permutations) for corrected group statistics;
-    # the per-subject null samples are large and not needed downstream
-    grid["group_null"] = grid["null"].mean("subject").astype("float32")
-    grid = grid.drop_vars("null")
-    grid.attrs["config_hash"] = digest
-    grid.attrs["dataset"] = params.dataset
-    save_grid(grid, path)
-    return grid
+        common["surrogates"] = surrogates_of(params, epochs, params.n_permutations)
+    client = grid_client(params.scheduler)
+    try:
+        return compute_grid_store(path, functools.partial(layer_states, params), list(params.models), epochs,
+                                  client=client, **common)
+    finally:
+        if client is not None:
+            cluster = client.cluster if params.scheduler == "local" else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearman_rsa",

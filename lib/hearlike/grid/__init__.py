@@ -44,8 +44,8 @@ from tqdm.auto import tqdm
 from ..cache import read_netcdf, write_netcdf
 from ..metrics import METRICS, STUDY_METRICS, _correlation_rdm_upper
 from ..progress import disabled
-from .cells import (Bucket, align_words, check_inputs, eeg_cells, eeg_reps, eeg_valid, layer_groups, layer_union,
-                    length_buckets, model_reps, region_cells)
+from .cells import (Bucket, align_words, check_inputs, eeg_cells, eeg_geometry, eeg_valid, layer_groups, layer_union,
+                    length_buckets, model_geometry, region_cells)
 from .compare import Scored, observed_scores
 from .nulls import NULLS, make_null, sentence_permutations, sentence_swaps
 from .results import GridSums, grid_dataset
@@ -216,25 +216,33 @@ def _config(model_states, epochs, *, windows, regions, metrics, n_permutations, 
 def _scored_bucket(bucket: Bucket, model_positions, setup: dict, *, layers, sums: GridSums, progress):
     """Yield every (metric, model) of one bucket as :class:`Scored`, its observed scores added to ``sums``.
 
-    A metric's EEG reps are prepared once over its cells (the ``"factor"`` metrics only over
-    ``factor_pairs``), a model's once per metric; the caller's null consumes them lazily.
+    The words' geometry (one Gram matrix per layer or cell and sentence) is computed once for all
+    metrics; a metric's EEG reps are prepared from it once over its cells (the ``"factor"`` metrics
+    only over ``factor_pairs``), a model's once per metric; the caller's null consumes them lazily.
     """
     n_subjects, cells = setup["n_subjects"], setup["cells"]
     options = dict(dtype=setup["dtype"], device=setup["device"], chunk=setup["chunk"])
-    for k, name in enumerate(setup["metrics"]):
-        metric = METRICS[name]
+    metrics = [METRICS[name] for name in setup["metrics"]]
+    needs = tuple(sorted({part for metric in metrics for part in metric.needs}))
+    eeg_geom = eeg_geometry(setup["eeg"], cells, bucket.epoch_pos, bucket.n, needs=needs, **options)
+    model_geom = {}
+    for k, metric in enumerate(metrics):
         pairs = setup["factor_pairs"] if metric.kind == "factor" else np.arange(len(cells))
         flat = (np.arange(n_subjects)[:, None] * len(cells) + pairs[None, :]).reshape(-1)
-        chosen = [cells[j] for j in pairs]
-        eeg_rep = eeg_reps(setup["eeg"], chosen, bucket.epoch_pos, bucket.n, metric, **options)
-        # the mask as eeg_valid lays it out (its strides fix the order of the sentence sums)
-        valid = bucket.valid if len(pairs) == len(cells) else torch.as_tensor(
-            eeg_valid(setup["eeg"], chosen, bucket.epoch_pos), device=bucket.valid.device)
+        if len(pairs) == len(cells):
+            eeg_rep, valid = metric.prepare_geometry(eeg_geom), bucket.valid
+        else:
+            eeg_rep = metric.prepare_geometry(eeg_geom.select(torch.as_tensor(flat, device=setup["device"])))
+            # the mask as eeg_valid lays it out (its strides fix the order of the sentence sums)
+            valid = torch.as_tensor(eeg_valid(setup["eeg"], [cells[j] for j in pairs], bucket.epoch_pos),
+                                    device=bucket.valid.device)
         for m, model in enumerate(setup["models"]):
             da = setup["model_states"][model]
             labels = np.asarray(da["layer"].values).astype(str).tolist()
-            model_rep = model_reps(da.values, model, labels, layer_groups(da), model_positions[m],
-                                   bucket.n, metric, **options)
+            if model not in model_geom:
+                model_geom[model] = model_geometry(da.values, model, labels, layer_groups(da), model_positions[m],
+                                                   bucket.n, needs=needs, **options)
+            model_rep = metric.prepare_geometry(model_geom[model])
             s = Scored(k, m, metric, [layers.index(lab) for lab in labels], model_rep, eeg_rep, flat, pairs, valid)
             sums.add_observed(s, bucket, observed_scores(s, chunk=setup["chunk"]))
             progress.update(1)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..metrics import get_metric
+from ..metrics import WordGeometry, get_metric, word_geometry
 
 logger = logging.getLogger(__name__)
 
@@ -219,32 +219,46 @@ def layer_groups(da: xr.DataArray) -> list[tuple[int, int, int]]:
     return groups
 
 
-def model_reps(values, model, layers, groups, positions, n, metric, *, dtype, device, chunk):
-    """Prepared reps of every layer for one bucket: ``(n_layers, n_sentences, n, r)``."""
+#: elements per block of model words on a CPU: the gather, cast, centring and Gram product of a
+#: block stay in cache (one pass over memory instead of six)
+CPU_BLOCK = 2**18
+
+
+def model_geometry(values, model, layers, groups, positions, n, *, needs, dtype, device, chunk) -> WordGeometry:
+    """The :class:`~hearlike.metrics.WordGeometry` of every layer for one bucket, leading dims
+    ``(n_layers, n_sentences)``: one Gram matrix per layer and sentence, shared by every metric.
+
+    The words are gathered per layer and block of sentences into a contiguous float tensor (a
+    strided gather makes the Gram products several times slower); on a CPU a block holds at most
+    :data:`CPU_BLOCK` elements so that its passes stay in cache, on a GPU up to ``chunk``.
+    """
     n_sent = positions.shape[0]
-    flat = positions.reshape(-1)
+    values = np.asarray(values)
+    block = chunk if torch.device(device).type == "cuda" else min(chunk, CPU_BLOCK)
     out = []
     for start, stop, width in groups:
-        step = max(1, chunk // max(1, n_sent * n * width))
-        for l0 in range(start, stop, step):
-            l1 = min(stop, l0 + step)
-            x = torch.as_tensor(np.asarray(values[l0:l1][:, flat, :width]))
-            if torch.isnan(x).any():
-                bad = layers[l0 + int(torch.isnan(x).flatten(1).any(1).nonzero()[0])]
-                raise ValueError(
-                    f"model {model!r} layer {bad!r} has NaN states for words used by the grid; "
-                    "re-extract the states or drop that layer"
-                )
-            x = x.to(device=device, dtype=dtype).reshape(l1 - l0, n_sent, n, width)
-            out.append(metric.prepare(x))
-    return torch.cat(out, dim=0)
+        step = max(1, block // max(1, n * width))  # sentences per block
+        for layer in range(start, stop):
+            parts = []
+            for s0 in range(0, n_sent, step):
+                x = torch.from_numpy(np.ascontiguousarray(values[layer, positions[s0 : s0 + step].reshape(-1), :width]))
+                if torch.isnan(x).any():
+                    raise ValueError(
+                        f"model {model!r} layer {layers[layer]!r} has NaN states for words used by the grid; "
+                        "re-extract the states or drop that layer"
+                    )
+                parts.append(word_geometry(x.to(device=device, dtype=dtype).reshape(-1, n, width), needs=needs))
+            out.append(_unsqueeze(WordGeometry.cat(parts, dim=0)))  # (1, S, ...)
+    return WordGeometry.cat(out, dim=0)
 
 
-def eeg_reps(values, cells, positions, n, metric, *, dtype, device, chunk):
-    """Prepared reps of every (subject, window, region) cell: ``(n_cells, n_sentences, n, r)``.
+def eeg_geometry(values, cells, positions, n, *, needs, dtype, device, chunk) -> WordGeometry:
+    """The :class:`~hearlike.metrics.WordGeometry` of every (subject, window, region) cell, leading
+    dims ``(n_cells, n_sentences)``, shared by every metric.
 
     ``cells`` is a list over (window, region) of ``(channel index, time index)``; the result is
-    ordered subject-major then window, region.
+    ordered subject-major then window, region. Rejected (NaN) epochs count as zeros here and are
+    masked by :func:`eeg_valid`.
     """
     n_subj = values.shape[0]
     n_sent = positions.shape[0]
@@ -254,19 +268,29 @@ def eeg_reps(values, cells, positions, n, metric, *, dtype, device, chunk):
         sub = words[:, :, ch][:, :, :, tt]  # (subject, S·n, ch, t)
         feat = sub.shape[2] * sub.shape[3]
         step = max(1, chunk // max(1, n_sent * n * feat))
-        reps = []
+        parts = []
         for s0 in range(0, n_subj, step):
             x = torch.as_tensor(np.ascontiguousarray(sub[s0 : s0 + step]))
             x = x.to(device=device, dtype=dtype).reshape(x.shape[0], n_sent, n, feat)
-            reps.append(metric.prepare(torch.nan_to_num(x, nan=0.0)))  # rejected epochs: masked later
-        per_cell.append(torch.cat(reps, dim=0))  # (subject, S, n, r)
-    stacked = torch.stack(per_cell, dim=1)  # (subject, W·R, S, n, r)
-    return stacked.reshape(-1, *stacked.shape[2:])
+            parts.append(word_geometry(torch.nan_to_num(x, nan=0.0), needs=needs))
+        per_cell.append(WordGeometry.cat(parts, dim=0))  # (subject, S, ...)
+    joined = WordGeometry.cat([_unsqueeze(g, 1) for g in per_cell], dim=1)  # (subject, W·R, S, ...)
+    return _flatten_cells(joined)
+
+
+def _unsqueeze(g: WordGeometry, dim: int = 0) -> WordGeometry:
+    f = (lambda t: None if t is None else t.unsqueeze(dim))
+    return WordGeometry(f(g.gram), f(g.correlation), f(g.energy), g.n_words, g.dtype)
+
+
+def _flatten_cells(g: WordGeometry) -> WordGeometry:
+    f = (lambda t: None if t is None else t.flatten(0, 1))
+    return WordGeometry(f(g.gram), f(g.correlation), f(g.energy), g.n_words, g.dtype)
 
 
 def eeg_valid(values, cells, positions) -> np.ndarray:
     """``(n_cells, n_sentences)``: False where a (subject, sentence) has a rejected (NaN) epoch in the
-    cell; those sentences are left out of that cell's means (ordered like :func:`eeg_reps`)."""
+    cell; those sentences are left out of that cell's means (ordered like :func:`eeg_geometry`)."""
     n_sent, n = positions.shape
     words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
     per_cell = []

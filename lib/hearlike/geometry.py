@@ -1,0 +1,161 @@
+"""Word geometry: what every similarity metric reads of a set of word vectors, computed once.
+
+Every metric of :mod:`hearlike.metrics` reads ``x (..., n_words, n_features)`` only through the
+Gram matrix of its word-centred rows, the correlation distances between its words and its total
+energy. :func:`word_geometry` computes these once (one matrix product per layer or EEG cell and
+sentence, whatever the number of metrics); each metric prepares its representation from them.
+Also the small building blocks on ``(..., n, n)`` matrices that the metrics share.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["GEOMETRY_PARTS", "WordGeometry", "word_geometry"]
+
+# --------------------------------------------------------------------------------------------
+# small building blocks on (..., n, n) matrices
+# --------------------------------------------------------------------------------------------
+
+
+def _centre(x: Tensor) -> Tensor:
+    """Subtract the mean word: ``(..., n, d) -> (..., n, d)``."""
+    return x - x.mean(dim=-2, keepdim=True)
+
+
+def _gram(x: Tensor) -> Tensor:
+    """Linear Gram matrix of word-centred ``x``: ``(..., n, d) -> (..., n, n)``."""
+    xc = _centre(x)
+    return xc @ xc.transpose(-1, -2)
+
+
+def _squared_distances(gram: Tensor) -> Tensor:
+    """Squared Euclidean distances between words from their centred Gram, exact zero diagonal: ``(..., n, n)``."""
+    diag = torch.diagonal(gram, dim1=-2, dim2=-1)
+    d2 = (diag.unsqueeze(-1) + diag.unsqueeze(-2) - 2 * gram).clamp_min(0)
+    eye = torch.eye(d2.shape[-1], dtype=torch.bool, device=d2.device)
+    return d2.masked_fill(eye, 0.0)
+
+
+def _double_centre(m: Tensor) -> Tensor:
+    """``H m H`` with ``H = I - 11ᵀ/n`` (row, column and grand means removed)."""
+    return (
+        m
+        - m.mean(dim=-1, keepdim=True)
+        - m.mean(dim=-2, keepdim=True)
+        + m.mean(dim=(-1, -2), keepdim=True)
+    )
+
+
+def _u_centre(m: Tensor) -> Tensor:
+    """U-centring (Székely & Rizzo 2014, eq. 2.2); needs ``n >= 4``; zero diagonal."""
+    n = m.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool, device=m.device)
+    m = m.masked_fill(eye, 0.0)
+    row = m.sum(dim=-1, keepdim=True)
+    col = m.sum(dim=-2, keepdim=True)
+    total = m.sum(dim=(-1, -2), keepdim=True)
+    u = m - row / (n - 2) - col / (n - 2) + total / ((n - 1) * (n - 2))
+    return u.masked_fill(eye, 0.0)
+
+
+def _unit(m: Tensor) -> Tensor:
+    """Divide each ``(n, n)`` matrix by its Frobenius norm (0/0 -> nan for constant input)."""
+    return m / torch.linalg.matrix_norm(m).unsqueeze(-1).unsqueeze(-1)
+
+
+def _average_ranks(v: Tensor) -> Tensor:
+    """Ranks along the last dim, ties get their average rank (like ``scipy.stats.rankdata``)."""
+    s = torch.sort(v, dim=-1).values.contiguous()
+    v = v.contiguous()
+    lo = torch.searchsorted(s, v, right=False)
+    hi = torch.searchsorted(s, v, right=True)
+    return (lo + hi + 1).to(v.dtype) / 2
+
+
+def _symmetric_from_upper(vec: Tensor, n: int) -> Tensor:
+    """Place ``vec (..., n(n-1)/2)`` scaled by 1/√2 in both triangles of an ``(..., n, n)`` matrix.
+
+    Then ``sum(A * B) == dot(vec_a, vec_b)`` for two such matrices.
+    """
+    iu = torch.triu_indices(n, n, offset=1, device=vec.device)
+    out = vec.new_zeros(*vec.shape[:-1], n, n)
+    out[..., iu[0], iu[1]] = vec / math.sqrt(2.0)
+    return out + out.transpose(-1, -2)
+
+
+# --------------------------------------------------------------------------------------------
+# word geometry: what every prepare reads of x, computed once for all metrics
+# --------------------------------------------------------------------------------------------
+
+
+#: the pieces of :class:`WordGeometry`
+GEOMETRY_PARTS = ("gram", "correlation", "energy")
+
+
+@dataclass(frozen=True)
+class WordGeometry:
+    """Everything a metric's ``prepare`` reads of ``x (..., n, d)``: the features never again.
+
+    A grid computes it once per model layer and EEG cell and prepares every metric from it (one
+    Gram matrix instead of one per metric); ``prepare(x)`` and ``prepare_geometry(word_geometry(x))``
+    are the same operations, so the numbers are identical.
+
+    Attributes
+    ----------
+    gram : Tensor, shape (..., n, n), or None
+        Gram matrix of the word-centred ``x``.
+    correlation : Tensor, shape (..., n (n - 1) / 2), or None
+        Upper triangle (row-major) of the correlation-distance RDM.
+    energy : Tensor, shape (...), or None
+        ``sum(x²)`` (how much of ``x`` is a common offset: the factor metrics' flatness test).
+    n_words : int
+    dtype : torch.dtype
+        The dtype of ``x``.
+    """
+
+    gram: Tensor | None
+    correlation: Tensor | None
+    energy: Tensor | None
+    n_words: int
+    dtype: torch.dtype
+
+    def select(self, index: Tensor, *, dim: int = 0) -> "WordGeometry":
+        """The geometry of the batch elements ``index`` along leading dim ``dim``."""
+        pick = (lambda t: None if t is None else t.index_select(dim, index))
+        return WordGeometry(pick(self.gram), pick(self.correlation), pick(self.energy), self.n_words, self.dtype)
+
+    @staticmethod
+    def cat(parts: "list[WordGeometry]", *, dim: int = 0) -> "WordGeometry":
+        """Concatenate geometries along leading dim ``dim``."""
+        join = (lambda ts: None if ts[0] is None else torch.cat(ts, dim=dim))
+        return WordGeometry(join([p.gram for p in parts]), join([p.correlation for p in parts]),
+                            join([p.energy for p in parts]), parts[0].n_words, parts[0].dtype)
+
+
+def word_geometry(x: Tensor, *, needs=GEOMETRY_PARTS) -> WordGeometry:
+    """The :class:`WordGeometry` of ``x (..., n, d)``, only the parts named in ``needs``."""
+    return WordGeometry(
+        _gram(x) if "gram" in needs else None,
+        _correlation_rdm_upper(x) if "correlation" in needs else None,
+        x.square().sum((-1, -2)) if "energy" in needs else None,
+        x.shape[-2], x.dtype,
+    )
+
+
+
+def _correlation_rdm_upper(x: Tensor) -> Tensor:
+    """Upper triangle (row-major, diagonal excluded) of the correlation-distance RDM."""
+    n, d = x.shape[-2], x.shape[-1]
+    # from the Gram matrix: one pass over the features instead of materialising centred rows
+    # (row-centred inner products = Gram - d·mean_i·mean_j)
+    mean = x.mean(dim=-1)
+    cov = x @ x.transpose(-1, -2) - d * mean.unsqueeze(-1) * mean.unsqueeze(-2)
+    norm = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(0).sqrt()
+    rdm = 1.0 - cov / (norm.unsqueeze(-1) * norm.unsqueeze(-2))
+    iu = torch.triu_indices(n, n, offset=1, device=x.device)
+    return rdm[..., iu[0], iu[1]]

@@ -1,0 +1,356 @@
+"""The grid at full size: one (model, subject) chunk at a time, streamed to a chunked store on disk.
+
+:func:`compute_grid_store` runs :func:`hearlike.grid.compute_grid` on one model's states and one
+subject's epochs at a time and writes each chunk, as it finishes, as one compressed netCDF file of
+a store directory (``<store>/chunks/m<model>-s<subject>.nc``; ``<store>/meta.nc`` holds the
+coordinates and attributes), so
+
+* peak memory is one model's states plus one subject's epochs (plus the prepared representations
+  of one length bucket), whatever the number of models and subjects;
+* an interrupted run resumes: each chunk file is written to a temporary name and renamed, so a
+  chunk is either whole on disk (and skipped) or absent (and computed);
+* the chunks are independent tasks: serially in this process, or on any Dask cluster
+  (``scheduler``: ``"local"`` starts a :class:`distributed.LocalCluster`; an address such as
+  ``"tcp://10.0.0.1:8786"`` joins a running scheduler, e.g. one of ``dask-jobqueue``). Each task
+  writes its own file (the store must be on a file system every worker sees).
+
+:func:`open_grid_store` opens the store lazily (dask) as the Dataset :func:`compute_grid` returns.
+Numbers equal those of one :func:`compute_grid` call over all models and subjects (every chunk
+uses the same permutations: they are seeded by sentence id). Per-sentence variables are float32
+and written only when asked (``keep_sentences``); ``sentence_excess`` is computed on opening.
+Per-subject null samples are kept (float32, ``*.null.nc``) only until every chunk is done; then
+their subject mean (``group_null``) is written and they are deleted.
+
+Why not Zarr: xarray's Zarr backend now needs Zarr 3, which needs NumPy 2; netCDF chunk files give
+the same properties (compressed, chunked by model × subject, atomic per chunk, lazily opened) with
+the dependencies the package already has.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from .. import __version__
+from ..cache import atomic_path
+from .cells import align_words, layer_union, length_buckets
+from .results import _coords
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["compute_grid_store", "open_grid_store", "finished_store", "grid_client"]
+
+_SUMMARY = ("score", "null_mean", "null_sd", "excess", "p_value")
+_SENTENCE = ("sentence_score", "sentence_null_mean")
+_COUNTERS = ("n_cell_sentences_rejected", "n_scores_undefined")
+_COMPRESS = {"zlib": True, "complevel": 4, "shuffle": True}
+
+
+def _probe(da: xr.DataArray) -> xr.DataArray:
+    """A featureless copy of ``da`` keeping its coords (word table and layer coords), a few bytes."""
+    return da.isel(feature=slice(0, 0)).copy(deep=True)
+
+
+def _write(ds: xr.Dataset, path: Path) -> None:
+    """``ds`` to ``path`` compressed, atomically (temporary name, then rename)."""
+    encoding = {name: dict(_COMPRESS) for name in ds.data_vars}
+    with atomic_path(path) as tmp:
+        ds.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+
+
+def _meta(probes, epochs, *, windows, regions, metrics, min_words, n_permutations, keep_sentences) -> xr.Dataset:
+    """The store's coordinates and attributes (no data): what every chunk shares."""
+    used, excluded, n_unmatched = align_words(probes, epochs, min_words)
+    models, layers = list(probes), layer_union(probes)
+    meta = dict(models=models, layers=layers, model_states=probes, subjects=np.asarray(epochs["subject"].values),
+                windows=windows, regions=regions, metrics=list(metrics))
+    coords = _coords(meta)
+    if keep_sentences:
+        coords["sentence"] = [s["sentence_id"] for s in used]
+        coords["n_words"] = ("sentence", [s["n"] for s in used])
+    attrs = {
+        "hearlike_version": __version__,
+        "n_sentences_used": len(used),
+        "n_sentences_excluded": len(excluded),
+        "excluded_sentences": ",".join(excluded),
+        "n_words_unmatched": int(n_unmatched),
+        "n_permutations": int(n_permutations),
+        "min_words": int(min_words),
+        "sentence_lengths": json.dumps({str(n): len(idx) for n, idx in length_buckets(used).items()}),
+        "keep_sentences": int(keep_sentences),
+    }
+    return xr.Dataset(coords=coords, attrs=attrs)
+
+
+def _chunk_path(store: Path, m: int, s: int, *, null: bool = False) -> Path:
+    return store / "chunks" / f"m{m:03d}-s{s:04d}{'.null' if null else ''}.nc"
+
+
+def _block_surrogates(surrogates, block: Sequence[int]):
+    """The surrogates of the subjects ``block`` alone, in that order."""
+    if surrogates is None:
+        return None
+    return replace(surrogates, signals=[surrogates.signals[j] for j in block], onset_sample=surrogates.onset_sample[block],
+                   shifts=surrogates.shifts[block])
+
+
+def run_chunk(store: str, m: int, subjects: Sequence[int], model: str, states: xr.DataArray, epochs: xr.DataArray,
+              surrogates, grid_kwargs: Mapping[str, Any], layers: Sequence[str], keep_sentences: bool) -> tuple:
+    """Compute model ``m`` against a block of ``subjects`` and write one chunk per subject into the store.
+
+    ``epochs`` (and ``surrogates``, or None) hold those subjects, in that order: the model's
+    representations are prepared once for the block. Returns ``(m, subjects)``.
+    """
+    from . import compute_grid
+
+    store = Path(store)
+    ds = compute_grid({model: states}, epochs, keep_null=True, keep_sentences=keep_sentences,
+                      surrogates=surrogates, **grid_kwargs)
+    ds = ds.reindex(layer=list(layers))
+    ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims or c in ("sentence",)])
+    for k, s in enumerate(subjects):
+        one = ds.isel(subject=[k])
+        _write(xr.Dataset({"null": one["null"].astype(np.float32)}), _chunk_path(store, m, s, null=True))
+        out = one[list(_SUMMARY)]
+        if keep_sentences:
+            out = out.assign({name: one[name].astype(np.float32) for name in _SENTENCE})
+        for name in _COUNTERS:  # counted per block: on its first subject (their sum is what is read)
+            out[name] = xr.DataArray([[int(ds.attrs[name]) if k == 0 else 0]], dims=("model", "subject"))
+        _write(out, _chunk_path(store, m, s))  # last: this file marks the chunk done
+    return m, list(subjects)
+
+
+def _blocks(subjects: Sequence[int], size: int) -> list[list[int]]:
+    return [list(subjects[i : i + size]) for i in range(0, len(subjects), size)]
+
+
+def grid_client(scheduler: str | None):
+    """A :class:`distributed.Client` for ``scheduler`` (``"local"``: a LocalCluster), or None (serial)."""
+    if not scheduler:
+        return None
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        return Client(LocalCluster(processes=True, threads_per_worker=1, dashboard_address=None))
+    return Client(scheduler)
+
+
+def compute_grid_store(
+    path: str | Path,
+    load_states: Callable[[str], xr.DataArray],
+    models: Sequence[str],
+    epochs: xr.DataArray,
+    *,
+    windows: Sequence[tuple[str, float, float]],
+    regions: Mapping[str, Sequence[str]],
+    metrics: Sequence[str],
+    n_permutations: int,
+    keep_sentences: bool = False,
+    surrogates=None,
+    attrs: Mapping[str, Any] | None = None,
+    client=None,
+    subjects_per_task: int = 4,
+    **grid_kwargs,
+) -> xr.Dataset:
+    """The metric grid of ``models`` × the subjects of ``epochs``, chunk by chunk into a store directory.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store directory; an unfinished store at ``path`` is resumed, so its parameters must be
+        those of this call (key the path by a config hash).
+    load_states : callable
+        ``load_states(model) -> DataArray (layer, word, feature)``; called once per model to read
+        its coords, then once per model (per task on a cluster) for its chunks, so only one
+        model's states need be in memory.
+    models : sequence of str
+    epochs : DataArray, shape (n_subjects, n_words, n_channels, n_times)
+        Sliced to one subject per chunk.
+    windows, regions, metrics, n_permutations, surrogates, **grid_kwargs
+        As :func:`hearlike.grid.compute_grid` (``seed``, ``null_kind``, ``device``, ``min_words``,
+        ``dtype``, ``chunk``, ``factor_regions``).
+    keep_sentences : bool
+        Also store ``sentence_score`` and ``sentence_null_mean`` (float32; ``sentence_excess`` is
+        computed on opening).
+    attrs : mapping, optional
+        Written into the store's attributes (e.g. ``config_hash``).
+    client : distributed.Client, optional
+        Run the chunks as tasks on its cluster (see :func:`grid_client`); None: serially here.
+    subjects_per_task : int
+        Subjects computed together against one model (its representations prepared once for
+        them); memory grows with it (their epochs, their per-sentence scores), resuming and
+        writing stay per subject.
+
+    Returns
+    -------
+    Dataset
+        :func:`open_grid_store` of the finished store (lazy).
+    """
+    path = Path(path)
+    epochs = epochs.transpose("subject", "word", "channel", "time")
+    kwargs = dict(windows=windows, regions=regions, metrics=list(metrics), n_permutations=int(n_permutations),
+                  **grid_kwargs)
+    _drop_unreadable(path)
+    if (path / "group_null.nc").exists():
+        return open_grid_store(path)
+    if not (path / "meta.nc").exists():
+        probes = {name: _probe(load_states(name)) for name in models}
+        meta = _meta(probes, epochs, windows=windows, regions=regions, metrics=kwargs["metrics"],
+                     min_words=grid_kwargs.get("min_words", 4), n_permutations=kwargs["n_permutations"],
+                     keep_sentences=keep_sentences)
+        null_kind = grid_kwargs.get("null_kind", "shift")
+        n_cells = len(windows) * len(regions)  # per chunk: one subject
+        meta.attrs.update({
+            "null": null_kind, "seed": int(grid_kwargs.get("seed", 0)),
+            "permuted_side": json.dumps({name: "eeg" if null_kind == "shift" or n_cells <= probes[name].sizes["layer"]
+                                         else "model" for name in models}),
+            **({"factor_regions": ",".join(grid_kwargs["factor_regions"])}
+               if grid_kwargs.get("factor_regions") is not None else {}),
+            **dict(attrs or {}),
+        })
+        (path / "chunks").mkdir(parents=True, exist_ok=True)
+        _write(meta, path / "meta.nc")
+    with xr.open_dataset(path / "meta.nc", engine="h5netcdf") as meta:
+        layers = [str(v) for v in meta["layer"].values]
+    n_subjects = epochs.sizes["subject"]
+    todo = [(m, s) for m in range(len(models)) for s in range(n_subjects) if not _chunk_path(path, m, s).exists()]
+    if len(todo) < len(models) * n_subjects:
+        logger.info("resuming grid store %s: %d of %d chunks to do", path, len(todo), len(models) * n_subjects)
+    _run_all(str(path), todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client,
+             max(1, int(subjects_per_task)))
+    _finish(path, len(models), n_subjects)
+    return open_grid_store(path)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        xr.open_dataset(path, engine="h5netcdf").close()
+    except Exception as err:  # a truncated or corrupt file is recomputed, never trusted
+        logger.warning("grid store file %s is unreadable (%s); it will be recomputed", path, err)
+        return False
+    return True
+
+
+def _drop_unreadable(path: Path) -> None:
+    """Remove unreadable files of the store at ``path``: a chunk's (then it is recomputed) or, in a
+    finished store whose per-subject nulls are gone, the whole store."""
+    if not path.exists():
+        return
+    bad = [f for f in sorted(path.glob("**/*.nc")) if not _readable(f)]
+    if not bad:
+        return
+    if (path / "group_null.nc").exists() or (path / "meta.nc") in bad:
+        shutil.rmtree(path)
+        return
+    for f in bad:
+        stem = f.name.split(".")[0]
+        for part in (f.parent / f"{stem}.nc", f.parent / f"{stem}.null.nc"):
+            part.unlink(missing_ok=True)
+
+
+def _run_all(path, todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client,
+             subjects_per_task):
+    """Run the chunks ``todo``: model by model here, or all as tasks on ``client``'s cluster; each task
+    one model against a block of ``subjects_per_task`` subjects."""
+    by_model: dict[int, list[int]] = {}
+    for m, s in todo:
+        by_model.setdefault(m, []).append(s)
+
+    def task_inputs(block):
+        return epochs.isel(subject=block).load(), _block_surrogates(surrogates, block)
+
+    if client is None:
+        for m, subjects in by_model.items():
+            states = load_states(models[m])
+            for block in _blocks(subjects, subjects_per_task):
+                run_chunk(path, m, block, models[m], states, *task_inputs(block), kwargs, layers, keep_sentences)
+                logger.info("grid chunks %s × %s written", models[m], [str(epochs["subject"].values[s]) for s in block])
+            del states
+        return
+    futures = []
+    for m, subjects in by_model.items():
+        states = client.submit(load_states, models[m], pure=False)  # one task per model; its chunks wait on it
+        for block in _blocks(subjects, subjects_per_task):
+            futures.append(client.submit(run_chunk, path, m, block, models[m], states, *task_inputs(block), kwargs,
+                                         layers, keep_sentences, pure=False))
+        del states
+    client.gather(futures)
+
+
+def _finish(path: Path, n_models: int, n_subjects: int) -> None:
+    """Once every chunk is done: the subject-mean null (``group_null``) written, per-subject nulls removed."""
+    groups = []
+    for m in range(n_models):  # one model's nulls at a time
+        total = None
+        for s in range(n_subjects):
+            with xr.open_dataset(_chunk_path(path, m, s, null=True), engine="h5netcdf") as ds:
+                null = ds["null"].load().astype(np.float64)
+            total = null.isel(subject=0) if total is None else total + null.isel(subject=0)
+        groups.append((total / n_subjects).astype(np.float32))
+    group = xr.concat(groups, dim="model")
+    _write(xr.Dataset({"group_null": group.drop_vars([c for c in group.coords if c not in group.dims])}),
+           path / "group_null.nc")
+    for m in range(n_models):
+        for s in range(n_subjects):
+            os.remove(_chunk_path(path, m, s, null=True))
+
+
+def finished_store(path: str | Path) -> xr.Dataset | None:
+    """:func:`open_grid_store` of ``path`` if it holds a finished, readable store, else None."""
+    path = Path(path)
+    _drop_unreadable(path)
+    return open_grid_store(path) if (path / "group_null.nc").exists() else None
+
+
+#: per-sentence variables up to this size (bytes) are read into memory on opening; larger stay lazy
+SENTENCE_LOAD_LIMIT = 2**30
+
+
+def open_grid_store(path: str | Path) -> xr.Dataset:
+    """A finished grid store: the Dataset of :func:`hearlike.grid.compute_grid` plus ``group_null``.
+
+    The per-cell variables and ``group_null`` are read into memory; the per-sentence ones too when
+    they hold less than :data:`SENTENCE_LOAD_LIMIT` bytes, else they stay lazy (dask; select, then
+    ``.load()``); ``sentence_excess`` is their difference.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` holds no finished grid store.
+    """
+    path = Path(path)
+    if not (path / "group_null.nc").exists():
+        raise FileNotFoundError(f"{path}: no finished grid store; run hearlike.grid.store.compute_grid_store "
+                                "(it resumes an unfinished one)")
+    meta = xr.open_dataset(path / "meta.nc", engine="h5netcdf").load()
+    n_models, n_subjects = meta.sizes["model"], meta.sizes["subject"]
+    files = [[str(_chunk_path(path, m, s)) for s in range(n_subjects)] for m in range(n_models)]
+    ds = xr.open_mfdataset(files, combine="nested", concat_dim=["model", "subject"], engine="h5netcdf",
+                           data_vars="all", coords="minimal", compat="override", join="override")
+    # the coordinates come from meta.nc alone (the chunks' own are dropped: nothing to align)
+    ds = ds.drop_vars(list(ds.coords)).assign_coords({k: (v.dims, v.values) for k, v in meta.coords.items()})
+    group = xr.open_dataset(path / "group_null.nc", engine="h5netcdf", chunks={})["group_null"]
+    ds["group_null"] = (group.dims, group.data)
+    if "permutation" in group.coords:
+        ds = ds.assign_coords(permutation=group["permutation"].values)
+    ds = ds.transpose("model", "layer", "subject", "window", "region", "metric", ...)
+    ds.attrs = dict(meta.attrs)
+    for name in _COUNTERS:
+        ds.attrs[name] = int(ds[name].sum())
+    ds = ds.drop_vars(list(_COUNTERS))
+    for name in (*_SUMMARY, "group_null"):
+        ds[name] = ds[name].load()
+    if "sentence_score" in ds:
+        if sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
+            for name in _SENTENCE:
+                ds[name] = ds[name].load()
+        ds["sentence_excess"] = ds["sentence_score"] - ds["sentence_null_mean"]
+    return ds

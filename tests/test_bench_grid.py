@@ -1,0 +1,23 @@
+"""bench/grid.py --quick runs and every peer gives hearlike's numbers (no time is asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_bench_grid_quick_peers_agree(tmp_path):
+    out = tmp_path / "rows.json"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "grid.py"), "--quick", "--json", str(out)],
+                   check=True, capture_output=True, text=True, timeout=120)
+    rows = json.loads(out.read_text())["rows"]
+    tools = {(r["permutations"], r["tool"]) for r in rows}
+    assert {(5, "hearlike"), (5, "numpy-loop"), (5, "rsatoolbox"), (5, "mne-rsa")} <= tools
+    assert len({r["metric"] for r in rows}) == 9  # 8 metrics and "all 8"
+    bad = [(r["permutations"], r["metric"], r["tool"], r["max_diff"]) for r in rows if not r["equal"]]
+    assert not bad, f"peers disagree with hearlike: {bad}"

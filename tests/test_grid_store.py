@@ -1,0 +1,97 @@
+"""hearlike.grid.store: the chunked, streamed grid equals one compute_grid call; resumes; runs on Dask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hearlike.grid import compute_grid
+from hearlike.grid.store import compute_grid_store, open_grid_store
+
+from test_grid import REGIONS, WINDOWS, make_epochs, make_states
+
+LENGTHS = [4, 5, 4, 6, 5, 4]
+METRICS = ["spearman_rsa", "linear_cka", "procrustes"]
+KW = dict(windows=WINDOWS, regions=REGIONS, metrics=METRICS, n_permutations=6, seed=3, null_kind="swap",
+          factor_regions=["right"])
+
+
+def _inputs():
+    states = {"a": make_states(LENGTHS, 3, 8, seed=1), "b": make_states(LENGTHS, 2, 5, seed=2)}
+    return states, make_epochs(LENGTHS, n_subjects=3, seed=4)
+
+
+def _check_equal(store: xr.Dataset, whole: xr.Dataset):
+    for name in ("score", "null_mean", "null_sd", "excess", "p_value"):
+        np.testing.assert_allclose(store[name].values, whole[name].values, rtol=1e-10, atol=1e-12, err_msg=name)
+    for name in ("sentence_score", "sentence_null_mean", "sentence_excess"):
+        assert store[name].dtype == np.float32
+        np.testing.assert_allclose(store[name].values, whole[name].values, rtol=1e-5, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(store["group_null"].values, whole["null"].mean("subject").values, rtol=1e-5, atol=1e-6)
+    assert store["relative_depth"].dims == ("model", "layer") and store["family"].dims == ("metric",)
+    assert store.attrs["n_scores_undefined"] == whole.attrs["n_scores_undefined"]
+
+
+def test_store_equals_one_grid_and_resumes(tmp_path):
+    states, epochs = _inputs()
+    whole = compute_grid(states, epochs, keep_null=True, keep_sentences=True, **KW)
+    calls = []
+
+    def failing(name):  # the template reads every model once; the run stops at model b's chunks
+        calls.append(name)
+        if calls.count("b") == 2:
+            raise RuntimeError("interrupted")
+        return states[name]
+
+    path = tmp_path / "grid.store"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        compute_grid_store(path, failing, list(states), epochs, keep_sentences=True, **KW)
+    assert sorted(f.name for f in (path / "chunks").glob("*.nc")) == [  # model a's chunks were written
+        "m000-s0000.nc", "m000-s0000.null.nc", "m000-s0001.nc", "m000-s0001.null.nc", "m000-s0002.nc",
+        "m000-s0002.null.nc"]
+    with pytest.raises(FileNotFoundError, match="no finished grid store; run hearlike.grid.store.compute_grid_store"):
+        open_grid_store(path)
+    calls.clear()
+    store = compute_grid_store(path, lambda name: calls.append(name) or states[name], list(states), epochs,
+                               keep_sentences=True, **KW)
+    assert calls == ["b"]  # resumed: only the unfinished model's chunks ran
+    _check_equal(store, whole)
+    assert not list((path / "chunks").glob("*.null.nc"))  # per-subject nulls removed once done
+
+
+def test_store_without_sentences_has_no_sentence_variables(tmp_path):
+    states, epochs = _inputs()
+    store = compute_grid_store(tmp_path / "g.store", states.__getitem__, list(states), epochs, subjects_per_task=2,
+                               **KW)
+    assert len(list((tmp_path / "g.store" / "chunks").glob("*.nc"))) == 6  # one file per model × subject
+    assert "sentence_score" not in store and "sentence" not in store.dims
+    assert set(store.data_vars) == {"score", "null_mean", "null_sd", "excess", "p_value", "group_null"}
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_equals_serial(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    states, epochs = _inputs()
+    serial = compute_grid_store(tmp_path / "serial.store", states.__getitem__, list(states), epochs,
+                                keep_sentences=True, **KW)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        on_dask = compute_grid_store(tmp_path / "dask.store", states.__getitem__, list(states), epochs,
+                                     keep_sentences=True, client=client, subjects_per_task=1, **KW)
+    for name in ("score", "null_mean", "p_value", "sentence_score", "group_null"):  # tasks of 1 vs 4 subjects
+        np.testing.assert_allclose(on_dask[name].values, serial[name].values, rtol=1e-12, atol=0, err_msg=name)
+
+
+@pytest.mark.slow
+def test_store_under_the_shift_null_equals_one_grid(tmp_path):
+    from test_surrogates import EEG, WINDOWS as SHIFT_WINDOWS, _study
+    from hearlike.eeg.surrogates import surrogate_epochs
+
+    epochs, recordings, models = _study(planted_gain=1.0, n_subjects=2, n_sentences=12)
+    surrogates = surrogate_epochs(recordings, epochs, n_surrogates=8, params=EEG, seed=0)
+    kw = dict(windows=SHIFT_WINDOWS, regions={"all": list(epochs.channel.values)}, metrics=["spearman_rsa", "procrustes"],
+              n_permutations=8, null_kind="shift", min_words=4, surrogates=surrogates)
+    whole = compute_grid(models, epochs, keep_null=True, keep_sentences=True, **kw)
+    store = compute_grid_store(tmp_path / "s.store", models.__getitem__, list(models), epochs, keep_sentences=True, **kw)
+    _check_equal(store, whole)
