@@ -12,7 +12,7 @@ Keys and defaults (the study's own; ``params.yml`` spells them out)
 ``device`` ``"cpu"``, ``seed`` 0, ``metrics`` the 8 study metrics, ``extra_metrics`` debiased CKA and
 dCor, ``windows`` four 250 ms windows, ``regions`` the 7 standard regions (or a dict of channel
 lists), ``factor_metric_regions`` ``["all"]``, ``min_words`` 4, ``n_permutations`` 100,
-``null_kind`` ``"shift"``, ``keep`` ``[]`` (``[sentence]``: also store per-sentence scores),
+``null_kind`` ``"shift"``, ``keep`` ``[sentence]`` (per-sentence scores, which the by-sentence group tests need; ``[]`` stores none),
 ``scheduler`` none (the grid's chunks run here; ``local`` or a Dask scheduler address), ``stimuli_file`` ``"stimuli/stimuli.tsv"``, ``eeg`` (see
 :data:`hearlike.eeg.DEFAULT_PREPROCESSING`), ``tnc`` (:class:`TncParams`), ``extraction``
 (:class:`ExtractionParams`), ``notebooks`` (per-notebook papermill parameters), ``subjects``
@@ -127,7 +127,7 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
         n_permutations=check.integer("n_permutations", values.get("n_permutations", 100), low=1),
         null_kind=check.null_kind(values.get("null_kind", "shift")),
         seed=check.integer("seed", values.get("seed", 0), low=0),
-        keep=check.keep(values.get("keep", ())),
+        keep=check.keep(values.get("keep", ("sentence",))),
         scheduler=check.scheduler(values.get("scheduler")),
         device=check.device(values.get("device", "cpu")),
         stimuli_file=check.text("stimuli_file", values.get("stimuli_file", "stimuli/stimuli.tsv")),
@@ -148,8 +148,6 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
     check.demo_flavour(params)
     return params
 
-
-#: optional grid outputs that `keep` may name
 
 
 _VALIDATE.append(params_from_dict)  # Params.replace validates through the loader

@@ -100,7 +100,7 @@ class Params:
         Seed of every random draw.
     keep : tuple of str
         Optional grid outputs to store: ``"sentence"`` (per-sentence scores and null means,
-        float32; finding 3 needs them). Default: none.
+        float32; the by-sentence group tests of every finding need them). Default: ``("sentence",)``.
     scheduler : str or None
         Where the grid's (model, subject) chunks run: None in this process, ``"local"`` on a
         :class:`distributed.LocalCluster`, or a Dask scheduler address (``tcp://host:8786``).
@@ -141,7 +141,7 @@ class Params:
     n_permutations: int = 100
     null_kind: str = "shift"
     seed: int = 0
-    keep: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ("sentence",)
     scheduler: str | None = None
     device: str = "cpu"
     stimuli_file: str = "stimuli/stimuli.tsv"
