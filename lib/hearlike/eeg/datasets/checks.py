@@ -92,20 +92,17 @@ def _broderick(root: Path) -> tuple[list[str], list[str]]:
     runs = range(1, BRODERICK_RUNS + 1)
     subjects = broderick.list_subjects(root)
     found.append(f"{len(subjects)} subjects: {' '.join(subjects)}")
-    if broderick.is_bids(root):
-        found.append("form: OpenNeuro ds004408 (BIDS)")
-        layout = broderick.LAYOUT
-        problems += _missing([root / layout["bids_words"].format(run=r) for r in runs], "word timings")
-        problems += _missing([root / layout["bids_audio"].format(run=r) for r in runs], "audio")
+    bids = broderick.is_bids(root)
+    found.append("form: OpenNeuro ds004408 (BIDS)" if bids else "form: Dryad (.mat)")
+    layout, prefix = broderick.LAYOUT, "bids_" if bids else ""
+    problems += _missing([root / layout[f"{prefix}words"].format(run=r) for r in runs], "word timings")
+    problems += _missing([root / layout[f"{prefix}audio"].format(run=r) for r in runs], "audio")
+    if bids:
         for subject in subjects:
             for run in runs:
                 vhdr = root / layout["bids_eeg"].format(subject=subject, run=run)
                 problems += _missing([vhdr], "recording") or _vhdr_problems(vhdr, BRODERICK_BIDS_HZ)
         return found, problems
-    found.append("form: Dryad (.mat)")
-    layout = broderick.LAYOUT
-    problems += _missing([root / layout["words"].format(run=r) for r in runs], "word timings")
-    problems += _missing([root / layout["audio"].format(run=r) for r in runs], "audio")
     for subject in subjects:
         for run in runs:
             path = root / layout["eeg"].format(subject=subject, run=run)
