@@ -438,3 +438,147 @@ def negative_prosody_score(standardized: pd.DataFrame) -> pd.Series:
     if missing:
         raise ValueError(f"standardized prosody lacks column(s) {missing}; use standardize_prosody()")
     return standardized[list(SEED_FEATURES)].mean(axis=1).rename("prosody_seed")
+
+
+FRAME_FEATURES = ("f0_st", "energy_db", "zcr", "spectral_centroid_hz", "spectral_bandwidth_hz", "spectral_rolloff_hz")
+"""The reference study's frame-wise prosody (:func:`frame_features`), pooled per word by :func:`word_prosody`."""
+
+
+def autocorrelation_f0(frames: np.ndarray, sfreq_hz: float, *, f0_min_hz: float = 50.0,
+                       f0_max_hz: float = 500.0, voicing_threshold: float = 0.3) -> np.ndarray:
+    """F0 of each frame from the peak of its autocorrelation (the reference study's estimator).
+
+    Each frame is mean-removed; its biased autocorrelation ``r(lag)`` is computed by FFT; the
+    highest ``r`` over lags ``sfreq/f0_max .. sfreq/f0_min`` (at most ``frame_length - 2``) is the
+    period, refined by a parabola through the peak and its neighbours. A frame is voiced when
+    ``r(peak) / r(0) >= voicing_threshold``.
+
+    Parameters
+    ----------
+    frames : array, shape (n_frames, frame_length)
+    sfreq_hz, f0_min_hz, f0_max_hz : float
+        Sampling rate and F0 search range (Hz).
+    voicing_threshold : float
+        Normalised autocorrelation (0-1) a peak needs to count as voiced.
+
+    Returns
+    -------
+    ndarray, shape (n_frames,), float64
+        F0 in Hz; NaN for unvoiced or silent frames.
+    """
+    frames = np.asarray(frames, dtype=float)
+    n_frames, length = frames.shape
+    min_lag = max(int(np.ceil(sfreq_hz / f0_max_hz)), 1)
+    max_lag = min(int(np.floor(sfreq_hz / f0_min_hz)), length - 2)
+    f0 = np.full(n_frames, np.nan)
+    if n_frames == 0 or min_lag >= max_lag:
+        return f0
+    size = 1 << int(np.ceil(np.log2(2 * length)))  # zero-padded: no circular wrap-around
+    spectrum = np.fft.rfft(frames - frames.mean(axis=1, keepdims=True), n=size, axis=1)
+    r = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=1)[:, : max_lag + 2]
+    peak = min_lag + np.argmax(r[:, min_lag : max_lag + 1], axis=1)
+    rows = np.arange(n_frames)
+    left, centre, right = r[rows, peak - 1], r[rows, peak], r[rows, peak + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        voiced = (r[:, 0] > 1e-20) & (centre / r[:, 0] >= voicing_threshold)
+        curvature = left - 2 * centre + right
+        shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
+    f0[voiced] = sfreq_hz / (peak + np.clip(shift, -0.5, 0.5))[voiced]
+    return f0
+
+
+def frame_features(samples: np.ndarray, sfreq_hz: float, *, frame_s: float = 0.032, hop_s: float = 0.010,
+                   f0_min_hz: float = 50.0, f0_max_hz: float = 500.0,
+                   voicing_threshold: float = 0.3) -> pd.DataFrame:
+    """Frame-wise prosody of a waveform: F0, energy, zero-crossing rate and spectral shape, all frames at once.
+
+    The reference study's frame features (its frames: 512 samples, hop 160 at 16 kHz; F0 from
+    75 Hz, here 50 Hz as in :func:`prosody_features`). Spectra: periodic Hann window, magnitude.
+
+    Parameters
+    ----------
+    samples : array, shape (n_samples,)
+        Mono waveform (full scale 1) at ``sfreq_hz`` (Hz).
+    frame_s, hop_s : float
+        Frame length and step (s).
+    f0_min_hz, f0_max_hz, voicing_threshold
+        As for :func:`autocorrelation_f0`.
+
+    Returns
+    -------
+    DataFrame, one row per frame
+        ``time_s`` (frame centre, s), ``f0_hz`` (NaN unvoiced), ``f0_st`` (semitones re 100 Hz),
+        ``energy_db`` (mean square, dB re full scale, floor -120), ``zcr`` (sign changes per
+        sample, 0-1), ``spectral_centroid_hz``, ``spectral_bandwidth_hz`` (magnitude-weighted SD of
+        frequency), ``spectral_rolloff_hz`` (lowest frequency below which 85 % of the magnitude
+        lies); spectral columns are NaN in silent frames.
+    """
+    from scipy.signal import get_window
+
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim != 1:
+        raise ValueError(f"samples must be 1-D (mono); got shape {samples.shape}")
+    length, hop = int(round(frame_s * sfreq_hz)), max(int(round(hop_s * sfreq_hz)), 1)
+    if length < 4:
+        raise ValueError(f"frame_s={frame_s} s is under 4 samples at {sfreq_hz} Hz")
+    frames = (np.lib.stride_tricks.sliding_window_view(samples, length)[::hop] if samples.size >= length
+              else np.empty((0, length)))  # fmt: skip
+    magnitude = np.abs(np.fft.rfft(frames * get_window("hann", length), axis=1))
+    freqs = np.fft.rfftfreq(length, d=1.0 / sfreq_hz)
+    total = magnitude.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weights = magnitude / np.where(total > 1e-10, total, np.nan)[:, None]
+        centroid = weights @ freqs
+        bandwidth = np.sqrt((weights * (freqs[None, :] - centroid[:, None]) ** 2).sum(axis=1))
+    cumulative = np.cumsum(magnitude, axis=1)
+    rolloff = freqs[(cumulative < 0.85 * cumulative[:, -1:]).sum(axis=1).clip(max=freqs.size - 1)]
+    f0_hz = autocorrelation_f0(frames, sfreq_hz, f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz,
+                               voicing_threshold=voicing_threshold)
+    return pd.DataFrame({
+        "time_s": (np.arange(frames.shape[0]) * hop + length / 2) / sfreq_hz, "f0_hz": f0_hz,
+        "f0_st": 12.0 * np.log2(f0_hz / 100.0), "energy_db": 10.0 * np.log10(np.maximum((frames**2).mean(axis=1), 1e-12)),
+        "zcr": np.abs(np.diff(np.sign(frames), axis=1)).sum(axis=1) / (2.0 * length),
+        "spectral_centroid_hz": centroid, "spectral_bandwidth_hz": bandwidth,
+        "spectral_rolloff_hz": np.where(total > 1e-10, rolloff, np.nan),
+    })  # fmt: skip
+
+
+def word_prosody(stimuli: pd.DataFrame, *, root: str | Path = ".", **options) -> pd.DataFrame:
+    """The :data:`FRAME_FEATURES` of every word: their mean over the frames whose centre lies in the word.
+
+    Each audio file is analysed (:func:`frame_features`, ``**options``) once. F0 is averaged over
+    voiced frames only (NaN when none is); a word shorter than a hop takes its nearest frame.
+
+    Returns
+    -------
+    DataFrame, index ``word`` (``"{sentence_id}:{word_index}"``)
+        ``sentence_id``, ``word_index``, the :data:`FRAME_FEATURES` (units of
+        :func:`frame_features`) and ``n_frames``.
+    """
+    sentence_spans(stimuli)  # validates the columns and word timings
+    parts = []
+    for audio_path, words in stimuli.assign(sentence_id=stimuli["sentence_id"].astype(str)).groupby(
+            "audio_path", sort=False):  # fmt: skip
+        path = Path(root) / str(audio_path)
+        samples, sfreq_hz = _read_audio(path)
+        onsets, offsets = words["onset_s"].to_numpy(float), words["offset_s"].to_numpy(float)
+        if (late := onsets >= samples.size / sfreq_hz).any():
+            word = words[late].iloc[0]
+            raise ValueError(f"word {word['sentence_id']}:{word['word_index']} starts at {word['onset_s']:.3f} s "
+                             f"but audio file {path} lasts {samples.size / sfreq_hz:.3f} s; check onset_s")
+        frames = frame_features(samples, sfreq_hz, **options)
+        times = frames["time_s"].to_numpy()
+        inside = (times[None, :] >= onsets[:, None]) & (times[None, :] < offsets[:, None])  # (word, frame)
+        empty = np.nonzero(~inside.any(axis=1))[0]
+        inside[empty, np.abs(times[None, :] - (onsets + offsets)[empty, None] / 2).argmin(axis=1)] = True
+        values = frames[list(FRAME_FEATURES)].to_numpy()  # (frame, feature)
+        finite = np.isfinite(values)
+        counts = inside.astype(float) @ finite
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts > 0, (inside.astype(float) @ np.where(finite, values, 0.0)) / counts, np.nan)
+        part = pd.DataFrame(means, columns=list(FRAME_FEATURES),
+                            index=[f"{s}:{i}" for s, i in zip(words["sentence_id"], words["word_index"])])
+        part.insert(0, "word_index", words["word_index"].to_numpy(int))
+        part.insert(0, "sentence_id", words["sentence_id"].to_numpy())
+        parts.append(part.assign(n_frames=inside.sum(axis=1)))
+    return pd.concat(parts).rename_axis("word")
