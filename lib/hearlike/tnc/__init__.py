@@ -33,16 +33,24 @@ L2-normalised.
 If every sentence is negative in both the prosody and text views there is nothing to contrast:
 ``ValueError``. If no sentence is (the model direction cannot be fitted) every model seed is NaN,
 nothing is TNC-negative, and a warning is logged.
+
+**Not the study's TNC.** The reference study's code uses "TNC" for a different thing, a score
+("Triangulated Neuro-Computational"): :mod:`hearlike.tnc.score` (:func:`triangulated_score`).
 """
 
 from .labels import (
     DEFAULT_THRESHOLDS, LABELS, MODALITIES, leave_one_out_projection, neighbour_negative_fraction,
     tnc_labels, tnc_sensitivity,
 )  # fmt: skip
+from .score import (
+    UNDEFINED_REASONS, correlation_rdm, eeg_word_vectors, partial_spearman, sentence_triangulated_scores,
+    triangulated_score,
+)  # fmt: skip
 from .views import sentence_embeddings, tnc_from_stimuli, tnc_views, vader_valence
 
 __all__ = [
     "MODALITIES", "DEFAULT_THRESHOLDS", "LABELS", "vader_valence", "sentence_embeddings",
     "neighbour_negative_fraction", "leave_one_out_projection", "tnc_labels", "tnc_sensitivity",
-    "tnc_views", "tnc_from_stimuli",
+    "tnc_views", "tnc_from_stimuli", "triangulated_score", "sentence_triangulated_scores", "partial_spearman",
+    "correlation_rdm", "eeg_word_vectors", "UNDEFINED_REASONS",
 ]  # fmt: skip

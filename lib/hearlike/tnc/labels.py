@@ -225,17 +225,17 @@ def _prepare(embeddings, seeds, sentence_ids, thresholds):
     return index, views, scores, negative, thresholds
 
 
-def _label(negative, fractions, theta, k):
-    """Labels and confidences from seed negatives and neighbour fractions (all arrays, (n,))."""
+def _label(negative, fractions, theta, k, views=MODALITIES):
+    """Labels and confidences from seed negatives and neighbour fractions (all arrays, (n,)) of ``views``."""
     needed = math.ceil(theta * k - 1e-9)
-    seeds_all = np.all([negative[m] for m in MODALITIES], axis=0)
-    seeds_any = np.any([negative[m] for m in MODALITIES], axis=0)
-    counts = {m: np.rint(fractions[m] * k) for m in MODALITIES}
-    consistent = np.all([counts[m] >= needed for m in MODALITIES], axis=0)
+    seeds_all = np.all([negative[m] for m in views], axis=0)
+    seeds_any = np.any([negative[m] for m in views], axis=0)
+    counts = {m: np.rint(fractions[m] * k) for m in views}
+    consistent = np.all([counts[m] >= needed for m in views], axis=0)
     label = np.full(seeds_all.shape, "ambiguous", dtype=object)
     label[~seeds_any] = "non-negative"
     label[seeds_all & consistent] = "negative"
-    stacked = np.stack([fractions[m] for m in MODALITIES])
+    stacked = np.stack([fractions[m] for m in views])
     confidence = np.full(label.shape, np.nan)
     confidence[label == "negative"] = stacked.min(axis=0)[label == "negative"]
     confidence[label == "non-negative"] = (1 - stacked).min(axis=0)[label == "non-negative"]
@@ -255,6 +255,7 @@ def tnc_labels(
     k: int = 5,
     theta: float = 0.6,
     thresholds: Mapping[str, float] | None = None,
+    views: Sequence[str] = MODALITIES,
 ) -> pd.DataFrame:
     """Label sentences negative / non-negative / ambiguous by tri-modal neighbourhood consistency.
 
@@ -275,25 +276,33 @@ def tnc_labels(
         Minimum fraction of the k neighbours that must be seed-negative, in (0, 1].
     thresholds : mapping, optional
         Per-view seed thresholds overriding :data:`DEFAULT_THRESHOLDS`.
+    views : sequence of str
+        The views whose seeds and neighbourhoods decide the label (default all three). With
+        ``("prosody", "text")`` the model's representation plays no part in the label -- e.g. where
+        the model view's model generated the EEG, which would make the labels circular. Every
+        view's columns are reported either way.
 
     Returns
     -------
     DataFrame, index ``sentence_id``
         ``label`` (one of :data:`LABELS`); per view ``{view}_seed`` (score),
         ``{view}_negative`` (bool) and ``{view}_consistency`` (fraction of its k neighbours in
-        that view that are seed-negative, 0-1); ``n_negative_seeds`` (0-3); ``confidence``
+        that view that are seed-negative, 0-1); ``n_negative_seeds`` (0 to len(views)); ``confidence``
         (0-1: for negatives the smallest consistency over views, for non-negatives the smallest
         ``1 - consistency``, NaN for ambiguous). ``attrs`` holds ``k``, ``theta``,
         ``thresholds`` and ``counts`` (sentences per label).
     """
     _check_theta(theta)
-    index, views, scores, negative, thresholds = _prepare(embeddings, seeds, sentence_ids, thresholds)
+    deciding = tuple(views)
+    if not deciding or not set(deciding) <= set(MODALITIES) or len(set(deciding)) != len(deciding):
+        raise ValueError(f"views must be distinct names among {list(MODALITIES)}; got {list(deciding)}")
+    index, spaces, scores, negative, thresholds = _prepare(embeddings, seeds, sentence_ids, thresholds)
     _check_k(k, len(index))
     fractions = {
-        m: torch.as_tensor(negative[m])[_neighbour_order(views[m], k)].double().mean(dim=1).numpy()
+        m: torch.as_tensor(negative[m])[_neighbour_order(spaces[m], k)].double().mean(dim=1).numpy()
         for m in MODALITIES
     }
-    label, confidence = _label(negative, fractions, theta, k)
+    label, confidence = _label(negative, fractions, theta, k, deciding)
     columns = {"label": label}
     for m in MODALITIES:
         columns[f"{m}_seed"] = scores[m]
@@ -301,11 +310,11 @@ def tnc_labels(
         columns[f"{m}_negative"] = negative[m]
     for m in MODALITIES:
         columns[f"{m}_consistency"] = fractions[m]
-    columns["n_negative_seeds"] = np.sum([negative[m] for m in MODALITIES], axis=0)
+    columns["n_negative_seeds"] = np.sum([negative[m] for m in deciding], axis=0)
     columns["confidence"] = confidence
     result = pd.DataFrame(columns, index=index)
     counts = {name: int((label == name).sum()) for name in LABELS}
-    result.attrs.update(k=int(k), theta=float(theta), thresholds=dict(thresholds), counts=counts)
+    result.attrs.update(k=int(k), theta=float(theta), thresholds=dict(thresholds), counts=counts, views=list(deciding))
     logger.info(
         "TNC (k=%d, theta=%.2f): %d negative, %d non-negative, %d ambiguous (excluded from the contrast)",
         k, theta, counts["negative"], counts["non-negative"], counts["ambiguous"],
