@@ -181,3 +181,101 @@ def test_espeak_negative_prosody_is_lower_flatter_softer_slower(tmp_path):
         assert seed[f"negative{i}"] < prosody.DEFAULT_PROSODY_THRESHOLD < seed[f"normal{i}"]
     # espeak's "negative" voice sits near 75 Hz: no octave errors inflate its pitch SD
     assert (raw["f0_sd_st"] < 4).all()
+
+
+# --------------------------------------------------------------------------- frame-wise features (the study's)
+
+
+def slow_frame_features(samples, sfreq_hz, *, length=512, hop=160, f0_min_hz=50.0, f0_max_hz=500.0):
+    """One frame at a time, the reference study's loop: energy, ZCR, spectrum, autocorrelation F0."""
+    from scipy.signal import get_window
+
+    rows = []
+    for start in range(0, samples.size - length + 1, hop):
+        frame = samples[start:start + length]
+        magnitude = np.abs(np.fft.rfft(frame * get_window("hann", length)))
+        freqs = np.fft.rfftfreq(length, 1.0 / sfreq_hz)
+        centroid = (freqs * magnitude).sum() / magnitude.sum()
+        cumulative = np.cumsum(magnitude)
+        centred = frame - frame.mean()
+        r = np.correlate(centred, centred, mode="full")[length - 1:]
+        lo, hi = int(np.ceil(sfreq_hz / f0_max_hz)), min(int(sfreq_hz / f0_min_hz), length - 2)
+        peak = lo + int(np.argmax(r[lo:hi + 1]))
+        unbiased = r * length / (length - np.arange(length))
+        for _ in range(3):
+            peak = min(max(peak + int(np.argmax(unbiased[peak - 1:peak + 2])) - 1, lo), hi)
+        a, b, c = unbiased[peak - 1], unbiased[peak], unbiased[peak + 1]
+        shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
+        rows.append({
+            "energy_db": 10 * np.log10(np.mean(frame**2)),
+            "zcr": np.sum(np.abs(np.diff(np.sign(frame)))) / (2 * length),
+            "spectral_centroid_hz": centroid,
+            "spectral_bandwidth_hz": np.sqrt(((freqs - centroid) ** 2 * magnitude).sum() / magnitude.sum()),
+            "spectral_rolloff_hz": freqs[np.searchsorted(cumulative, 0.85 * cumulative[-1])],
+            "f0_hz": sfreq_hz / (peak + np.clip(shift, -0.5, 0.5)) if r[peak] / r[0] >= 0.3 else np.nan,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_frame_features_match_the_slow_loop_and_a_tone_known_values():
+    rng = np.random.default_rng(3)
+    tone = harmonic(150, 1.0, amplitude=0.3, glide_st=3.0)
+    signal = np.concatenate([tone, 0.05 * rng.standard_normal(SFREQ_HZ // 2)])  # voiced, then noise
+    fast = prosody.frame_features(signal, SFREQ_HZ)
+    slow = slow_frame_features(signal, SFREQ_HZ)
+    assert len(fast) == len(slow) == (signal.size - 512) // 160 + 1
+    for column in slow.columns:
+        np.testing.assert_allclose(fast[column], slow[column], rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=column)
+    voiced = fast["time_s"] < 0.95
+    assert fast.loc[voiced, "f0_hz"].notna().all() and fast.loc[fast["time_s"] > 1.05, "f0_hz"].isna().mean() > 0.9
+
+
+def test_pure_tone_has_its_frequency_energy_and_zero_crossings():
+    t = np.arange(SFREQ_HZ) / SFREQ_HZ
+    for f0_hz, amplitude in [(110.0, 0.5), (237.0, 0.1)]:
+        frames = prosody.frame_features(amplitude * np.sin(2 * np.pi * f0_hz * t + 0.3), SFREQ_HZ)
+        # a 32 ms frame holds 3.5 periods at 110 Hz: single frames err by up to ~1 % (0.17 st), unbiased on average
+        np.testing.assert_allclose(frames["f0_hz"], f0_hz, rtol=0.012)
+        assert frames["f0_hz"].mean() == pytest.approx(f0_hz, rel=0.002)
+        np.testing.assert_allclose(frames["energy_db"], 10 * np.log10(amplitude**2 / 2), atol=0.05)
+        np.testing.assert_allclose(frames["zcr"].mean(), 2 * f0_hz / SFREQ_HZ, rtol=0.02)
+        np.testing.assert_allclose(frames["spectral_centroid_hz"], f0_hz, rtol=0.02)
+
+
+def test_spectral_features_agree_with_librosa():
+    librosa = pytest.importorskip("librosa")
+    rng = np.random.default_rng(4)
+    signal = harmonic(180, 0.5, rolloff=0.5) + 0.02 * rng.standard_normal(SFREQ_HZ // 2)
+    ours = prosody.frame_features(signal, SFREQ_HZ)
+    options = dict(n_fft=512, hop_length=160, center=False, window="hann")
+    peers = {
+        "spectral_centroid_hz": librosa.feature.spectral_centroid(y=signal, sr=SFREQ_HZ, **options)[0],
+        "spectral_bandwidth_hz": librosa.feature.spectral_bandwidth(y=signal, sr=SFREQ_HZ, **options)[0],
+        "spectral_rolloff_hz": librosa.feature.spectral_rolloff(y=signal, sr=SFREQ_HZ, roll_percent=0.85, **options)[0],
+    }
+    for column, peer in peers.items():
+        np.testing.assert_allclose(ours[column], peer, rtol=1e-6, err_msg=column)
+    zcr = librosa.feature.zero_crossing_rate(signal, frame_length=512, hop_length=160, center=False)[0]
+    np.testing.assert_allclose(ours["zcr"], zcr, atol=1.5 / 512)  # librosa counts crossings a sample apart
+
+
+def test_word_prosody_pools_frames_inside_each_word(tmp_path):
+    rng = np.random.default_rng(5)
+    low_soft = harmonic(110, 0.5, amplitude=0.05)
+    high_loud = harmonic(220, 0.5, amplitude=0.4)
+    noise = 0.1 * rng.standard_normal(SFREQ_HZ // 2)
+    signal = np.concatenate([low_soft, high_loud, noise])
+    words = [[(0.05, 0.45), (0.55, 0.95), (1.05, 1.45), (0.2, 0.203)]]  # the last word is shorter than a hop
+    table = write_sentences(tmp_path, [signal], words=words)
+    pooled = prosody.word_prosody(table, root=tmp_path)
+    assert list(pooled.index) == ["s0:0", "s0:1", "s0:2", "s0:3"] and list(pooled.columns[:2]) == ["sentence_id", "word_index"]
+    np.testing.assert_allclose(pooled.loc[["s0:0", "s0:1"], "f0_st"], 12 * np.log2(np.array([110, 220]) / 100), atol=0.15)
+    assert pooled.loc["s0:1", "energy_db"] - pooled.loc["s0:0", "energy_db"] == pytest.approx(20 * np.log10(8), abs=0.5)
+    assert pooled.loc["s0:2", "zcr"] > 3 * pooled.loc["s0:1", "zcr"]  # noise crosses zero far more often
+    assert pooled.loc["s0:3", "n_frames"] == 1
+    frames = prosody.frame_features(soundfile.read(tmp_path / "s0.wav")[0], SFREQ_HZ)  # as written (16-bit)
+    inside = (frames["time_s"] >= 0.55) & (frames["time_s"] < 0.95)
+    assert pooled.loc["s0:1", "spectral_centroid_hz"] == pytest.approx(frames.loc[inside, "spectral_centroid_hz"].mean())
+    late = table.assign(onset_s=table["onset_s"] + 2.0, offset_s=table["offset_s"] + 2.0)
+    with pytest.raises(ValueError, match=r"word s0:0 starts at 2\.050 s but audio file .*s0\.wav lasts 1\.500 s"):
+        prosody.word_prosody(late, root=tmp_path)

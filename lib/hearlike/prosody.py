@@ -450,7 +450,8 @@ def autocorrelation_f0(frames: np.ndarray, sfreq_hz: float, *, f0_min_hz: float 
 
     Each frame is mean-removed; its biased autocorrelation ``r(lag)`` is computed by FFT; the
     highest ``r`` over lags ``sfreq/f0_max .. sfreq/f0_min`` (at most ``frame_length - 2``) is the
-    period, refined by a parabola through the peak and its neighbours. A frame is voiced when
+    period; it is refined to the local maximum of the unbiased estimate ``r(lag) N / (N - lag)`` (the
+    biased one's decay pulls it to shorter lags) and a parabola through it and its neighbours. A frame is voiced when
     ``r(peak) / r(0) >= voicing_threshold``.
 
     Parameters
@@ -478,9 +479,14 @@ def autocorrelation_f0(frames: np.ndarray, sfreq_hz: float, *, f0_min_hz: float 
     r = np.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=1)[:, : max_lag + 2]
     peak = min_lag + np.argmax(r[:, min_lag : max_lag + 1], axis=1)
     rows = np.arange(n_frames)
-    left, centre, right = r[rows, peak - 1], r[rows, peak], r[rows, peak + 1]
+    # the peak's neighbourhood without the biased estimate's linear decay (which pulls the vertex to shorter lags)
+    unbiased = r[:, : max_lag + 2] * (length / (length - np.arange(max_lag + 2)))
+    for _ in range(3):  # climb to the unbiased estimate's local maximum (the decay moves it <= ~2 lags)
+        step = np.argmax(np.stack([unbiased[rows, peak + d] for d in (-1, 0, 1)]), axis=0) - 1
+        peak = np.clip(peak + step, max(min_lag, 1), max_lag)
+    left, centre, right = unbiased[rows, peak - 1], unbiased[rows, peak], unbiased[rows, peak + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        voiced = (r[:, 0] > 1e-20) & (centre / r[:, 0] >= voicing_threshold)
+        voiced = (r[:, 0] > 1e-20) & (r[rows, peak] / r[:, 0] >= voicing_threshold)
         curvature = left - 2 * centre + right
         shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
     f0[voiced] = sfreq_hz / (peak + np.clip(shift, -0.5, 0.5))[voiced]

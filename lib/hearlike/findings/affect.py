@@ -165,13 +165,13 @@ def prosody_contrast(sentence_scores: xr.DataArray, negative: pd.Series, *, fami
 
 def contrast_sensitivity(sentence_scores: xr.DataArray, sensitivity: pd.DataFrame, embeddings, seeds, *,
                          families: xr.DataArray, model: str | None = None, bin_words: int = 2,
-                         n_permutations: int = 500, seed: int = 0) -> pd.DataFrame:
+                         n_permutations: int = 500, seed: int = 0, rate: pd.Series | None = None) -> pd.DataFrame:
     """The family × prosody interaction for every TNC setting of a sensitivity table.
 
     Parameters
     ----------
-    sentence_scores, families, bin_words, seed
-        As for :func:`prosody_contrast`.
+    sentence_scores, families, bin_words, seed, rate
+        As for :func:`prosody_contrast` (pass ``rate`` to stratify by speech rate as the main contrast does).
     sensitivity : DataFrame
         From :func:`hearlike.tnc.tnc_sensitivity` (columns ``k``, ``theta``).
     embeddings, seeds
@@ -197,7 +197,7 @@ def contrast_sensitivity(sentence_scores: xr.DataArray, sensitivity: pd.DataFram
         if negative.sum() >= 2 and (~negative).sum() >= 2:
             try:
                 c = prosody_contrast(sentence_scores, negative, families=families, bin_words=bin_words,
-                                     n_permutations=n_permutations, seed=seed)
+                                     n_permutations=n_permutations, seed=seed, rate=rate)
                 if model is None:
                     row.update(interaction=float(c["interaction_all"]), p_interaction=float(c["p_interaction_all"]))
                 else:
@@ -258,7 +258,7 @@ def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[st
     Returns
     -------
     dict
-        ``per_sentence`` (model, metric, sentence), ``negative`` (bool Series), ``contrast``
+        ``per_sentence`` (model, metric, sentence), ``peaks`` (the layer per model), ``negative`` (bool Series), ``contrast``
         (Dataset or None), ``reason`` (str, empty when computed), ``effects`` (DataFrame: family
         effects, interaction and its p per model), ``numbers`` (scalars to glue:
         ``interaction_all``, ``p_interaction_all``, ``geo_effect``, ``cov_effect`` (SD, pooled over
@@ -275,6 +275,7 @@ def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[st
     negative = labels.loc[included, "label"] == "negative"
     families = grid["family"].sel(metric=metrics)
     out = {"per_sentence": per_sentence, "negative": negative, "families": families, "contrast": None, "reason": "",
+           "peaks": peaks,
            "effects": pd.DataFrame(), "alpha": alpha, "target_window": target_window, "n_permutations": n_permutations}
     numbers = dict.fromkeys(["interaction_all", "p_interaction_all", "geo_effect", "cov_effect"], float("nan"))
     try:
@@ -354,3 +355,176 @@ def sensitivity_statement(table: pd.DataFrame, *, model: str, alpha: float = ALP
     shuffles = f", {n_perm} stratified shuffles each" if n_perm else ""
     return (f"For `{model}`, the interaction is significant (*p* < {alpha:g}{shuffles}) in {n_sig} of "
             f"{len(table)} TNC settings.")
+
+
+# ----------------------------------------------------------------- the labels' circularity and the study's TNC score
+
+
+def generator_models(data_root) -> list[str]:
+    """Models whose states generated a dataset's EEG: the demo's reference models where its EEG is planted.
+
+    Reads ``ground_truth.json`` of the data folder (written by :mod:`hearlike.demo`); ``[]`` for the
+    null twin and for real data (no such file).
+    """
+    import json
+    from pathlib import Path
+
+    truth = Path(data_root) / "ground_truth.json"
+    if not truth.is_file():
+        return []
+    try:
+        info = json.loads(truth.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read {truth}: {err}; rewrite the demo (hearlike demo)") from err
+    if not info.get("planted_in_eeg"):
+        return []
+    return [str(info[key]["model_id"]) for key in ("oracle", "prosody_model")
+            if isinstance(info.get(key), dict) and "model_id" in info[key]]  # fmt: skip
+
+
+def label_agreement(labels: pd.DataFrame, other: pd.DataFrame, *, names: tuple[str, str] = ("three views", "two views")) -> dict:
+    """How two TNC labellings of the same sentences agree.
+
+    Returns
+    -------
+    dict
+        ``crosstab`` (DataFrame, labels × labels), ``agreement`` (share of sentences with the same
+        label, 0-1), ``kappa`` (Cohen's κ over the three labels; NaN when chance agreement is 1),
+        ``n_negative_both``, ``n_negative`` (per labelling, a tuple) and ``n``.
+    """
+    from ..tnc import LABELS
+
+    first = labels["label"].astype(str)
+    second = other["label"].astype(str).reindex(first.index)
+    if second.isna().any():
+        raise ValueError(f"the second labelling lacks sentence(s) {list(first.index[second.isna()][:3])}")
+    crosstab = pd.crosstab(first.rename(names[0]), second.rename(names[1])).reindex(
+        index=list(LABELS), columns=list(LABELS), fill_value=0)
+    n = len(first)
+    observed = float((first == second).mean())
+    expected = float((crosstab.sum(axis=1) / n * crosstab.sum(axis=0) / n).sum())
+    kappa = (observed - expected) / (1 - expected) if expected < 1 - 1e-12 else float("nan")
+    return {"crosstab": crosstab, "agreement": observed, "kappa": float(kappa), "n": n,
+            "n_negative_both": int(((first == "negative") & (second == "negative")).sum()),
+            "n_negative": (int((first == "negative").sum()), int((second == "negative").sum()))}
+
+
+def circularity_statement(model: str, generators: Sequence[str], agreement: dict) -> str:
+    """Whether the TNC model view is circular on these data, and how labels without it agree (Markdown)."""
+    if model in generators:
+        head = (f"**The labels are partly circular here**: the model view uses `{model}`, whose states generated "
+                "this dataset's EEG (the demo's reference model), so the model's vote on which sentences are "
+                "negative comes from the same planted quantities as the EEG being compared.")
+    else:
+        head = f"The model view uses `{model}`, which did not generate this dataset's EEG."
+    first, second = agreement["n_negative"]
+    return (f"{head} Labels from the prosody and text views alone (the same rule without the model view) agree "
+            f"with the three-view labels on {agreement['agreement']:.0%} of {agreement['n']} sentences "
+            f"(Cohen's κ = {agreement['kappa']:.2f}); {first} sentences are negative with three views, {second} "
+            f"with two, {agreement['n_negative_both']} with both.")
+
+
+def _rank_r(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Pearson r of fixed ranks ``(n,)`` with 0/1 labels ``(..., n)`` (rank point-biserial)."""
+    a = ranks - ranks.mean()
+    b = labels - labels.mean(-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (b * a).sum(-1) / np.sqrt((a * a).sum() * (b * b).sum(-1))
+
+
+def study_scores(prosody: pd.DataFrame, eeg: xr.DataArray, states: dict, labels: pd.DataFrame, *,
+                 rate: pd.Series | None = None, bin_words: int = 2, n_permutations: int = 2000, seed: int = 0,
+                 min_abs_r: float = 1e-6) -> dict:
+    """The reference study's TNC score per model and sentence, and how it relates to hearlike's TNC labels.
+
+    Parameters
+    ----------
+    prosody : DataFrame
+        Per-word prosody (:func:`hearlike.prosody.word_prosody`).
+    eeg : DataArray, dims (subject, word, feature)
+        :func:`hearlike.tnc.eeg_word_vectors` of the finding's window and region.
+    states : dict of str to DataArray (word, feature)
+        One layer per model (e.g. its peak layer).
+    labels : DataFrame
+        :func:`hearlike.tnc.tnc_labels` (column ``label``).
+    rate, bin_words
+        As for :func:`prosody_contrast`: label shuffles stay within strata of length (and speech rate).
+
+    Returns
+    -------
+    dict
+        ``scores`` (DataFrame, one row per model × sentence: the columns of
+        :func:`hearlike.tnc.sentence_triangulated_scores` plus ``label``), ``summary`` (DataFrame
+        per model: ``n_defined``, the undefined counts, ``median_score``, ``median_negative``,
+        ``median_other``, ``r_negative`` -- rank correlation of the score with TNC-negative
+        membership among labelled sentences with a defined score -- its two-sided stratified
+        permutation ``p`` and Holm-corrected ``p_holm``), ``n_sentences``, ``n_permutations``.
+    """
+    from ..tnc import UNDEFINED_REASONS, sentence_triangulated_scores
+
+    rows, summary = [], []
+    for model, layer in states.items():
+        table = sentence_triangulated_scores(prosody, eeg, layer, min_abs_r=min_abs_r)
+        table["label"] = labels["label"].reindex(table.index)
+        rows.append(table.assign(model=model).reset_index())
+        used = table[table["label"].isin(["negative", "non-negative"]) & table["score"].notna()]
+        negative = (used["label"] == "negative").to_numpy(float)
+        row = {"model": model, "n_defined": table.attrs["n_defined"],
+               **{f"n_{reason.replace(' ', '_').replace('-', '_').lower()}": table.attrs["counts"][reason]
+                  for reason in UNDEFINED_REASONS},
+               "median_score": float(table["score"].median()),
+               "median_negative": float(used["score"][negative == 1].median()),
+               "median_other": float(used["score"][negative == 0].median()),
+               "n_used": len(used), "r_negative": np.nan, "p": np.nan}
+        if negative.sum() >= 2 and (1 - negative).sum() >= 2:
+            strata = length_strata(used["n_words"].to_numpy(), bin_words=bin_words)
+            if rate is not None:
+                strata = rate_strata(rate.reindex(used.index).to_numpy(dtype=float), strata)
+            ranks = used["score"].rank().to_numpy(float)
+            rng = np.random.default_rng(seed)
+            null = np.stack([_permute_within(negative, strata, rng) for _ in range(n_permutations)])
+            observed = _rank_r(ranks, negative)
+            row.update(r_negative=float(observed), p=float(stats.permutation_p_value(
+                xr.DataArray(observed), xr.DataArray(_rank_r(ranks, null), dims="permutation"), tail="two-sided")))
+        summary.append(row)
+    summary = pd.DataFrame(summary).set_index("model")
+    tested = summary["p"].notna()
+    summary["p_holm"] = np.nan
+    if tested.any():
+        summary.loc[tested, "p_holm"] = stats.holm(summary.loc[tested, "p"].to_numpy(float))
+    scores = pd.concat(rows, ignore_index=True).set_index(["model", "sentence_id"])
+    return {"scores": scores, "summary": summary, "n_sentences": int(scores.index.get_level_values(1).nunique()),
+            "n_permutations": n_permutations, "min_abs_r": min_abs_r}
+
+
+def study_score_statement(result: dict, *, alpha: float = ALPHA) -> str:
+    """What the study's TNC score shows and how it relates to the TNC labels (Markdown), from :func:`study_scores`."""
+    summary = result["summary"]
+    n = result["n_sentences"]
+    defined = summary["n_defined"]
+    span = f"{defined.min()}" if defined.min() == defined.max() else f"{defined.min()}–{defined.max()}"
+    most = summary[["n_too_few_items", "n_no_prosody_eeg_relation", "n_constant_rdm"]].max()
+    parts = [f"The study's score is defined for {span} of {n} sentences per model (undefined: too few words in "
+             f"{most['n_too_few_items']}, no prosody–EEG relation to explain in up to "
+             f"{most['n_no_prosody_eeg_relation']}, a constant RDM in up to {most['n_constant_rdm']})."]
+    medians = summary["median_score"].dropna()
+    if len(medians):
+        parts.append(f"Its median over sentences runs from {medians.min():.2f} (`{medians.idxmin()}`) to "
+                     f"{medians.max():.2f} (`{medians.idxmax()}`) across models.")
+    tested = summary.dropna(subset=["p_holm"])
+    related = tested[tested["p_holm"] < alpha]
+    if tested.empty:
+        parts.append("No model leaves at least two TNC-negative and two other sentences with a defined score, so "
+                     "its relation to the labels cannot be tested.")
+    elif related.empty:
+        parts.append(f"In none of {plural(len(tested), 'model')} does it differ between TNC-negative and other "
+                     f"sentences (rank correlation with TNC-negative membership between {tested['r_negative'].min():+.2f} "
+                     f"and {tested['r_negative'].max():+.2f}; two-sided permutation within length and speech-rate "
+                     f"strata, Holm-corrected p ≥ {alpha}): the two measures called TNC do not track each other here.")
+    else:
+        described = ", ".join(f"`{m}` (r = {r:+.2f}, {'higher' if r > 0 else 'lower'} for TNC-negative sentences)"
+                              for m, r in related["r_negative"].items())
+        parts.append(f"It differs between TNC-negative and other sentences in {len(related)} of "
+                     f"{plural(len(tested), 'model')} (two-sided permutation within length and speech-rate strata, "
+                     f"Holm-corrected p < {alpha}): {described}.")
+    return " ".join(parts)
