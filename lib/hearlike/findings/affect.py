@@ -434,7 +434,7 @@ def _rank_r(ranks: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def study_scores(prosody: pd.DataFrame, eeg: xr.DataArray, states: dict, labels: pd.DataFrame, *,
                  rate: pd.Series | None = None, bin_words: int = 2, n_permutations: int = 2000, seed: int = 0,
-                 min_abs_r: float = 1e-6) -> dict:
+                 min_abs_r: float = 1e-6, min_items: int = 4) -> dict:
     """The reference study's TNC score per model and sentence, and how it relates to hearlike's TNC labels.
 
     Parameters
@@ -449,6 +449,8 @@ def study_scores(prosody: pd.DataFrame, eeg: xr.DataArray, states: dict, labels:
         :func:`hearlike.tnc.tnc_labels` (column ``label``).
     rate, bin_words
         As for :func:`prosody_contrast`: label shuffles stay within strata of length (and speech rate).
+    min_abs_r, min_items
+        As for :func:`hearlike.tnc.sentence_triangulated_scores` (``min_items`` is raised to 4 if lower).
 
     Returns
     -------
@@ -464,7 +466,7 @@ def study_scores(prosody: pd.DataFrame, eeg: xr.DataArray, states: dict, labels:
 
     rows, summary = [], []
     for model, layer in states.items():
-        table = sentence_triangulated_scores(prosody, eeg, layer, min_abs_r=min_abs_r)
+        table = sentence_triangulated_scores(prosody, eeg, layer, min_abs_r=min_abs_r, min_items=max(4, min_items))
         table["label"] = labels["label"].reindex(table.index)
         rows.append(table.assign(model=model).reset_index())
         used = table[table["label"].isin(["negative", "non-negative"]) & table["score"].notna()]
