@@ -4,7 +4,14 @@
 :func:`dissociation` computes the length-matched, stratified permutation contrast of
 negative-prosody vs other sentences per metric and family (:func:`prosody_contrast`) at each
 model's peak layer; :func:`statement` decides the verdict and :func:`sensitivity_statement` says
-how it depends on the TNC parameters (:func:`contrast_sensitivity`).
+how it depends on the TNC parameters (:func:`contrast_sensitivity`). Every label shuffle stays
+within strata of sentence length and speech rate, and every test of a difference is two-sided.
+
+Beside the reference study: :func:`label_agreement` and :func:`circularity_statement` set the
+three-view labels beside labels from prosody and text alone (the model view is circular where its
+model generated the EEG, :func:`generator_models`); :func:`study_scores` computes the study's own
+"TNC", a per-sentence mediation score (:mod:`hearlike.tnc.score`), and relates it to the labels
+(:func:`study_score_statement`).
 """
 
 from __future__ import annotations
