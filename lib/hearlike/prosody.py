@@ -519,8 +519,6 @@ def frame_features(samples: np.ndarray, sfreq_hz: float, *, frame_s: float = 0.0
         frequency), ``spectral_rolloff_hz`` (lowest frequency below which 85 % of the magnitude
         lies); spectral columns are NaN in silent frames.
     """
-    from scipy.signal import get_window
-
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 1:
         raise ValueError(f"samples must be 1-D (mono); got shape {samples.shape}")
@@ -529,6 +527,18 @@ def frame_features(samples: np.ndarray, sfreq_hz: float, *, frame_s: float = 0.0
         raise ValueError(f"frame_s={frame_s} s is under 4 samples at {sfreq_hz} Hz")
     frames = (np.lib.stride_tricks.sliding_window_view(samples, length)[::hop] if samples.size >= length
               else np.empty((0, length)))  # fmt: skip
+    options = dict(f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz, voicing_threshold=voicing_threshold)
+    blocks = [_frame_block(frames[i:i + 2048], sfreq_hz, **options) for i in range(0, max(len(frames), 1), 2048)]
+    table = pd.DataFrame({k: np.concatenate([b[k] for b in blocks]) for k in blocks[0]})
+    table.insert(0, "time_s", (np.arange(frames.shape[0]) * hop + length / 2) / sfreq_hz)
+    return table
+
+
+def _frame_block(frames, sfreq_hz, *, f0_min_hz, f0_max_hz, voicing_threshold):
+    """:func:`frame_features`' columns (but ``time_s``) of a block of frames (n_frames, length), as arrays."""
+    from scipy.signal import get_window
+
+    length = frames.shape[1]
     magnitude = np.abs(np.fft.rfft(frames * get_window("hann", length), axis=1))
     freqs = np.fft.rfftfreq(length, d=1.0 / sfreq_hz)
     total = magnitude.sum(axis=1)
@@ -540,13 +550,13 @@ def frame_features(samples: np.ndarray, sfreq_hz: float, *, frame_s: float = 0.0
     rolloff = freqs[(cumulative < 0.85 * cumulative[:, -1:]).sum(axis=1).clip(max=freqs.size - 1)]
     f0_hz = autocorrelation_f0(frames, sfreq_hz, f0_min_hz=f0_min_hz, f0_max_hz=f0_max_hz,
                                voicing_threshold=voicing_threshold)
-    return pd.DataFrame({
-        "time_s": (np.arange(frames.shape[0]) * hop + length / 2) / sfreq_hz, "f0_hz": f0_hz,
-        "f0_st": 12.0 * np.log2(f0_hz / 100.0), "energy_db": 10.0 * np.log10(np.maximum((frames**2).mean(axis=1), 1e-12)),
+    return {  # (blocks of frames keep the memory bounded on long recordings)
+        "f0_hz": f0_hz, "f0_st": 12.0 * np.log2(f0_hz / 100.0),
+        "energy_db": 10.0 * np.log10(np.maximum((frames**2).mean(axis=1), 1e-12)),
         "zcr": np.abs(np.diff(np.sign(frames), axis=1)).sum(axis=1) / (2.0 * length),
         "spectral_centroid_hz": centroid, "spectral_bandwidth_hz": bandwidth,
         "spectral_rolloff_hz": np.where(total > 1e-10, rolloff, np.nan),
-    })  # fmt: skip
+    }  # fmt: skip
 
 
 def word_prosody(stimuli: pd.DataFrame, *, root: str | Path = ".", **options) -> pd.DataFrame:
