@@ -264,6 +264,39 @@ def test_new_metrics_inside_the_grid_equal_the_direct_function_with_their_nulls(
                                                            "covariance", "geometric"]
 
 
+def test_new_metrics_under_the_shift_null_match_a_slow_loop():
+    """The study's default null (surrogate epochs at the sentence's own onset gaps): every null sample."""
+    from test_surrogates import WINDOWS as SHIFT_WINDOWS
+    from test_surrogates import EEG, _grid, _study
+
+    from hearlike.eeg import surrogate_epochs
+
+    epochs, recordings, models = _study(planted_gain=0.5, n_subjects=1, n_sentences=6, n_words=5, seed=2)
+    names, n_perm = list(NEW), 3
+    surrogates = surrogate_epochs(recordings, epochs, n_surrogates=n_perm, params=EEG, seed=0)
+    grid = _grid(epochs, recordings, models, "shift", n_permutations=n_perm, metrics=names)
+    times_ms = epochs.time.values * 1000
+    sentences = list(dict.fromkeys(epochs.sentence_id.values.tolist()))
+    for window, start, stop in SHIFT_WINDOWS:
+        tt = (times_ms >= start - 1e-6) & (times_ms < stop - 1e-6)
+        for model, states in models.items():
+            observed, null = np.zeros(len(names)), np.zeros((len(names), n_perm))
+            for sentence in sentences:
+                rows = np.nonzero(epochs.sentence_id.values == sentence)[0]
+                x = _t(states.values[0, rows])
+                real = _t(epochs.values[0, rows][:, :, tt].reshape(len(rows), -1))
+                cut = surrogates.cut(slice(0, n_perm), rows)[0]  # (k, word, time, channel)
+                fakes = torch.stack([_t(cut[k][:, tt].transpose(0, 2, 1).reshape(len(rows), -1)) for k in range(n_perm)])
+                for j, name in enumerate(names):
+                    observed[j] += float(hm.METRICS[name](x, real))
+                    null[j] += hm.METRICS[name](x, fakes).numpy()
+            cell = dict(model=model, layer="decoder.0", subject=epochs.subject.values[0], window=window, region="all")
+            np.testing.assert_allclose(grid["score"].sel(**cell, metric=names).values, observed / len(sentences),
+                                       rtol=1e-7, atol=1e-9)
+            np.testing.assert_allclose(grid["null"].sel(**cell, metric=names).values, null / len(sentences),
+                                       rtol=1e-5, atol=2e-6)
+
+
 # ------------------------------------------------------------------ mutual k-NN on short sentences
 
 
