@@ -341,3 +341,32 @@ def test_configuration_accepts_the_new_names():
     assert params.extra_metrics == NEW
     with pytest.raises(ValueError, match="unknown metric 'kendall'"):
         params_from_dict({**base, "extra_metrics": ["kendall"]})
+
+
+def test_gaussian_mi_chance_level_is_the_documented_one():
+    # independent words: each component pair's -½ log(1 - ρ²) has mean ½[ψ((n-1)/2) - ψ((n-2)/2)]
+    from scipy.special import digamma
+
+    gen = torch.Generator().manual_seed(0)
+    n = 10
+    x = torch.randn(800, n, 30, generator=gen, dtype=torch.float64)
+    y = torch.randn(800, n, 12, generator=gen, dtype=torch.float64)
+    chance = 0.5 * (digamma((n - 1) / 2) - digamma((n - 2) / 2))
+    assert float(hm.gaussian_mi(x, y).mean()) == pytest.approx(chance, rel=0.03)
+    assert float(hm.gaussian_mi(x, y, n_components=None).mean()) == pytest.approx(chance, rel=0.03)
+
+
+def test_methods_chapter_lists_every_metric_and_says_which_this_run_uses():
+    from hearlike import methods
+    from hearlike.config import params_from_dict
+
+    base = {"dataset": "demo", "data_root": "data/demo", "cache_dir": "cache/demo", "models": ["oracle"]}
+    params = params_from_dict({**base, "metrics": ["spearman_rsa", "kendall_rsa"], "extra_metrics": ["gaussian_mi"]})
+    table = methods.metrics_table(params)
+    assert list(table.index[:3]) == ["spearman_rsa", "kendall_rsa", "gaussian_mi"]
+    assert list(table["run"][:3]) == ["main", "main", "extra"] and set(table.index) == set(hm.METRICS)
+    assert (table["run"][3:] == "—").all()
+    text = methods.describe_metrics(params)
+    assert text.endswith("This run computes Kendall τ-b RSA, Gaussian MI.")
+    assert "k = max(1, min(3, ⌊(n − 1)/2⌋))" in text and "PCA-20" in text
+    assert methods.describe_metric_families(params) == "two *geometric* (Spearman RSA, Kendall τ-b RSA)"
