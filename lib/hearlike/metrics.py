@@ -529,7 +529,7 @@ SIMILARITY_NAMES = {
     "rv": "cka-kernel=linear-hsic=gretton-score",
     "rbf_cka": "cka-kernel=(rbf-sigma={sigma})-hsic=gretton-score",
     "cka_debiased": "cka-kernel=linear-hsic=song-score",
-    "dcor": "distance_correlation (ReSi)",
+    "dcor": "distance_correlation (ReSi; dCor or dCor² there not checked)",
     "svcca": "svcca-var=0.99-score (no ⌊(n-1)/2⌋ cap there)",
 }
 
