@@ -188,6 +188,24 @@ def test_gaussian_mi_rank_deficient_side_uses_only_components_with_variance():
     assert float(hm.gaussian_mi(_t(x), _t(y))) == pytest.approx(ref_gaussian_mi(x, y), rel=1e-9)
 
 
+def test_gaussian_mi_dilutes_one_shared_direction_over_the_components_kept():
+    # the documented feature-count sensitivity: one shared component, averaged over k_x k_y pairs
+    rng = np.random.default_rng(6)
+    shared = rng.standard_normal((30, 1)) * 10
+    x = np.hstack([shared, rng.standard_normal((30, 15))])
+    y = np.hstack([shared + rng.standard_normal((30, 1)) * 0.1, rng.standard_normal((30, 15))])
+    scores = [float(hm.gaussian_mi(_t(x), _t(y), n_components=k)) for k in (1, 4, 16)]
+    assert scores[0] > 2 * scores[1] > 4 * scores[2] > 0
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_a_side_without_variation_has_no_score(name):
+    # the grid leaves such a sentence out of the cell (a rejected, zero-filled epoch)
+    x = torch.zeros(6, 5, dtype=torch.float64)
+    y = _t(np.random.default_rng(7).standard_normal((6, 4)))
+    assert np.isnan(float(hm.METRICS[name](x, y)))
+
+
 def test_rv_is_linear_cka():
     x, y = _pair(9, seed=50)
     got = float(hm.rv(_t(x), _t(y)))
