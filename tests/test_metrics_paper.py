@@ -136,13 +136,19 @@ def test_kendall_rsa_matches_rsatoolbox():
 
 
 @pytest.mark.parametrize("n", [5, 10])
-def test_dcor_squared_matches_dcor_package_and_double_centring(n):
+def test_dcor_squared_is_the_double_centred_v_statistic(n):
     x, y = _pair(n, seed=20 + n)
     got = float(hm.dcor_squared(_t(x), _t(y)))
     assert got == pytest.approx(ref_dcor_squared(x, y), abs=1e-12)
     assert got == pytest.approx(float(hm.dcor(_t(x), _t(y))) ** 2, abs=1e-12)
+
+
+@pytest.mark.slow  # importing dcor compiles numba code (~8 s)
+def test_dcor_squared_matches_the_dcor_package():
     dcor_pkg = pytest.importorskip("dcor")
-    assert got == pytest.approx(dcor_pkg.distance_correlation_sqr(x, y), abs=1e-10)
+    for n in (5, 10):
+        x, y = _pair(n, seed=20 + n)
+        assert float(hm.dcor_squared(_t(x), _t(y))) == pytest.approx(dcor_pkg.distance_correlation_sqr(x, y), abs=1e-10)
 
 
 @pytest.mark.parametrize("n", [5, 10])
@@ -282,6 +288,7 @@ def test_new_metrics_inside_the_grid_equal_the_direct_function_with_their_nulls(
                                                            "covariance", "geometric"]
 
 
+@pytest.mark.slow  # builds continuous recordings with MNE
 def test_new_metrics_under_the_shift_null_match_a_slow_loop():
     """The study's default null (surrogate epochs at the sentence's own onset gaps): every null sample."""
     from test_surrogates import WINDOWS as SHIFT_WINDOWS
