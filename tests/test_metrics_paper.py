@@ -311,7 +311,8 @@ def test_new_metrics_under_the_shift_null_match_a_slow_loop():
                 x = _t(states.values[0, rows])
                 real = _t(epochs.values[0, rows][:, :, tt].reshape(len(rows), -1))
                 cut = surrogates.cut(slice(0, n_perm), rows)[0]  # (k, word, time, channel)
-                fakes = torch.stack([_t(cut[k][:, tt].transpose(0, 2, 1).reshape(len(rows), -1)) for k in range(n_perm)])
+                fakes = torch.stack([_t(cut[k][:, tt].transpose(0, 2, 1).reshape(len(rows), -1))
+                                     for k in range(n_perm)])
                 for j, name in enumerate(names):
                     observed[j] += float(hm.METRICS[name](x, real))
                     null[j] += hm.METRICS[name](x, fakes).numpy()
@@ -395,3 +396,8 @@ def test_methods_chapter_lists_every_metric_and_says_which_this_run_uses():
     assert text.endswith("This run computes Kendall τ-b RSA, Gaussian MI.")
     assert "k = max(1, min(3, ⌊(n − 1)/2⌋))" in text and "PCA-20" in text
     assert methods.describe_metric_families(params) == "two *geometric* (Spearman RSA, Kendall τ-b RSA)"
+
+
+def test_hsic_rbf_is_invariant_to_each_sides_scale():
+    x, y = _pair(8, seed=70)
+    assert float(hm.hsic_rbf(_t(x) * 1e-6, _t(y) * 3e4)) == pytest.approx(float(hm.hsic_rbf(_t(x), _t(y))), rel=1e-9)

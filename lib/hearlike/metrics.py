@@ -739,7 +739,8 @@ def hsic_rbf(x: Tensor, y: Tensor) -> Tensor:
     bandwidth is the median heuristic of :func:`rbf_cka` (``σ²`` = the median, numpy-style, of the
     squared distances between the sentence's word pairs); the study takes the lower median of the
     positive squared distances instead, which differs only for an even number of pairs or
-    duplicated words. Not comparable across spaces of different scale; RBF CKA is its normalised
+    duplicated words. The median bandwidth makes it invariant to each side's scale, but it is not
+    normalised (it depends on ``n`` and on how spread each kernel is); RBF CKA is its normalised
     form.
     """
     return METRICS["hsic_rbf"](x, y)
@@ -770,8 +771,11 @@ def gaussian_mi(x: Tensor, y: Tensor, *, n_components: int | None = GAUSSIAN_MI_
     _check_pair(x, y, metric)
     if n_components is None:
         return _nan_where_missing(x, y, _gaussian_mi_raw)
-    return _nan_where_missing(x, y, lambda a, b: compare_gaussian_mi(prepare_gaussian_mi(a, n_components=n_components),
-                                                                       prepare_gaussian_mi(b, n_components=n_components)))
+    def score(a, b):
+        return compare_gaussian_mi(prepare_gaussian_mi(a, n_components=n_components),
+                                   prepare_gaussian_mi(b, n_components=n_components))
+
+    return _nan_where_missing(x, y, score)
 
 
 def _gaussian_mi_raw(x: Tensor, y: Tensor) -> Tensor:
