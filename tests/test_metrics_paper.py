@@ -401,3 +401,9 @@ def test_methods_chapter_lists_every_metric_and_says_which_this_run_uses():
 def test_hsic_rbf_is_invariant_to_each_sides_scale():
     x, y = _pair(8, seed=70)
     assert float(hm.hsic_rbf(_t(x) * 1e-6, _t(y) * 3e4)) == pytest.approx(float(hm.hsic_rbf(_t(x), _t(y))), rel=1e-9)
+
+
+def test_kendall_rsa_refuses_items_it_cannot_afford_with_the_alternative():
+    x = torch.zeros(hm.KENDALL_MAX_WORDS + 1, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"kendall_rsa: a sentence of 65 items has 2080 item pairs.*use spearman_rsa"):
+        hm.kendall_rsa(x, x)

@@ -111,7 +111,19 @@ def _linear_cka(g: WordGeometry) -> Tensor:
     return _unit(g.gram)
 
 
+#: the longest sentence Kendall's τ-b RSA takes: its rep has ``(n (n - 1) / 2)²`` values per sentence and cell
+KENDALL_MAX_WORDS = 64
+
+
 def _kendall_rsa(g: WordGeometry) -> Tensor:
+    n = g.n_words
+    if n > KENDALL_MAX_WORDS:
+        m = n * (n - 1) // 2
+        raise ValueError(
+            f"kendall_rsa: a sentence of {n} items has {m} item pairs, and τ-b compares every two of them "
+            f"({m * m:,} values per sentence and cell); at most {KENDALL_MAX_WORDS} items are supported -- use "
+            "spearman_rsa (the rank correlation of the same RDMs) for longer items such as 20 ms frames"
+        )
     # snapped like Spearman's ranks, so equal distances are exact ties (τ-b leaves them out)
     return _unit(_pair_signs(_snap(g.correlation)))
 
@@ -246,8 +258,13 @@ def prepare_kendall_rsa(x: Tensor) -> Tensor:
     two such matrices is Kendall's τ-b between the RDMs: concordant minus discordant pairs over
     ``sqrt((n₀ - t_x)(n₀ - t_y))``, ``n₀ = m (m - 1) / 2``, ``t`` the tied pairs of each side (RDM
     entries equal to within 1e-10 in float64, 1e-6 in float32, count as ties). Memory: ``m²``
-    values per sentence (6 084 at 13 words, 189 225 at 30): affordable for sentence-length
-    buckets of the demo, heavy for long sentences on many EEG cells.
+    values per sentence (6 084 at 13 words, 189 225 at 30), and the grid holds the EEG side's reps
+    of a whole length bucket at once (``8 m² × cells × sentences`` bytes in float64: 0.4 GB for
+    the demo's largest bucket, 29 sentences of 11 words on 560 cells; about 1.4 GB per 30-word
+    sentence on 900 cells): affordable for the demo, heavy for long sentences on many EEG cells
+    (restrict regions or windows there); sentences of more than
+    :data:`KENDALL_MAX_WORDS` items are refused with an error (a 3 s sentence of 20 ms frames has
+    150 items and would need 125 million values per sentence and cell).
     """
     return _of_x(_kendall_rsa)(x)
 
