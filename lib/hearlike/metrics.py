@@ -259,8 +259,8 @@ def prepare_kendall_rsa(x: Tensor) -> Tensor:
     ``sqrt((n₀ - t_x)(n₀ - t_y))``, ``n₀ = m (m - 1) / 2``, ``t`` the tied pairs of each side (RDM
     entries equal to within 1e-10 in float64, 1e-6 in float32, count as ties). Memory: ``m²``
     values per sentence (6 084 at 13 words, 189 225 at 30), and the grid holds the EEG side's reps
-    of a whole length bucket at once (``8 m² × cells × sentences`` bytes in float64: 0.4 GB for
-    the demo's largest bucket, 29 sentences of 11 words on 560 cells; about 1.4 GB per 30-word
+    of a whole length bucket at once (``8 m² × cells × sentences`` bytes in float64: 0.16 GB for
+    the demo's largest bucket, 29 sentences of 11 words on 224 cells; about 1.4 GB per 30-word
     sentence on 900 cells): affordable for the demo, heavy for long sentences on many EEG cells
     (restrict regions or windows there); sentences of more than
     :data:`KENDALL_MAX_WORDS` items are refused with an error (a 3 s sentence of 20 ms frames has
