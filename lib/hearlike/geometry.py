@@ -88,6 +88,29 @@ def _symmetric_from_upper(vec: Tensor, n: int) -> Tensor:
     return out + out.transpose(-1, -2)
 
 
+def _pair_signs(v: Tensor) -> Tensor:
+    """``sign(v_a - v_b)`` for every two entries of ``v (..., m)``: ``(..., m, m)``, 0 on the diagonal and for ties.
+
+    On an RDM's upper triangle (``m = n (n - 1) / 2`` word pairs) this is the Kendall sign matrix:
+    the inner product of two of them counts concordant minus discordant pairs of pairs (twice).
+    """
+    return torch.sign(v.unsqueeze(-1) - v.unsqueeze(-2))
+
+
+def _pair_permutation(perm: Tensor) -> Tensor:
+    """The reordering of upper-triangle word pairs that the word reordering ``perm (..., n)`` induces.
+
+    Returns ``(..., n (n - 1) / 2)`` int64: position ``a`` (pair ``(i, j)``, ``i < j``, row-major
+    as :func:`torch.triu_indices`) takes the pair ``(perm[i], perm[j])`` of the original order
+    (a symmetric RDM's entry does not depend on the order of the two words).
+    """
+    n = perm.shape[-1]
+    iu = torch.triu_indices(n, n, offset=1, device=perm.device)
+    a, b = perm[..., iu[0]], perm[..., iu[1]]
+    lo, hi = torch.minimum(a, b), torch.maximum(a, b)
+    return lo * n - lo * (lo + 1) // 2 + hi - lo - 1  # row-major index of (lo, hi), lo < hi
+
+
 # --------------------------------------------------------------------------------------------
 # word geometry: what every prepare reads of x, computed once for all metrics
 # --------------------------------------------------------------------------------------------

@@ -93,13 +93,55 @@ def describe_eeg(params: Params) -> str:
 
 
 def metrics_table(params: Params) -> pd.DataFrame:
-    """Registry rows of the metrics the study uses (main and extra)."""
+    """Every registry metric, this run's first: column ``run`` is ``main`` (``metrics``), ``extra``
+    (``extra_metrics``) or ``—`` (available, not computed here), then the registry's columns (family,
+    range, the reference study's code, the rsatoolbox and similarity-repository names, reference)."""
     from .metrics import metrics_table as registry
 
-    names = params.all_metrics
-    table = registry()
-    table = table.set_index("name") if "name" in table.columns else table
-    return table.loc[names]
+    table = registry().set_index("name")
+    run = {name: "main" for name in params.metrics} | {name: "extra" for name in params.extra_metrics}
+    order = list(run) + [name for name in table.index if name not in run]
+    table = table.loc[order]
+    table.insert(0, "run", [run.get(name, "—") for name in order])
+    return table
+
+
+def describe_metrics(params: Params) -> str:
+    """Markdown: how the metrics that need more than their table row are computed (mutual k-NN's k,
+    the reference study's Kendall τ-b RSA, RBF HSIC, Gaussian MI, dCor² and RV), and which of them this run uses."""
+    from .metrics import GAUSSIAN_MI_COMPONENTS, REFERENCE_STUDY_METRICS
+
+    extras = ("kendall_rsa", "hsic_rbf", "gaussian_mi", "dcor_squared", "rv")
+    used = [_METRIC_NAMES[m] for m in extras if m in params.all_metrics]
+    regions = ", ".join(params.factor_metric_regions) if params.factor_metric_regions else "every region"
+    in_study = [_METRIC_NAMES.get(m, m) for m in REFERENCE_STUDY_METRICS]
+    return (
+        f"**Mutual k-NN** counts, per word, the overlap of its k nearest other words (Euclidean) in the two "
+        f"spaces; k scales with the sentence's length, k = max(1, min(3, ⌊(n − 1)/2⌋)) — 3 from 7 words on, "
+        f"2 for 5–6 words, 1 for 3–4 — because with k ≥ n − 1 every other word is a neighbour in both spaces "
+        f"and a short sentence scores 1 whatever the data; at most half the other words keeps the chance "
+        f"overlap k/(n − 1) at or below 1/2.\n\n"
+        f"**The reference study's metrics.** Its code computes {', '.join(in_study)} (column *reference_study*); "
+        f"those it has and this package's eight lack are in the registry under standard names, with their "
+        f"rsatoolbox and similarity-repository names where these exist: *Kendall τ-b RSA* "
+        f"(`kendall_rsa`, geometric) correlates the two correlation-distance RDMs (1 − Pearson r) by Kendall's "
+        f"τ-b, tied distances left out of the denominators as in scipy and rsatoolbox; it compares sign "
+        f"matrices over all pairs of word pairs, about n⁴/4 numbers per sentence, affordable for sentences "
+        f"of tens of words. *RBF HSIC* (`hsic_rbf`) is biased HSIC, tr(KHLH)/(n − 1)², the normalisation of "
+        f"the study and of the linear `hsic`, with RBF CKA's median-heuristic bandwidth; like `hsic` it is "
+        f"unnormalised (RBF CKA is its normalised form). *Gaussian MI* (`gaussian_mi`) is the mean over feature "
+        f"pairs of −½ log(1 − ρ²), ρ the Pearson correlation across the sentence's words, ρ² clipped at "
+        f"1 − 10⁻⁷; the features are each side's first min({GAUSSIAN_MI_COMPONENTS}, n − 1) principal "
+        f"components within the sentence (the study's PCA-{GAUSSIAN_MI_COMPONENTS}), which it reads from "
+        f"the Gram matrix, so it runs batched under every null, as a factor metric only over the "
+        f"`factor_metric_regions` ({regions}). Being a mean over component pairs it depends on how many "
+        f"are kept and on n (by chance ½[ψ((n − 1)/2) − ψ((n − 2)/2)] nats, 0.066 at 10 words): read its "
+        f"excess, not its raw value. *dCor²* (`dcor_squared`) is the square of `dcor`, the form the study "
+        f"reports. The *RV coefficient* (`rv`) is linear CKA — the same formula on word-centred data — kept "
+        f"as a name so configurations written with it run.\n\n"
+        + (f"This run computes {', '.join(used)}." if used else
+           "This run computes none of them: add them to `metrics` or `extra_metrics` to do so.")
+    )
 
 
 #: one phrase per null kind for the chapters' method paragraphs (the long form is in :data:`_NULL_DETAILS`)
@@ -132,7 +174,8 @@ _METRIC_NAMES = {
     "spearman_rsa": "Spearman RSA", "pearson_rsa": "Pearson RSA", "procrustes": "orthogonal Procrustes",
     "mutual_knn": "mutual k-NN", "linear_cka": "linear CKA", "rbf_cka": "RBF CKA", "dcor": "distance correlation",
     "svcca": "SVCCA", "cka_debiased": "debiased CKA", "dcor_debiased": "bias-corrected distance correlation",
-    "hsic": "HSIC",
+    "hsic": "HSIC", "kendall_rsa": "Kendall τ-b RSA", "hsic_rbf": "RBF HSIC", "gaussian_mi": "Gaussian MI",
+    "dcor_squared": "squared distance correlation (dCor²)", "rv": "RV coefficient",
 }
 _NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
                  "twelve")
