@@ -265,8 +265,11 @@ class Adapter:
         return input_ids.to(self.device), attention_mask.to(self.device)
 
 
-def check_remote_code(spec: ModelSpec, trust_remote_code: bool) -> None:
+def check_remote_code(spec: ModelSpec, trust_remote_code: bool, model_path: str | Path | None = None) -> None:
     """Refuse an entry that runs repository code unless ``trust_remote_code`` is literally ``True``.
+
+    Entries of the ``remote_code`` family also need a local ``model_path`` (they never download);
+    their refusal names the folder and the code files in it (:func:`hearlike.models.remote.check_remote_folder`).
 
     Raises
     ------
@@ -275,6 +278,11 @@ def check_remote_code(spec: ModelSpec, trust_remote_code: bool) -> None:
     ValueError
         If the entry (or its family) needs remote code and the opt-in is missing.
     """
+    if get_family(spec.family).name == "remote_code":
+        from .remote import check_remote_folder
+
+        check_remote_folder(spec, model_path, trust_remote_code)
+        return
     if not isinstance(trust_remote_code, bool):
         raise TypeError(f"trust_remote_code must be True or False, got {trust_remote_code!r}")
     if spec.trust_remote_code and not trust_remote_code:
@@ -318,6 +326,9 @@ def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None
                  device: str = "cpu", trust_remote_code: bool = False) -> Adapter:
     """Load a registry model with ``from_pretrained`` and wrap it in an adapter reading its family record.
 
+    Entries of the ``remote_code`` family load from ``model_path`` only, with their own code, into a
+    :class:`hearlike.models.remote.RemoteCodeAdapter` (same interface).
+
     Parameters
     ----------
     model : str or ModelSpec
@@ -336,10 +347,15 @@ def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None
     import transformers
 
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
-    check_remote_code(spec, trust_remote_code)
+    check_remote_code(spec, trust_remote_code, model_path)
     record = get_family(spec.family)
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"dtype {dtype!r} is not one of 'float32', 'bfloat16', 'float16'")
+    if record.name == "remote_code":
+        from .remote import load_remote_adapter
+
+        return load_remote_adapter(spec, model_path=model_path, dtype=dtype, device=device,
+                                   trust_remote_code=trust_remote_code)
     if model_path is None and spec.weights != "hub":
         from .bundled import ensure_bundled
 

@@ -315,7 +315,7 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     """
     spec = get_spec(model_key)
     if adapter is None:
-        check_remote_code(spec, trust_remote_code)
+        check_remote_code(spec, trust_remote_code, model_path)
     _check_options(pooling=pooling, context_s=context_s, segment_pad_s=segment_pad_s, batch_size=batch_size,
                    block_size=block_size)
     table = _check_table(stimuli)
