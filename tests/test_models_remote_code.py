@@ -291,3 +291,38 @@ def test_cli_models_group_paper_marks_remote_code_unverified(capsys):
         assert key in out
     assert main(["models"]) == 0
     assert "baichuan-audio-base" not in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------ the command line
+@pytest.mark.slow  # its cost is the session's tiny demo (about 20 s when no other test has written it)
+def test_cli_extract_refuses_then_runs_with_the_flag(remote_folder, tiny_params_file, tmp_path, capsys):
+    import yaml
+
+    from hearlike.cli import main
+
+    folder, _ = remote_folder
+    params = yaml.safe_load(tiny_params_file.read_text()) | {"model_paths": {KEY: str(folder)}}
+    path = tmp_path / "params.yml"
+    path.write_text(yaml.safe_dump(params))
+    command = ["extract", "--model", KEY, "--params", str(path), "--cache-dir", str(tmp_path / "cache")]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert f"loading {folder} runs the Python code in that folder" in err and "--trust-remote-code" in err
+    assert main([*command, "--trust-remote-code"]) == 0
+    assert f"{KEY}: " in capsys.readouterr().out
+    (states,) = (tmp_path / "cache").rglob(f"{KEY}__demo.nc")
+    import xarray as xr
+
+    with xr.open_dataset(states) as ds:
+        assert ds["decoder"].sizes["decoder_layer"] == N_LAYERS and np.isfinite(ds["decoder"].values).all()
+
+
+def test_a_folder_without_model_code_is_refused(tmp_path):
+    from hearlike.models import get_spec, save_tiny
+    from hearlike.models.adapters import check_model_folder
+
+    folder = save_tiny("whisper", tmp_path / "native")
+    with pytest.raises(ValueError, match=rf"model_path .*native: config.json's auto_map names no AutoModel or "
+                                         rf"AutoModelForCausalLM class \(it has none\); model '{KEY}' needs a "
+                                         rf"checkpoint folder with its own code"):
+        check_model_folder(get_spec(KEY), folder)

@@ -25,11 +25,11 @@ import torch
 from .families import Family, get_family
 from .registry import ModelSpec, get_spec
 
-__all__ = ["ItemStates", "Adapter", "load_adapter", "check_model_folder"]
+__all__ = ["ItemStates", "Adapter", "WEIGHT_FILES", "load_adapter", "check_model_folder"]
 
 logger = logging.getLogger(__name__)
 
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                  "pytorch_model.bin.index.json")
 
 
@@ -293,6 +293,9 @@ def check_remote_code(spec: ModelSpec, trust_remote_code: bool, model_path: str 
 def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
     """Check that ``model_path`` is a checkpoint folder of ``spec``'s family, with weights.
 
+    A remote-code entry's folder must instead name its own model class in ``config.json``'s
+    ``auto_map`` (:func:`hearlike.models.remote.check_remote_checkpoint`).
+
     Raises
     ------
     FileNotFoundError
@@ -301,6 +304,10 @@ def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
         If ``config.json`` is unreadable or its ``model_type`` is not one of the family's.
     """
     folder = Path(model_path)
+    if get_family(spec.family).name == "remote_code":
+        from .remote import check_remote_checkpoint
+
+        return check_remote_checkpoint(spec, folder)
     expected = " or ".join(repr(t) for t in get_family(spec.family).model_types)
     wanted = (f"model {spec.key!r} needs a checkpoint folder with model_type {expected} "
               f"(e.g. a download of {spec.hf_id})")
@@ -316,8 +323,8 @@ def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
     if model_type not in get_family(spec.family).model_types:
         raise ValueError(f"model_path {folder} holds a model of type {model_type!r}, not of the expected type "
                          f"{expected} ({spec.family!r} family); {wanted}")
-    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
-        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights ({', '.join(_WEIGHT_FILES)}; "
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights ({', '.join(WEIGHT_FILES)}; "
                                 f"an interrupted download or save?); {wanted}")
     return folder
 

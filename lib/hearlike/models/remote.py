@@ -35,7 +35,8 @@ from .adapters import ItemStates
 from .families import get_family
 from .registry import ModelSpec
 
-__all__ = ["STUDY_FRAME_S", "RemoteCodeAdapter", "check_remote_folder", "load_remote_adapter", "remote_code_files"]
+__all__ = ["STUDY_FRAME_S", "RemoteCodeAdapter", "check_remote_checkpoint", "check_remote_folder", "load_remote_adapter",
+           "remote_code_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,37 @@ def check_remote_folder(spec: ModelSpec, model_path: str | Path | None, trust_re
         raise ValueError(f"model {spec.key!r}: loading {folder} runs the Python code in that folder{named}; review "
                          f"it, then pass --trust-remote-code to `hearlike extract` (or trust_remote_code=True) "
                          f"to allow it")
+    return folder
+
+
+def check_remote_checkpoint(spec: ModelSpec, folder: str | Path) -> Path:
+    """Check that ``folder`` is a remote-code checkpoint: ``config.json`` naming its model class, and weights.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder, its ``config.json`` or its weights are missing.
+    ValueError
+        ``config.json`` is unreadable or its ``auto_map`` names no model class.
+    """
+    from .adapters import WEIGHT_FILES
+
+    folder = Path(folder)
+    wanted = f"model {spec.key!r} needs a checkpoint folder with its own code (e.g. a download of {spec.hf_id})"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model_path {folder} does not exist or is not a folder; {wanted}")
+    config = folder / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"model_path {folder} has no config.json; {wanted}")
+    try:
+        auto_map = json.loads(config.read_text()).get("auto_map") or {}
+    except (ValueError, UnicodeDecodeError, AttributeError) as err:
+        raise ValueError(f"{config} is not a JSON object ({err}); {wanted}") from err
+    if not any(name in auto_map for name in _MODEL_AUTO_CLASSES):
+        raise ValueError(f"model_path {folder}: config.json's auto_map names no {' or '.join(_MODEL_AUTO_CLASSES)} "
+                         f"class (it has {sorted(auto_map) or 'none'}); {wanted}")
+    if not any((folder / name).is_file() for name in WEIGHT_FILES) and not any(folder.glob("*.safetensors")):
+        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights; {wanted}")
     return folder
 
 
@@ -205,14 +237,9 @@ def load_remote_adapter(spec: ModelSpec, *, model_path: str | Path | None, dtype
     """
     import transformers
 
-    folder = check_remote_folder(spec, model_path, trust_remote_code)
-    raw = json.loads((folder / "config.json").read_text())
-    auto_map = raw.get("auto_map") or {}
-    auto = next((name for name in _MODEL_AUTO_CLASSES if name in auto_map), None)
-    if auto is None:
-        raise ValueError(f"model_path {folder}: config.json's auto_map names no {' or '.join(_MODEL_AUTO_CLASSES)} "
-                         f"class (it has {sorted(auto_map) or 'none'}); model {spec.key!r} needs the checkpoint's own "
-                         f"model code")
+    folder = check_remote_checkpoint(spec, check_remote_folder(spec, model_path, trust_remote_code))
+    auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
+    auto = next(name for name in _MODEL_AUTO_CLASSES if name in auto_map)
     options = dict(trust_remote_code=True, local_files_only=True)
     try:
         processor = transformers.AutoProcessor.from_pretrained(str(folder), **options)
