@@ -91,7 +91,8 @@ def framing(params: Params) -> str:
 
 
 def models_markdown() -> str:
-    """The registry's default group as a Markdown table for the real-data page (``book/real_data.md`` holds it verbatim).
+    """The registry's default group as a Markdown table for the real-data page (``book/real_data.md`` holds it
+    verbatim).
 
     Columns: key (linked to its Hugging Face repository), licence, parameters (billions), encoder and decoder blocks, and the
     GPU memory the weights alone take in bfloat16 (2 bytes per parameter; activations come on top).

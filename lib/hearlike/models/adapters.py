@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,33 +23,14 @@ import torch
 
 from .families import Family, get_family
 from .registry import ModelSpec, get_spec
+from .states import ItemStates
 
-__all__ = ["ItemStates", "Adapter", "WEIGHT_FILES", "load_adapter", "check_model_folder"]
+__all__ = ["ItemStates", "Adapter", "load_adapter", "check_model_folder"]
 
 logger = logging.getLogger(__name__)
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json")
-
-
-@dataclass
-class ItemStates:
-    """Layer states of one input (one sentence, with its context).
-
-    Attributes
-    ----------
-    encoder : Tensor or None, shape (n_encoder_layers, n_frames, encoder_features)
-    encoder_times : ndarray, shape (n_frames,)
-        Frame centres (s from the start of the input audio).
-    decoder : Tensor or None, shape (n_decoder_layers, n_tokens, decoder_features)
-    decoder_times : ndarray, shape (n_tokens,)
-        Audio-token centres (s); for the text baseline, token character centres.
-    """
-
-    encoder: torch.Tensor | None
-    encoder_times: np.ndarray
-    decoder: torch.Tensor | None
-    decoder_times: np.ndarray
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                  "pytorch_model.bin.index.json")
 
 
 def _get(obj, dotted: str):
@@ -323,8 +303,8 @@ def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
     if model_type not in get_family(spec.family).model_types:
         raise ValueError(f"model_path {folder} holds a model of type {model_type!r}, not of the expected type "
                          f"{expected} ({spec.family!r} family); {wanted}")
-    if not any((folder / name).is_file() for name in WEIGHT_FILES):
-        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights ({', '.join(WEIGHT_FILES)}; "
+    if not any((folder / name).is_file() for name in _WEIGHT_FILES):
+        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights ({', '.join(_WEIGHT_FILES)}; "
                                 f"an interrupted download or save?); {wanted}")
     return folder
 

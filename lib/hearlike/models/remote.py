@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .adapters import ItemStates
 from .families import get_family
 from .registry import ModelSpec
+from .states import ItemStates
 
 __all__ = ["STUDY_FRAME_S", "RemoteCodeAdapter", "check_remote_checkpoint", "check_remote_folder", "load_remote_adapter",
            "remote_code_files"]
@@ -45,6 +45,7 @@ STUDY_FRAME_S = 0.02
 
 _TOKEN_ID_KEYS = ("audio_token_id", "audio_token_index")
 _MODEL_AUTO_CLASSES = ("AutoModel", "AutoModelForCausalLM")
+_WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
 
 
 def remote_code_files(folder: str | Path) -> list[str]:
@@ -100,8 +101,6 @@ def check_remote_checkpoint(spec: ModelSpec, folder: str | Path) -> Path:
     ValueError
         ``config.json`` is unreadable or its ``auto_map`` names no model class.
     """
-    from .adapters import WEIGHT_FILES
-
     folder = Path(folder)
     wanted = f"model {spec.key!r} needs a checkpoint folder with its own code (e.g. a download of {spec.hf_id})"
     if not folder.is_dir():
@@ -116,8 +115,9 @@ def check_remote_checkpoint(spec: ModelSpec, folder: str | Path) -> Path:
     if not any(name in auto_map for name in _MODEL_AUTO_CLASSES):
         raise ValueError(f"model_path {folder}: config.json's auto_map names no {' or '.join(_MODEL_AUTO_CLASSES)} "
                          f"class (it has {sorted(auto_map) or 'none'}); {wanted}")
-    if not any((folder / name).is_file() for name in WEIGHT_FILES) and not any(folder.glob("*.safetensors")):
-        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights; {wanted}")
+    if not any(any(folder.glob(pattern)) for pattern in _WEIGHT_PATTERNS):
+        raise FileNotFoundError(f"model_path {folder} has a config.json but no weights ({', '.join(_WEIGHT_PATTERNS)}; "
+                                f"an interrupted download?); {wanted}")
     return folder
 
 
