@@ -132,7 +132,7 @@ class TinyProcessor:
 '''
 
 
-def _write_tiny_remote_model(folder, *, config_token_id=True, seed=0):
+def _write_tiny_remote_model(folder, *, config_token_id=True, frames_per_token=2, seed=0):
     """Write the custom-code checkpoint into ``folder`` (code files, config, weights, tokenizer, processor)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in (("configuration_tiny.py", CONFIGURATION), ("modeling_tiny.py", MODELING),
@@ -149,7 +149,7 @@ def _write_tiny_remote_model(folder, *, config_token_id=True, seed=0):
     configuration = importlib.import_module(f"{package}.configuration_tiny")
     modeling = importlib.import_module(f"{package}.modeling_tiny")
     config = configuration.TinyAudioConfig(vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=N_LAYERS,
-                                           n_bands=N_BANDS, audio_token_id=audio_id)
+                                           n_bands=N_BANDS, frames_per_token=frames_per_token, audio_token_id=audio_id)
     torch.manual_seed(seed)
     model = modeling.TinyAudioModel(config).eval()
     model.save_pretrained(folder)
@@ -162,7 +162,7 @@ def _write_tiny_remote_model(folder, *, config_token_id=True, seed=0):
     (folder / "config.json").write_text(json.dumps(raw, indent=2))
     (folder / "processor_config.json").write_text(json.dumps(
         {"auto_map": {"AutoProcessor": "processing_tiny.TinyProcessor"}, "sampling_rate": 16000, "hop": HOP,
-         "n_bands": N_BANDS, "frames_per_token": 2}))
+         "n_bands": N_BANDS, "frames_per_token": frames_per_token}))
     return folder, audio_id
 
 
@@ -236,6 +236,13 @@ def test_opt_in_reads_decoder_states_at_the_config_audio_tokens(remote_folder, t
             np.testing.assert_allclose(decoder.values[layer, w], expected, rtol=1e-4, atol=1e-5)
     # the layers differ (the states are not the embedding repeated)
     assert not np.allclose(decoder.values[0], decoder.values[-1])
+    # the cached states come back without the opt-in (reading them runs no code); a new configuration needs it
+    again = extract_states(KEY, table, stimuli_root=tmp_path, cache_dir=tmp_path / "cache", model_path=folder,
+                           segment_pad_s=None)
+    np.testing.assert_array_equal(again["decoder"].values, decoder.values)
+    with pytest.raises(ValueError, match="pass --trust-remote-code"):
+        extract_states(KEY, table, stimuli_root=tmp_path, cache_dir=tmp_path / "cache", model_path=folder,
+                       segment_pad_s=None, pooling="last")
 
 
 def test_audio_token_id_falls_back_to_the_processor(tmp_path):
@@ -245,6 +252,15 @@ def test_audio_token_id_falls_back_to_the_processor(tmp_path):
     item = adapter.run_audio([np.zeros(8000, np.float32) + 0.01])[0]
     assert item.encoder is None and item.decoder.shape[:2] == (N_LAYERS, 25)
     np.testing.assert_allclose(item.decoder_times, (np.arange(25) + 0.5) * 0.02)
+
+
+def test_a_token_rate_other_than_20_ms_is_timed_as_the_study_does_with_a_warning(tmp_path, caplog):
+    folder, _ = _write_tiny_remote_model(tmp_path / "slow-tokens", frames_per_token=8)  # 80 ms per token
+    adapter = load_adapter(KEY, model_path=folder, trust_remote_code=True)
+    with caplog.at_level("WARNING", logger="hearlike.models.remote"):
+        item = adapter.run_audio([np.full(16000, 0.01, np.float32)])[0]
+    assert "12 audio tokens for 1.00 s of audio (83 ms per token), but the study's timing assumes 20 ms" in caplog.text
+    np.testing.assert_allclose(item.decoder_times, (np.arange(12) + 0.5) * 0.02)  # the study's times, not 80 ms
 
 
 def test_a_config_token_id_the_processor_never_emits_is_an_error(tmp_path):
