@@ -75,7 +75,8 @@ class TinyAudioModel(PreTrainedModel):
         self.layers = nn.ModuleList([Block(config.hidden_size) for _ in range(config.num_hidden_layers)])
         self.post_init()
 
-    def forward(self, input_ids, input_features=None, output_hidden_states=False, **kwargs):
+    def forward(self, input_ids, input_features=None, output_hidden_states=False, audio_token_start_idx=None,
+                audio_token_len=None, **kwargs):
         h = self.embed(input_ids)
         if input_features is not None:  # (batch, frames, bands): stack frames_per_token frames per audio token
             b, n, m = input_features.shape
@@ -83,6 +84,10 @@ class TinyAudioModel(PreTrainedModel):
             audio = self.projector(input_features[:, :n // k * k].reshape(b, n // k, k * m))
             token = self.config.audio_token_id if self.config.audio_token_id is not None else self.config.sound_slot
             slots = input_ids == token
+            if audio_token_start_idx is not None:  # the processor says where the audio goes (Ultravox-style)
+                slots = torch.zeros_like(input_ids, dtype=torch.bool)
+                start = int(audio_token_start_idx[0])
+                slots[0, start:start + int(audio_token_len[0])] = True
             h = h.masked_scatter(slots[..., None], audio.to(h.dtype))
         states = [h]
         for layer in self.layers:
@@ -105,9 +110,9 @@ class TinyProcessor:
 
     audio_token = "<|AUDIO|>"
 
-    def __init__(self, tokenizer, sampling_rate=16000, hop=160, n_bands=8, frames_per_token=2):
+    def __init__(self, tokenizer, sampling_rate=16000, hop=160, n_bands=8, frames_per_token=2, span=False):
         self.tokenizer, self.sampling_rate, self.hop = tokenizer, sampling_rate, hop
-        self.n_bands, self.frames_per_token = n_bands, frames_per_token
+        self.n_bands, self.frames_per_token, self.span = n_bands, frames_per_token, span
 
     @classmethod
     def register_for_auto_class(cls, auto_class="AutoProcessor"):
@@ -126,13 +131,19 @@ class TinyProcessor:
         bands = wave[:n * self.hop].reshape(n, self.n_bands, self.hop // self.n_bands)
         features = np.log(1e-6 + (bands ** 2).mean(axis=2))
         n_tokens = n // self.frames_per_token
-        ids = self.tokenizer(text.replace(self.audio_token, self.audio_token * n_tokens),
-                             add_special_tokens=False)["input_ids"]
-        return {"input_ids": torch.tensor([ids]), "input_features": torch.tensor(features[None])}
+        out = {"input_features": torch.tensor(features[None])}
+        if self.span:  # Ultravox-style: a start token, the audio as end-of-text tokens, and the span returned
+            text = text.replace(self.audio_token, "<|endoftext|>" * n_tokens)
+            out |= {"audio_token_start_idx": torch.tensor([1]), "audio_token_len": torch.tensor([n_tokens])}
+            text = "<|audio_bos|>" + text
+        else:
+            text = text.replace(self.audio_token, self.audio_token * n_tokens)
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return out | {"input_ids": torch.tensor([ids])}
 '''
 
 
-def _write_tiny_remote_model(folder, *, config_token_id=True, frames_per_token=2, seed=0):
+def _write_tiny_remote_model(folder, *, config_token_id=True, frames_per_token=2, span=False, seed=0):
     """Write the custom-code checkpoint into ``folder`` (code files, config, weights, tokenizer, processor)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in (("configuration_tiny.py", CONFIGURATION), ("modeling_tiny.py", MODELING),
@@ -159,10 +170,12 @@ def _write_tiny_remote_model(folder, *, config_token_id=True, frames_per_token=2
     raw.pop("architectures", None)
     if not config_token_id:  # the model finds its token under its own key; the adapter must ask the processor
         raw["sound_slot"], raw["audio_token_id"] = raw.pop("audio_token_id"), None
+    if span:  # no token id anywhere: the processor's span is the only way to the audio
+        raw["audio_token_id"] = None
     (folder / "config.json").write_text(json.dumps(raw, indent=2))
     (folder / "processor_config.json").write_text(json.dumps(
         {"auto_map": {"AutoProcessor": "processing_tiny.TinyProcessor"}, "sampling_rate": 16000, "hop": HOP,
-         "n_bands": N_BANDS, "frames_per_token": frames_per_token}))
+         "n_bands": N_BANDS, "frames_per_token": frames_per_token, "span": span}))
     return folder, audio_id
 
 
@@ -252,6 +265,19 @@ def test_audio_token_id_falls_back_to_the_processor(tmp_path):
     item = adapter.run_audio([np.zeros(8000, np.float32) + 0.01])[0]
     assert item.encoder is None and item.decoder.shape[:2] == (N_LAYERS, 25)
     np.testing.assert_allclose(item.decoder_times, (np.arange(25) + 0.5) * 0.02)
+
+
+def test_a_processor_span_gives_the_audio_positions(tmp_path):
+    folder, _ = _write_tiny_remote_model(tmp_path / "span", span=True)
+    adapter = load_adapter(KEY, model_path=folder, trust_remote_code=True)
+    audio = np.random.default_rng(3).standard_normal(8000).astype(np.float32) * 0.1
+    item = adapter.run_audio([audio])[0]
+    inputs = adapter.processor(text=AUDIO_TOKEN, audio=[audio], sampling_rate=16000)
+    with torch.no_grad():
+        hidden = adapter.model(**inputs, output_hidden_states=True).hidden_states
+    assert item.decoder.shape[:2] == (N_LAYERS, 25)
+    # positions 1..25 (after the start token), not where the processor's audio_token id would point (nowhere)
+    torch.testing.assert_close(item.decoder, torch.stack([h[0, 1:26] for h in hidden[1:]]))
 
 
 def test_a_token_rate_other_than_20_ms_is_timed_as_the_study_does_with_a_warning(tmp_path, caplog):

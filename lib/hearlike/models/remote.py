@@ -11,11 +11,13 @@ and reads it the way the study does:
 - the states are the language decoder's ``output_hidden_states`` (embedding output dropped, one
   entry per decoder block), at the positions of the audio tokens; which token id marks audio is read
   from the model's own config (``audio_token_id`` / ``audio_token_index``, also in a ``text_config``)
-  or, failing that, from its processor (``audio_token_id`` or the id of ``audio_token``);
+  or, failing that, from its processor (``audio_token_id`` or the id of ``audio_token``); a processor
+  that returns the span itself (``audio_token_start_idx`` and ``audio_token_len``, as Ultravox's does)
+  gives the positions directly;
 - audio token ``i`` is timed at ``(i + 0.5) * 20 ms`` from the start of the input audio: the study
-  assumes 20 ms per frame for every model. Where the model's real token rate differs (most do:
-  Ultravox stacks frames, GLM-4-Voice and Baichuan-Audio tokenise at 12.5 Hz), the times and the word
-  pooling inherit the study's assumption; a WARNING names the rate the token count implies.
+  assumes 20 ms per frame for every model. Where a model's real token rate differs (GLM-4-Voice's
+  speech tokenizer, for one, emits 12.5 tokens/s), the times and the word pooling inherit the study's
+  assumption; a WARNING names the rate the token count implies.
 
 The word pooling is :mod:`hearlike.models.pooling`, as for every other model. One audio runs per
 forward pass (a generic processor's padding is unknown). Nothing here has run on the released
@@ -121,8 +123,8 @@ def check_remote_checkpoint(spec: ModelSpec, folder: str | Path) -> Path:
     return folder
 
 
-def _audio_token_id(config, processor) -> int:
-    """The audio placeholder's token id: the model config's, else the processor's."""
+def _audio_token_id(config, processor) -> int | None:
+    """The audio placeholder's token id: the model config's, else the processor's (None: neither names one)."""
     for holder in (config, getattr(config, "text_config", None)):
         for key in _TOKEN_ID_KEYS:
             value = getattr(holder, key, None) if holder is not None else None
@@ -136,9 +138,7 @@ def _audio_token_id(config, processor) -> int:
         value = tokenizer.convert_tokens_to_ids(token)
         if isinstance(value, int) and value != getattr(tokenizer, "unk_token_id", None):
             return value
-    raise ValueError("neither the model's config (audio_token_id / audio_token_index) nor its processor "
-                     "(audio_token_id / audio_token) names the audio placeholder token; the generic "
-                     "remote-code adapter cannot find the audio span")
+    return None
 
 
 def _placeholder(processor) -> str:
@@ -190,6 +190,23 @@ class RemoteCodeAdapter:
         """
         return [self._one(np.asarray(audio, dtype=np.float32)) for audio in audios]
 
+    def _positions(self, inputs: dict) -> torch.Tensor:
+        """Sequence positions of the audio tokens: the processor's span, else the audio token id's positions."""
+        if "audio_token_start_idx" in inputs and "audio_token_len" in inputs:
+            starts, lengths = inputs["audio_token_start_idx"].reshape(-1), inputs["audio_token_len"].reshape(-1)
+            return torch.cat([torch.arange(int(s), int(s) + int(n)) for s, n in zip(starts, lengths)]).to(self.device)
+        if self.audio_token_id is None:
+            raise ValueError(f"{self.spec.key}: neither the model's config (audio_token_id / audio_token_index) nor "
+                             f"its processor (audio_token_id / audio_token, or an audio_token_start_idx / "
+                             f"audio_token_len span) names the audio tokens; the generic remote-code adapter cannot "
+                             f"find the audio span")
+        positions = torch.nonzero(inputs["input_ids"][0] == self.audio_token_id).squeeze(1)
+        if len(positions) == 0:
+            raise RuntimeError(f"{self.spec.key}: no token {self.audio_token_id} (the audio placeholder id of the "
+                               f"model's config/processor) in the processed input; the processor did not expand the "
+                               f"audio into that token")
+        return positions
+
     def _one(self, audio: np.ndarray) -> ItemStates:
         inputs = self.processor(text=self.prompt, audio=[audio], sampling_rate=self.sampling_rate_hz,
                                 return_tensors="pt")
@@ -197,17 +214,16 @@ class RemoteCodeAdapter:
                   for name, value in dict(inputs).items() if isinstance(value, torch.Tensor)}
         if "input_ids" not in inputs:
             raise RuntimeError(f"{self.spec.key}: the processor returned no input_ids ({sorted(inputs)})")
+        positions = self._positions(inputs)
+        if int(positions.max()) >= inputs["input_ids"].shape[1]:
+            raise RuntimeError(f"{self.spec.key}: the processor's audio span ends at {int(positions.max())}, beyond "
+                               f"the {inputs['input_ids'].shape[1]} input tokens")
         out = self.model(**inputs, output_hidden_states=True)
         hidden = getattr(out, "hidden_states", None)
         if hidden is None:
             raise RuntimeError(f"{self.spec.key}: the model's forward returned no hidden_states with "
                                f"output_hidden_states=True; the generic adapter cannot read it")
         states = torch.stack([h[0] for h in hidden[1:]])  # (layers, seq, features); embedding output dropped
-        positions = torch.nonzero(inputs["input_ids"][0] == self.audio_token_id).squeeze(1)
-        if len(positions) == 0:
-            raise RuntimeError(f"{self.spec.key}: no token {self.audio_token_id} (the audio placeholder id of the "
-                               f"model's config/processor) in the processed input; the processor did not expand the "
-                               f"audio into that token")
         duration_s = len(audio) / self.sampling_rate_hz
         implied_s = duration_s / len(positions)
         if not 0.5 <= implied_s / STUDY_FRAME_S <= 2.0:
