@@ -12,8 +12,8 @@ and reads it the way the study does:
   entry per decoder block), at the positions of the audio tokens; which token id marks audio is read
   from the model's own config (``audio_token_id`` / ``audio_token_index``, also in a ``text_config``)
   or, failing that, from its processor (``audio_token_id`` or the id of ``audio_token``); a processor
-  that returns the span itself (``audio_token_start_idx`` and ``audio_token_len``, as Ultravox's does)
-  gives the positions directly;
+  that returns the span itself (``audio_token_start_idx`` and ``audio_token_len``, as Ultravox's
+  published processor code does; not run here) gives the positions directly;
 - audio token ``i`` is timed at ``(i + 0.5) * 20 ms`` from the start of the input audio: the study
   assumes 20 ms per frame for every model. Where a model's real token rate differs (GLM-4-Voice's
   speech tokenizer, for one, emits 12.5 tokens/s), the times and the word pooling inherit the study's
