@@ -147,6 +147,8 @@ def test_model_folder_of_another_family_is_refused(whisper_folder, tmp_path):
 # ------------------------------------------------------------------------------------ family records
 def test_records_name_the_model_type_of_their_class():
     for name, record in FAMILY_RECORDS.items():
+        if record.remote_code and not record.model_types:  # each remote-code checkpoint names its own type
+            continue
         assert record.model_types[0] == record.transformers_class().config_class.model_type, name
 
 

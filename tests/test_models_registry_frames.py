@@ -10,8 +10,8 @@ from hearlike.models import FAMILIES, REGISTRY, get_spec, layout_for, load_adapt
 from hearlike.models.frames import conv_output_length, mel_length
 
 
-def test_registry_has_the_twelve_models_two_baselines_and_the_bundled_whisper():
-    table = registry_table()
+def test_registry_default_group_has_the_twelve_models_two_baselines_and_the_bundled_whisper():
+    table = registry_table("default")
     assert len(table) == 16
     assert table.loc["whisper-tiny.en", "weights"] == "bundled"
     assert table.loc["whisper-tiny.en-random", "weights"] == "random:whisper-tiny.en"

@@ -2,7 +2,7 @@
 
 Commands
 --------
-models         print the model registry
+models         print the model registry (--group default | paper | all)
 metrics        print the metric registry
 demo           write the embedded demo dataset (or its null twin)
 extract        extract per-word layer states of one model for one dataset (cached, resumable)
@@ -36,10 +36,12 @@ def _cmd_models(args) -> int:
     from .models import registry_table
     from .models.bundled import offline_weights
 
-    table = registry_table().reset_index()
+    table = registry_table(args.group).reset_index()
     table["offline"] = [offline_weights(key) or "-" for key in table["key"]]  # real weights usable without network
     columns = ["key", "display_name", "family", "hf_id", "n_params_billion", "n_encoder_layers",
                "n_decoder_layers", "trust_remote_code", "offline"]
+    if args.group != "default":  # how each entry is read and whether it ever ran here
+        columns += ["groups", "verified", "reads"]
     print(_table(table[columns]))
     return 0
 
@@ -135,7 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("models", help="print the model registry").set_defaults(func=_cmd_models)
+    p = sub.add_parser("models", help="print the model registry")
+    p.add_argument("--group", default="default", choices=["default", "paper", "all"],
+                   help="registry group: default (the book's comparison), paper (the reference study's 12 models; "
+                        "remote-code entries are marked 'unverified offline'), all")
+    p.set_defaults(func=_cmd_models)
     sub.add_parser("metrics", help="print the metric registry").set_defaults(func=_cmd_metrics)
 
     p = sub.add_parser("demo", help="write the embedded demo dataset")

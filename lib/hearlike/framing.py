@@ -91,16 +91,17 @@ def framing(params: Params) -> str:
 
 
 def models_markdown() -> str:
-    """The model registry as a Markdown table for the real-data page (``book/real_data.md`` holds it verbatim).
+    """The registry's default group as a Markdown table for the real-data page (``book/real_data.md`` holds it
+    verbatim).
 
     Columns: key (linked to its Hugging Face repository), licence, parameters (billions), encoder and decoder blocks, and the
     GPU memory the weights alone take in bfloat16 (2 bytes per parameter; activations come on top).
     """
-    from .models.registry import REGISTRY
+    from .models.registry import REGISTRY, group_keys
 
     rows = ["| model (Hugging Face) | licence | parameters (B) | blocks (enc. / dec.) | bf16 weights (GB) |",
             "|---|---|---:|---:|---:|"]
-    for spec in REGISTRY.values():
+    for spec in (REGISTRY[key] for key in group_keys("default")):  # the book's comparison (not --group paper)
         rows.append(f"| [`{spec.key}`](https://huggingface.co/{spec.hf_id}) | {spec.licence} | "
                     f"{spec.n_params_billion:.1f} | {spec.n_encoder_layers} / {spec.n_decoder_layers} | "
                     f"{2 * spec.n_params_billion:.0f} |")

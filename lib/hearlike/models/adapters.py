@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,33 +23,14 @@ import torch
 
 from .families import Family, get_family
 from .registry import ModelSpec, get_spec
+from .states import ItemStates
 
 __all__ = ["ItemStates", "Adapter", "load_adapter", "check_model_folder"]
 
 logger = logging.getLogger(__name__)
 
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                 "pytorch_model.bin.index.json")
-
-
-@dataclass
-class ItemStates:
-    """Layer states of one input (one sentence, with its context).
-
-    Attributes
-    ----------
-    encoder : Tensor or None, shape (n_encoder_layers, n_frames, encoder_features)
-    encoder_times : ndarray, shape (n_frames,)
-        Frame centres (s from the start of the input audio).
-    decoder : Tensor or None, shape (n_decoder_layers, n_tokens, decoder_features)
-    decoder_times : ndarray, shape (n_tokens,)
-        Audio-token centres (s); for the text baseline, token character centres.
-    """
-
-    encoder: torch.Tensor | None
-    encoder_times: np.ndarray
-    decoder: torch.Tensor | None
-    decoder_times: np.ndarray
+                  "pytorch_model.bin.index.json")
 
 
 def _get(obj, dotted: str):
@@ -265,8 +245,11 @@ class Adapter:
         return input_ids.to(self.device), attention_mask.to(self.device)
 
 
-def check_remote_code(spec: ModelSpec, trust_remote_code: bool) -> None:
+def check_remote_code(spec: ModelSpec, trust_remote_code: bool, model_path: str | Path | None = None) -> None:
     """Refuse an entry that runs repository code unless ``trust_remote_code`` is literally ``True``.
+
+    Entries of the ``remote_code`` family also need a local ``model_path`` (they never download);
+    their refusal names the folder and the code files in it (:func:`hearlike.models.remote.check_remote_folder`).
 
     Raises
     ------
@@ -275,6 +258,11 @@ def check_remote_code(spec: ModelSpec, trust_remote_code: bool) -> None:
     ValueError
         If the entry (or its family) needs remote code and the opt-in is missing.
     """
+    if get_family(spec.family).name == "remote_code":
+        from .remote import check_remote_folder
+
+        check_remote_folder(spec, model_path, trust_remote_code)
+        return
     if not isinstance(trust_remote_code, bool):
         raise TypeError(f"trust_remote_code must be True or False, got {trust_remote_code!r}")
     if spec.trust_remote_code and not trust_remote_code:
@@ -285,6 +273,9 @@ def check_remote_code(spec: ModelSpec, trust_remote_code: bool) -> None:
 def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
     """Check that ``model_path`` is a checkpoint folder of ``spec``'s family, with weights.
 
+    A remote-code entry's folder must instead name its own model class in ``config.json``'s
+    ``auto_map`` (:func:`hearlike.models.remote.check_remote_checkpoint`).
+
     Raises
     ------
     FileNotFoundError
@@ -293,6 +284,10 @@ def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
         If ``config.json`` is unreadable or its ``model_type`` is not one of the family's.
     """
     folder = Path(model_path)
+    if get_family(spec.family).name == "remote_code":
+        from .remote import check_remote_checkpoint
+
+        return check_remote_checkpoint(spec, folder)
     expected = " or ".join(repr(t) for t in get_family(spec.family).model_types)
     wanted = (f"model {spec.key!r} needs a checkpoint folder with model_type {expected} "
               f"(e.g. a download of {spec.hf_id})")
@@ -318,6 +313,9 @@ def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None
                  device: str = "cpu", trust_remote_code: bool = False) -> Adapter:
     """Load a registry model with ``from_pretrained`` and wrap it in an adapter reading its family record.
 
+    Entries of the ``remote_code`` family load from ``model_path`` only, with their own code, into a
+    :class:`hearlike.models.remote.RemoteCodeAdapter` (same interface).
+
     Parameters
     ----------
     model : str or ModelSpec
@@ -336,10 +334,15 @@ def load_adapter(model: str | ModelSpec, *, model_path: str | Path | None = None
     import transformers
 
     spec = model if isinstance(model, ModelSpec) else get_spec(model)
-    check_remote_code(spec, trust_remote_code)
+    check_remote_code(spec, trust_remote_code, model_path)
     record = get_family(spec.family)
     if dtype not in ("float32", "bfloat16", "float16"):
         raise ValueError(f"dtype {dtype!r} is not one of 'float32', 'bfloat16', 'float16'")
+    if record.name == "remote_code":
+        from .remote import load_remote_adapter
+
+        return load_remote_adapter(spec, model_path=model_path, dtype=dtype, device=device,
+                                   trust_remote_code=trust_remote_code)
     if model_path is None and spec.weights != "hub":
         from .bundled import ensure_bundled
 

@@ -303,7 +303,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
         Resample audio whose rate differs from the model's (else an error).
     trust_remote_code : bool
         The only opt-in for registry entries that run code from their repository (must be the bool
-        ``True``; CLI: ``--trust-remote-code``).
+        ``True``; CLI: ``--trust-remote-code``). States already in the cache are returned without it
+        (reading them runs no model code), so ``align`` and the notebooks reuse an opted-in extraction.
     adapter : Adapter, optional
         An already loaded adapter of ``model_key`` (skips loading).
 
@@ -314,8 +315,8 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
         decoder_feature), float32, in table order.
     """
     spec = get_spec(model_key)
-    if adapter is None:
-        check_remote_code(spec, trust_remote_code)
+    if not isinstance(trust_remote_code, bool):
+        raise TypeError(f"trust_remote_code must be True or False, got {trust_remote_code!r}")
     _check_options(pooling=pooling, context_s=context_s, segment_pad_s=segment_pad_s, batch_size=batch_size,
                    block_size=block_size)
     table = _check_table(stimuli)
@@ -330,7 +331,9 @@ def extract_states(model_key: str, stimuli: pd.DataFrame, *, stimuli_root: str |
     cached = read_netcdf(final, config_hash=digest)
     if cached is not None:
         logger.info("%s: using cache %s", spec.key, final)
-        return cached
+        return cached  # reading cached states runs no model code: no opt-in needed
+    if adapter is None:
+        check_remote_code(spec, trust_remote_code, model_path)
     parts = _parts_folder(cache_dir / f".{spec.key}__{dataset}.parts", digest)
 
     def load() -> Adapter:

@@ -123,7 +123,8 @@ class Family:
     model_class : str
         transformers class that loads the checkpoints (``from_pretrained``) and builds tiny models.
     model_types : tuple of str
-        ``model_type`` values a checkpoint's ``config.json`` may carry (first: the class's own).
+        ``model_type`` values a checkpoint's ``config.json`` may carry (first: the class's own); empty for
+        the remote-code family, whose checkpoints each define their own type.
     prompt_template : str
         Default prompt (a :class:`~hearlike.models.registry.ModelSpec` may override it); ``{audio}``
         marks the audio placeholder tokens, ``{text}`` the transcript of a text-only family.
@@ -433,6 +434,11 @@ _RECORDS = (
            encoder_blocks="encoders", one_audio_per_pass=True, tiny_config=_tiny_phi4,
            tiny_feature_extractor=_tiny_extractor("Phi4MultimodalFeatureExtractor"),
            tiny_special_tokens=("<|image|>",), tiny_tokenizer_attributes={"image_token": "<|image|>"}),
+    # checkpoints whose code ships in their folder (config.json ``auto_map``), read the reference study's way:
+    # audio only (no prompt), decoder hidden states at the audio tokens, 20 ms per token; loaded and run by
+    # hearlike.models.remote (never from the Hub, only after the trust_remote_code opt-in). No model_types:
+    # each checkpoint names its own; no tiny config: tests write a tiny custom-code folder themselves.
+    Family("remote_code", "AutoModel", (), "{audio}", encoder_paths=(), one_audio_per_pass=True, remote_code=True),
 )
 
 #: Every family record, by name.
