@@ -271,6 +271,7 @@ def test_window_test_after_crossfit_selection_is_not_fooled_by_the_peak_choice()
     for _ in range(n_rep):
         grid = _grid(rng, n_models=1, n_layers=30, n_subjects=10, n_metrics=1, windows=("0-250", "250-500"), n_perm=10)
         grid["excess"] = xr.DataArray(rng.standard_normal(grid["excess"].shape), dims=grid["excess"].dims)  # no effect
+        grid = grid.drop_vars("sentence_excess", errors="ignore")  # the selection over subjects alone
         same = spacetime.window_contrast(grid, metric="k0", layers=findings.peak_layers(grid, metric="k0", window="250-500"),
                                          target="250-500")
         cross = spacetime.window_contrast(grid, metric="k0", target="250-500",
@@ -279,6 +280,35 @@ def test_window_test_after_crossfit_selection_is_not_fooled_by_the_peak_choice()
         hits_cross += int(cross["p_value"].min() < 0.05)
     assert hits_same / n_rep > 0.3
     assert hits_cross / n_rep < 0.13  # nominal 5 %; 100 draws
+
+
+def _shared_structure_grid(rng, *, n_subjects=8, n_sentences=30, subject_noise=0.05):
+    """One random model whose chance match with EEG structure all subjects share: its per-sentence
+    excess in the target window is the same draw c_j in every subject (plus a little subject noise)."""
+    shared = rng.standard_normal(n_sentences)
+    sent = np.zeros((1, 1, n_subjects, 2, 1, 1, n_sentences))
+    sent[0, 0, :, 1, 0, 0, :] = shared + subject_noise * rng.standard_normal((n_subjects, n_sentences))
+    dims = ("model", "layer", "subject", "window", "region", "metric")
+    coords = {"model": ["random"], "layer": ["l0"], "subject": [f"s{i}" for i in range(n_subjects)],
+              "window": ["0-250", "250-500"], "region": ["all"], "metric": ["k"]}
+    return xr.Dataset({"excess": (dims, sent.mean(-1)), "sentence_excess": ((*dims, "sentence"), sent)},
+                      coords=coords | {"sentence": [f"x{j}" for j in range(n_sentences)]})
+
+
+def test_window_test_treats_sentences_as_random_so_shared_eeg_structure_does_not_make_an_n400():
+    # by subjects alone, a random model "beats" the other window whenever its shared chance match is
+    # positive (about half the draws); with the by-sentence test required too, near the nominal rate
+    rng = np.random.default_rng(11)
+    layers = xr.DataArray(["l0"], dims="model", coords={"model": ["random"]})
+    hits_subject, hits_both, n_rep = 0, 0, 200
+    for _ in range(n_rep):
+        contrast = spacetime.window_contrast(_shared_structure_grid(rng), metric="k", layers=layers,
+                                             target="250-500", seed=int(rng.integers(1 << 30)))
+        hits_subject += int(contrast["p_subject"].min() < 0.05)
+        hits_both += int(contrast["p_value"].min() < 0.05)
+        assert float(contrast["p_value"].min()) >= float(contrast["p_subject"].min())
+    assert hits_subject / n_rep > 0.3
+    assert hits_both / n_rep < 0.09  # nominal 5 %, 200 draws
 
 
 def test_ceiling_statement_sets_peak_scores_beside_the_noise_ceiling():
@@ -322,3 +352,32 @@ def test_control_statement_says_what_the_random_weight_controls_must_show():
         "The 2 random-weight controls (`tiny-whisper`, `tiny-text`) must not align under any metric: "
         "**`tiny-whisper` does**, which the test should not allow")
     assert rankings.control_statement(table.loc[["oracle"]]) == "*No random-weight control model is in this run.*"
+
+
+def test_dissociation_reads_per_sentence_scores_from_the_sentence_grid_and_peaks_from_the_grid():
+    # the grid's per-sentence excess carries a dissociation; the sentence grid (the within-sentence
+    # null's) carries none: the contrast must follow the sentence grid, the peak layer the grid
+    rng = np.random.default_rng(3)
+    n_sent, metrics = 40, ["geo", "cov"]
+    negative = np.arange(n_sent) % 2 == 0
+    dims = ("model", "layer", "subject", "window", "region", "metric", "sentence")
+    sent = rng.standard_normal((1, 2, 3, 1, 1, 2, n_sent))
+    planted = sent.copy()
+    planted[..., 1, negative] += 2.0  # covariance metric higher on negative sentences
+    planted[..., 0, negative] -= 2.0
+    coords = {"model": ["m"], "layer": ["l0", "l1"], "subject": ["a", "b", "c"], "window": ["w"], "region": ["all"],
+              "metric": metrics, "sentence": [f"s{j:02d}" for j in range(n_sent)],
+              "n_words": ("sentence", np.full(n_sent, 10)), "family": ("metric", ["geometric", "covariance"]),
+              "relative_depth": (("model", "layer"), [[0.0, 1.0]]),
+              "component": (("model", "layer"), [["decoder", "decoder"]])}
+    grid = xr.Dataset({"sentence_excess": (dims, planted), "excess": (dims[:-1], planted.mean(-1))}, coords=coords)
+    grid["excess"].loc[dict(layer="l1")] += 5.0  # the peak layer
+    within = grid.assign(sentence_excess=(dims, sent))
+    labels = pd.DataFrame({"label": np.where(negative, "negative", "non-negative")}, index=coords["sentence"])
+    kwargs = dict(metrics=metrics, peak_metric="geo", target_window="w", n_permutations=500)
+    on_grid = affect.dissociation(grid, labels, **kwargs)
+    on_within = affect.dissociation(grid, labels, sentence_grid=within, **kwargs)
+    assert on_grid["numbers"]["p_interaction_all"] < 0.01
+    assert on_within["numbers"]["p_interaction_all"] > 0.01
+    expected = within["sentence_excess"].sel(model="m", layer="l1", window="w", region="all").mean("subject")
+    np.testing.assert_allclose(on_within["per_sentence"].sel(model="m").values, expected.values)

@@ -282,6 +282,30 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
                 cluster.close()
 
 
+def within_sentence_grid(params: Params, *, window: str, region: str = "all") -> xr.Dataset:
+    """The metric grid of one window and region under the within-sentence word-shuffle null, cached.
+
+    For contrasts between groups of sentences (finding 3): each sentence's excess is taken over
+    its own words shuffled against its own EEG, so the null keeps that sentence's EEG (its
+    spectrum, length and speech rate) and with it the small-n baseline of the biased metrics. The
+    study's ``shift`` null takes its baseline from other stretches of the recording, so a condition
+    that changes the EEG itself moves the excess of every model, random ones included
+    (``bench/calibration.py`` measures it). Per-sentence scores are kept.
+
+    Returns
+    -------
+    Dataset
+        As :func:`metric_grid`, with one window and one region.
+    """
+    spans = {name: [start, stop] for name, start, stop in windows_of(params) if name == window}
+    if not spans:
+        raise ValueError(f"window {window!r} is not one of the study's windows in {params.source}: "
+                         f"{[w[0] for w in windows_of(params)]}")
+    regions = {region: params.regions[region]} if isinstance(params.regions, dict) else [region]
+    sub = params.replace(null_kind="shuffle", windows=spans, regions=regions, factor_metric_regions=[region])
+    return metric_grid(sub, keep_sentences=True)
+
+
 def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearman_rsa",
                 n_neighbours: int = 4, n_permutations: int | None = None) -> xr.Dataset:
     """Channel searchlight: alignment of one model layer with each channel's neighbourhood.

@@ -254,12 +254,20 @@ def tnc_summary(labels: pd.DataFrame, planted: pd.Series | None) -> dict:
 
 def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[str], peak_metric: str,
                  target_window: str, region: str = "all", bin_words: int = 2, n_permutations: int = 2000,
-                 seed: int = 0, alpha: float = ALPHA, rate: pd.Series | None = None) -> dict:
+                 seed: int = 0, alpha: float = ALPHA, rate: pd.Series | None = None,
+                 sentence_grid: xr.Dataset | None = None) -> dict:
     """Everything finding 3 shows about the contrast, from the grid and the TNC labels.
 
     Per-sentence excess at each model's peak layer (picked by ``peak_metric`` in ``target_window``),
     averaged over subjects, for the ``metrics``; TNC-negative vs non-negative sentences compared by
-    :func:`prosody_contrast` (strata of length, and of speech rate when ``rate`` is given). When no contrast can be computed (e.g. TNC labels no sentence
+    :func:`prosody_contrast` (strata of length, and of speech rate when ``rate`` is given).
+    ``sentence_grid`` (optional; same models and layers) supplies the per-sentence excess instead of
+    ``grid``: the book passes the grid under the within-sentence word-shuffle null
+    (:func:`hearlike.pipeline.within_sentence_grid`), whose null keeps each sentence's own EEG and so
+    its small-n baseline. Under the timing-preserving ``shift`` null the baseline comes from other
+    stretches of the recording, and a condition that changes the EEG's own structure (a slower,
+    negative prosody) then moves the biased metrics' excess for *any* model: random-state models show
+    a "significant interaction" on the planted demo (``bench/calibration.py``). When no contrast can be computed (e.g. TNC labels no sentence
     negative in a length stratum that holds other sentences) the result says why.
 
     Returns
@@ -276,7 +284,8 @@ def dissociation(grid: xr.Dataset, labels: pd.DataFrame, *, metrics: Sequence[st
     check_choice(grid, "metric", peak_metric, parameter="peak_metric")
     peaks = peak_layers(grid, metric=peak_metric, window=target_window, region=region)
     metrics = list(metrics)
-    per_sentence = at_layers(grid["sentence_excess"].sel(window=target_window, region=region, metric=metrics),
+    source = grid if sentence_grid is None else sentence_grid
+    per_sentence = at_layers(source["sentence_excess"].sel(window=target_window, region=region, metric=metrics),
                              peaks).mean("subject")
     included = labels["label"].isin(["negative", "non-negative"])
     negative = labels.loc[included, "label"] == "negative"

@@ -49,17 +49,31 @@ def window_contrast(grid: xr.Dataset, *, metric: str, layers: xr.DataArray, targ
         ``excess`` (model, window, subject), ``mean`` (model, window), ``low``/``high`` (bootstrap
         CI over subjects), ``difference`` (model, other_window) target minus other window and its
         sign-flip ``p_value`` (one-sided, target > other; :func:`hearlike.stats.sign_flip_test`) with
-        Holm correction over windows ``p_holm`` (:func:`hearlike.stats.holm`).
+        Holm correction over windows ``p_holm`` (:func:`hearlike.stats.holm`). When the grid keeps
+        per-sentence scores, ``p_value`` is the larger of the test over subjects (``p_subject``) and
+        the same test over sentences (``p_item``, the subject-mean per-sentence difference): as for
+        the group tests, a model's RDM is the same for every subject, so with sentences fixed a chance
+        match between a random model and EEG structure all subjects share repeats in every subject
+        (``bench/calibration.py``: random-state models then "show" the N400 rise on the planted demo).
     """
     cell = at_layers(grid["excess"].sel(metric=metric, region=region), layers)
     ci = stats.bootstrap_ci(cell, dim="subject", seed=seed)
     others = [w for w in cell["window"].values if w != target]
     diff = (cell.sel(window=target) - cell.sel(window=others)).rename(window="other_window")
-    p = stats.sign_flip_test(diff, dim="subject", seed=seed)
+    p_subject = stats.sign_flip_test(diff, dim="subject", seed=seed)
+    p, extra = p_subject, {}
+    if "sentence_excess" in grid:
+        # sentences are random too: the same difference per sentence (subject mean), sign-flipped over
+        # sentences; a sentence missing from a window (NaN) contributes 0, which every flip leaves alone
+        per_item = at_layers(grid["sentence_excess"].sel(metric=metric, region=region), layers).mean("subject")
+        item_diff = (per_item.sel(window=target) - per_item.sel(window=others)).rename(window="other_window")
+        p_item = stats.sign_flip_test(item_diff.fillna(0.0), dim="sentence", seed=seed)
+        p = np.fmax(p_subject, p_item.drop_vars(["n_words"], errors="ignore"))
+        extra = {"p_subject": p_subject, "p_item": p_item}
     holm = xr.apply_ufunc(stats.holm, p, input_core_dims=[["other_window"]], output_core_dims=[["other_window"]],
                           vectorize=True)
     return xr.Dataset({"excess": cell, "mean": ci["estimate"], "low": ci["low"], "high": ci["high"],
-                       "difference": diff.mean("subject"), "p_value": p, "p_holm": holm})
+                       "difference": diff.mean("subject"), "p_value": p, "p_holm": holm, **extra})
 
 
 def peak_table(grid: xr.Dataset, profile: xr.Dataset, peaks: xr.DataArray, *, metric: str, window: str,
