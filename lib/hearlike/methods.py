@@ -363,11 +363,13 @@ def describe_calibration(result: dict) -> str:
     oracle = result["oracle_aligned"]
     recovered = all(v for k, v in oracle.items() if k.startswith("demo|") and not k.endswith("|subject"))
     n_twins = result["n_twins"]
+    twin_models = result.get("twin_models", result["n_models"])
+    command = (f"python bench/calibration.py{' --quick' if result.get('quick') else ''} --models {result['n_models']} "
+               f"--twin-models {twin_models} --twins {n_twins} --permutations {result['n_permutations']}")
     text = (f"{number_word(result['n_models']).capitalize()} random-state models ({result['n_layers']} layers of "
             f"Gaussian vectors per word, Spearman RSA, the `shift` null with {result['n_permutations']} "
-            f"permutations) were scored against the planted demo and {number_word(n_twins)} null "
-            f"twin{'s' if n_twins != 1 else ''} with different seeds (`bench/calibration.py`"
-            f"{' --quick' if result.get('quick') else ''}). ")
+            f"permutations) were scored against the planted demo, and {number_word(twin_models)} more against each "
+            f"of {number_word(n_twins)} null twin{'s' if n_twins != 1 else ''} with different seeds (`{command}`). ")
     if len(sub_align):
         r = sub_align.iloc[0]
         text += (f"With subjects alone random, {r['false positives']} of {r['out of']} random models \"align\" with "
