@@ -57,7 +57,8 @@ def test_calibration_table_pools_null_twins_and_states_the_upper_bound():
     assert (twins["false positives"], twins["out of"]) == (1, 20)
     text = methods.describe_calibration(result)
     assert "With subjects alone random, 10 of 10 random models \"align\" with the planted demo." in text
-    assert "is 5.0% (a model aligns (some FWE cell), null twins; one-sided 95 % upper bound 21.6%)" in text
+    assert "is 5.0% (a model aligns (some FWE cell), null twins; one-sided 95 % upper bound 21.6%; against a true " \
+           "rate of 5 % this count has one-sided binomial *p* = 0.64)" in text
     assert "and the oracle's planted alignment is recovered." in text
     assert "Per cell, uncorrected *p* < .05 occurs in 5.4% of random-model cells on the planted demo (nominal 5 %)." in text
     assert text.endswith("the oracle \"aligns\" in 1 of 2 under the by-subject test alone and in 0 under the book's test.")
