@@ -251,6 +251,8 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
     from .grid.nulls import needs_surrogates
     from .grid.store import compute_grid_store, finished_store, grid_client
 
+    if params.protocol == "paper":  # the reference study's protocol (hearlike.protocol.paper)
+        return _paper_grid(params, recompute=recompute)
     keep = "sentence" in params.keep if keep_sentences is None else bool(keep_sentences)
     config = dict(grid_config(params), keep_sentences=keep)
     digest = config_hash(config)
@@ -282,6 +284,20 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
                 cluster.close()
 
 
+def _paper_grid(params: Params, *, recompute: bool = False) -> xr.Dataset:
+    """The metric grid under ``protocol: paper`` (:func:`hearlike.protocol.paper.cached_paper_grid`)."""
+    from .eeg import load_recordings
+    from .protocol.paper import cached_paper_grid
+
+    def recordings():
+        return load_recordings(params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
+                               cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params))
+
+    return cached_paper_grid(params, states_of=functools.partial(layer_states, params), recordings_of=recordings,
+                             stimuli=stimuli_of(params), data_fingerprint=data_fingerprint(params),
+                             recompute=recompute)
+
+
 def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearman_rsa",
                 n_neighbours: int = 4, n_permutations: int | None = None) -> xr.Dataset:
     """Channel searchlight: alignment of one model layer with each channel's neighbourhood.
@@ -300,6 +316,10 @@ def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearm
     from .grid import compute_grid, save_grid
     from .grid.nulls import needs_surrogates
 
+    if params.protocol == "paper":  # its regions are electrodes already: the grid is the searchlight
+        from .protocol.paper import electrode_map
+
+        return electrode_map(metric_grid(params), model=model, layer=layer, metric=metric)
     n_permutations = int(params.n_permutations if n_permutations is None else n_permutations)
     config = dict(grid_config(params), searchlight=[model, layer, metric, n_neighbours, n_permutations])
     digest = config_hash(config)
