@@ -166,6 +166,9 @@ def describe_null(params: Params) -> str:
 
     E.g. ``"the `shift` null: each sentence's model words compared with surrogate EEG epochs cut …"``.
     """
+    if params.protocol == "paper":  # hearlike.protocol.paper
+        return (f"the reference study's frame shuffle (`protocol: paper`): the model's 20 ms frames permuted within "
+                f"each window, {params.n_permutations} times, the same permutations for every electrode; p uncorrected")
     return f"the `{params.null_kind}` null: {_NULL_PHRASES[params.null_kind]}"
 
 
@@ -176,6 +179,10 @@ def null_rationale(params: Params) -> str:
            "the gap between their onsets -- a gap specific to each sentence, and one a model's states can also "
            "reflect (durations, positions, context). On the null twin, whose EEG is noise only, a null that "
            "re-pairs sentences (`swap`) let the oracle's meaning layer \"align\" with that noise. ")
+    if params.protocol == "paper":
+        return why + ("**This run follows the reference study (`protocol: paper`): its frame shuffle does not keep "
+                      "that timing**, and adjacent frames are alike in both the EEG and the model, so part of any "
+                      "excess here may come from timing alone (see the chapter comparing the two protocols).")
     if params.null_kind == "shift":
         return why + ("This study's null (`shift`, see the methods) cuts surrogate epochs at the sentence's own "
                       "onset gaps elsewhere in the recording, so timing alone cannot produce an excess; the "
@@ -200,7 +207,7 @@ def window_label(params: Params, name: str) -> str:
         raise ValueError(f"window {name!r} is not among the `windows` of {params.source} ({', '.join(spans)}); "
                          "pick one of them (notebook parameter `window`/`target_window`)")
     start, stop = spans[name]
-    return f"{start:g}–{stop:g} ms"
+    return f"{start:g}–{stop:g} ms" + (" after sentence onset" if params.protocol == "paper" else "")
 
 
 def describe_metric_families(params: Params) -> str:

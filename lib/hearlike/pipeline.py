@@ -284,16 +284,20 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
                 cluster.close()
 
 
+def recordings_of(params: Params) -> dict[str, xr.Dataset]:
+    """The subjects' preprocessed continuous recordings (:func:`hearlike.eeg.load_recordings`), cached with the epochs."""
+    from .eeg import load_recordings
+
+    return load_recordings(params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
+                           cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params))
+
+
 def _paper_grid(params: Params, *, recompute: bool = False) -> xr.Dataset:
     """The metric grid under ``protocol: paper`` (:func:`hearlike.protocol.paper.cached_paper_grid`)."""
-    from .eeg import load_recordings
     from .protocol.paper import cached_paper_grid
 
-    def recordings():
-        return load_recordings(params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
-                               cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params))
-
-    return cached_paper_grid(params, states_of=functools.partial(layer_states, params), recordings_of=recordings,
+    return cached_paper_grid(params, states_of=functools.partial(layer_states, params),
+                             recordings_of=functools.partial(recordings_of, params),
                              stimuli=stimuli_of(params), data_fingerprint=data_fingerprint(params),
                              recompute=recompute)
 

@@ -32,7 +32,7 @@ from ..cache import config_hash
 from ..geometry import _average_ranks, _symmetric_from_upper
 from ..metrics import METRICS, _snap, _zscore_unit, permute_rep
 from ..stats import exceedance_p
-from .frames import FRAME_S, eeg_to_frames, frame_word_index, pca_word_frames, window_frames
+from .frames import FRAME_S, eeg_to_frames, frame_word_index, pca_frames, pca_word_frames, window_frames
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +266,7 @@ def _with_mean(a: np.ndarray) -> np.ndarray:
 def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.Dataset], stimuli: pd.DataFrame, *,
                windows: Sequence[tuple[str, float, float]], metrics: Sequence[str], n_permutations: int = 500,
                seed: int = 0, min_frames: int = 4, keep_sentences: bool = True,
+               frame_states: Mapping[str, tuple[Sequence[str], Callable[[str, int], np.ndarray]]] | None = None,
                attrs: Mapping[str, str] | None = None) -> xr.Dataset:
     """The metric grid under the study's protocol.
 
@@ -290,6 +291,9 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
         A window with fewer frames is skipped for every sentence (RSA needs 4 items to rank).
     keep_sentences : bool
         Also return ``sentence_score``, ``sentence_null_mean``, ``sentence_excess``.
+    frame_states : dict of str to (layer labels, callable), optional
+        Models given per frame: ``fn(sentence_id, n_frames)`` returns ``(n_layers, n_frames,
+        n_features)`` (e.g. random-state controls with independent frames); scored after ``states``.
 
     Returns
     -------
@@ -300,14 +304,22 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
         ``null = "frame shuffle"``, ``n_sentences_used``, ``n_sentences_excluded``,
         ``n_scores_undefined`` (sentence × cell scores left out), ``n_permutations``, ``config_hash``.
     """
-    models = list(states)
+    frame_states = dict(frame_states or {})
+    descriptors = dict(states) | {
+        m: xr.DataArray(np.zeros(len(labels)), dims="layer",
+                        coords={"layer": list(labels), "relative_depth": ("layer", np.linspace(0, 1, len(labels))),
+                                "component": ("layer", [str(lab).rpartition(".")[0] or "frame" for lab in labels])})
+        for m, (labels, _) in frame_states.items()}
+    models = list(descriptors)
     sentences = sentence_frames(stimuli)
     eeg = sentence_eeg(recordings, sentences)
     subjects = list(recordings)
     channels = [str(c) for c in recordings[subjects[0]]["channel"].values]
     regions = channels + [MEAN_REGION]
-    layers, rel, comp = _layer_coords(states)
-    pca = {m: _model_pca(states[m], sentences) for m in models}
+    layers, rel, comp = _layer_coords(descriptors)
+    pca = {m: _model_pca(states[m], sentences) for m in states}
+    for m, (_, make) in frame_states.items():
+        pca[m] = {sid: pca_frames(make(sid, info["n"])) for sid, info in sentences.items()}
     sids = [sid for sid in sentences if all(pca[m][sid] is not None for m in models)]
     excluded = [sid for sid in sentences if sid not in sids]
     n_perm = int(n_permutations)
@@ -335,7 +347,7 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
         for q, metric in enumerate(metrics):
             eeg_rep = electrode_rep(eeg_w, metric).float() if METRICS[metric].post is None else None
             for m, model in enumerate(models):
-                li = [layers.index(str(v)) for v in states[model]["layer"].values]
+                li = [layers.index(str(v)) for v in descriptors[model]["layer"].values]
                 part = _window_part(xs[model], eeg_w, metric, perms, eeg_rep)
                 n_undefined += int(len(inside) * len(li) * len(subjects) * len(channels) - part["count"].sum())
                 for j, layer in enumerate(li):
