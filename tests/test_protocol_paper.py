@@ -261,3 +261,33 @@ def test_uncorrelated_channel_is_bad():
     raw = mne.io.RawArray(data * 1e-6, mne.create_info([f"E{i}" for i in range(5)], 100.0, "eeg"), verbose="error")
     bad = uncorrelated_channels(raw, picks=raw.ch_names, min_r=0.4)
     assert list(bad) == ["E4"] and "uncorrelated" in bad["E4"]
+
+
+def test_choices_table_is_generated_from_both_presets():
+    from hearlike.protocol.choices import choices_table
+
+    hearlike, paper = load_params(ROOT / "params.yml"), load_params(ROOT / "params-paper.yml")
+    table = choices_table(hearlike, paper)
+    for row in ("models", "items", "windows", "metrics", "null", "multiple comparisons", "TNC", "preprocessing"):
+        assert row in table.index
+    paper_col = [c for c in table.columns if c.startswith("paper")][0]
+    assert "frame shuffle" in table.loc["null", paper_col] and f"({paper.n_permutations} permutations" in \
+        table.loc["null", paper_col]
+    assert table.loc["multiple comparisons", paper_col].startswith("none")
+    assert "sentence onset" in table.loc["windows", paper_col] and "N400 300–500" in table.loc["windows", paper_col]
+    assert "50 Hz notch" in table.loc["preprocessing", paper_col]
+    assert table.loc["items", "differs"] == "yes" and table.loc["models", "differs"] == "same"
+    changed = load_params(ROOT / "params.yml", {"n_permutations": 7})
+    assert "(7 permutations)" in choices_table(changed, paper).iloc[:, 0]["null"]  # read from the parameters
+
+
+def test_random_frame_states_are_independent_per_frame_and_reproducible():
+    from hearlike.protocol.calibration import random_frame_states
+
+    models = random_frame_states(n_models=2, n_layers=3, n_features=8)
+    labels, make = models["random-frame-00"]
+    assert labels == ["frame.0", "frame.1", "frame.2"]
+    a = make("demo-001", 50)
+    assert a.shape == (3, 50, 8) and np.array_equal(a, make("demo-001", 50))
+    assert not np.array_equal(a, make("demo-002", 50)) and not np.array_equal(a, models["random-frame-01"][1]("demo-001", 50))
+    assert abs(np.corrcoef(a[0, :-1].ravel(), a[0, 1:].ravel())[0, 1]) < 0.1  # neighbouring frames unrelated
