@@ -291,3 +291,15 @@ def test_random_frame_states_are_independent_per_frame_and_reproducible():
     assert a.shape == (3, 50, 8) and np.array_equal(a, make("demo-001", 50))
     assert not np.array_equal(a, make("demo-002", 50)) and not np.array_equal(a, models["random-frame-01"][1]("demo-001", 50))
     assert abs(np.corrcoef(a[0, :-1].ravel(), a[0, 1:].ravel())[0, 1]) < 0.1  # neighbouring frames unrelated
+
+
+def test_methods_text_names_the_paper_protocol():
+    from hearlike import methods
+
+    paper = load_params(ROOT / "params-paper.yml")
+    assert "frame shuffle" in methods.describe_null(paper) and "uncorrected" in methods.describe_null(paper)
+    assert methods.window_label(paper, "N400") == "300–500 ms after sentence onset"
+    assert "does not keep that timing" in methods.null_rationale(paper)
+    assert "`protocol: paper`" in methods.describe_statistics(paper)
+    hearlike = load_params(ROOT / "params.yml")
+    assert methods.window_label(hearlike, "250-500") == "250–500 ms" and "frame" not in methods.describe_null(hearlike)

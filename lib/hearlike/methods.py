@@ -224,6 +224,13 @@ def describe_metric_families(params: Params) -> str:
 
 def describe_statistics(params: Params) -> str:
     """Markdown: the permutation null, corrections, CIs and seeds used."""
+    if params.protocol == "paper":  # the reference study's protocol: hearlike.protocol.paper
+        return (f"**The reference study's protocol (`protocol: paper`).** Items are 20 ms model frames within a "
+                f"sentence (PCA-20 states, z-scored; the EEG interpolated to the frame count and z-scored per channel); "
+                f"windows count from sentence onset; each electrode is scored alone (`electrodes`: their mean). "
+                f"**Null:** {describe_null(params)} (seed {params.seed}); every score is also reported as its excess "
+                f"over the null mean. The findings' group tests and corrections below run on this grid unchanged; the "
+                f"study itself reports uncorrected per-electrode p-values. See the chapter comparing the two protocols.")
     n_perm = params.n_permutations
     null = params.null_kind
     flips = _sign_flips()

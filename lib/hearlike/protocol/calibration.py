@@ -180,21 +180,24 @@ def protocol_calibration(hearlike: Params, paper: Params, *, n_models: int = 8, 
 def calibration_statement(result: dict) -> str:
     """Markdown: what the calibration says about each protocol's claims, from its numbers."""
     table = result["table"]
-    models = table[table["claim"] == "model aligns"]
     parts = []
     for protocol in ("hearlike", "paper"):
-        rows = models[models["protocol"] == protocol]
+        rows = table[table["protocol"] == protocol]
         if rows.empty:
             continue
-        k, n = int(rows["positives"].sum()), int(rows["out of"].sum())
-        worst = rows.loc[rows["rate"].idxmax()]
-        parts.append(
-            f"Under the **{protocol}** protocol, {k} of {n} random-state models (all controls, both datasets) "
-            f"were claimed to align; the highest rate was {worst['rate']:.0%} ({worst['control']}, "
-            f"{worst['data']}; 95 % upper bound {worst['upper 95 %']:.0%}).")
+        models = rows[rows["claim"] == "model aligns"]
+        k, n = int(models["positives"].sum()), int(models["out of"].sum())
+        worst = models.loc[models["rate"].idxmax()]
+        text = (f"Under the **{protocol}** protocol, {k} of {n} random-state models (all controls, both datasets) "
+                f"were claimed to align; the highest rate was {worst['rate']:.0%} ({worst['control']}, "
+                f"{worst['data']}; 95 % upper bound {worst['upper 95 %']:.0%}).")
+        cells = rows[rows["claim"] == "cell p < .05"]
+        rates = "; ".join(f"{r['control']}, {r['data']}: {r['rate']:.1%} of {int(r['out of'])}"
+                          for _, r in cells.iterrows())
+        parts.append(text + f" Single cells at p < .05 (nominal 5 %): {rates}.")
     oracle = result["oracle"].set_index(["protocol", "data"])["oracle aligns"]
-    found = [f"{p}: {'found' if oracle.get((p, 'planted demo'), False) else 'missed'} on the planted demo, "
-             f"{'claimed' if oracle.get((p, 'null twin'), False) else 'not claimed'} on the null twin"
+    found = [f"`{p}` {'finds' if oracle.get((p, 'planted demo'), False) else 'misses'} it on the planted demo and "
+             f"{'also claims it' if oracle.get((p, 'null twin'), False) else 'does not claim it'} on the null twin"
              for p in ("hearlike", "paper")]
-    parts.append("The oracle (planted states) — " + "; ".join(found) + ".")
+    parts.append("The planted effect (the oracle): " + "; ".join(found) + ".")
     return " ".join(parts)
