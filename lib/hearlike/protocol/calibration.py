@@ -34,8 +34,9 @@ from ..config import Params
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["random_word_states", "random_frame_states", "null_twin", "protocol_calibration", "calibration_statement",
-           "ALPHA"]
+__all__ = ["random_word_states", "random_frame_states", "null_twin", "calibration_data", "protocol_calibration",
+           "calibration_statement",
+           "paired_presets", "ALPHA"]
 
 ALPHA = 0.05
 
@@ -69,6 +70,28 @@ def null_twin(params: Params) -> Params:
     """The same parameters on the demo's null twin (``data/demo-null`` beside ``data/demo``; its own cache)."""
     return params.replace(dataset="demo-null", data_root=str(params.data_root.parent / "demo-null"),
                           cache_dir=str(params.cache_dir.parent / "demo-null"))
+
+
+def calibration_data(hearlike: Params, paper: Params) -> list[tuple[str, Params, Params]]:
+    """``[(label, hearlike params, paper params)]``: the demo the presets point at, then its null twin when present.
+
+    Raises
+    ------
+    ValueError
+        When the presets are not on the demo (the calibration needs the demo's planted oracle).
+    """
+    if hearlike.dataset not in ("demo", "demo-null") or paper.dataset != hearlike.dataset:
+        raise ValueError(f"the protocol calibration runs on the demo (its oracle states are planted); "
+                         f"{hearlike.source} is on {hearlike.dataset!r}, {paper.source} on {paper.dataset!r}")
+    label = {"demo": "planted demo", "demo-null": "null twin"}[hearlike.dataset]
+    out = [(label, hearlike, paper)]
+    twin = hearlike.data_root.parent / "demo-null" / "ground_truth.json"
+    if hearlike.dataset == "demo" and twin.is_file():
+        out.append(("null twin", null_twin(hearlike), null_twin(paper)))
+    elif hearlike.dataset == "demo":
+        logger.warning("no null twin at %s (write it with `python -m hearlike demo --null`); calibrating on the "
+                       "planted demo only", twin.parent)
+    return out
 
 
 def _hearlike_claims(params: Params, *, n_models: int, n_layers: int, n_permutations: int,
@@ -148,7 +171,7 @@ def protocol_calibration(hearlike: Params, paper: Params, *, n_models: int = 8, 
 
     start = time.perf_counter()
     rows, oracle = [], []
-    for data, h, p in (("planted demo", hearlike, paper), ("null twin", null_twin(hearlike), null_twin(paper))):
+    for data, h, p in calibration_data(hearlike, paper):
         for protocol, run in (("hearlike", lambda: _hearlike_claims(h, n_models=n_models, n_layers=n_layers,
                                                                      n_permutations=n_permutations, regions=regions,
                                                                      seed=seed)),
@@ -175,6 +198,24 @@ def protocol_calibration(hearlike: Params, paper: Params, *, n_models: int = 8, 
     return {"table": table, "oracle": pd.DataFrame(oracle), "seconds": seconds, "n_models": n_models,
             "n_layers": n_layers, "n_permutations": n_permutations, "regions": list(regions),
             "paper_windows": list(paper_windows)}
+
+
+#: what the comparison takes from the parameter file the book was built with, so both presets read the same data
+SHARED_KEYS = ("dataset", "data_root", "cache_dir", "models", "seed")
+
+
+def paired_presets(built_with: Params, *, hearlike_file, paper_file) -> tuple[Params, Params]:
+    """``(hearlike, paper)`` presets on the data and models of ``built_with`` (the book's parameter file).
+
+    ``built_with`` is one of the two (by its ``protocol``); the other is loaded from its file with
+    :data:`SHARED_KEYS` taken from ``built_with``.
+    """
+    from ..config import load_params
+
+    shared = {k: v for k, v in built_with.to_dict().items() if k in SHARED_KEYS}
+    if built_with.protocol == "paper":
+        return load_params(hearlike_file, shared), built_with
+    return built_with, load_params(paper_file, shared)
 
 
 def calibration_statement(result: dict) -> str:
