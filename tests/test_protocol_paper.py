@@ -303,3 +303,17 @@ def test_methods_text_names_the_paper_protocol():
     assert "`protocol: paper`" in methods.describe_statistics(paper)
     hearlike = load_params(ROOT / "params.yml")
     assert methods.window_label(hearlike, "250-500") == "250–500 ms" and "frame" not in methods.describe_null(hearlike)
+
+
+def test_calibration_statement_reads_its_numbers():
+    from hearlike.protocol.calibration import calibration_statement
+
+    row = dict(protocol="paper", data="planted demo", control="random word states")
+    table = pd.DataFrame([row | {"claim": "model aligns", "positives": 3, "out of": 4, "rate": 0.75, "upper 95 %": 0.99},
+                          row | {"claim": "cell p < .05", "positives": 9, "out of": 90, "rate": 0.1, "upper 95 %": 0.17}])
+    oracle = pd.DataFrame([{"protocol": "paper", "data": "planted demo", "oracle aligns": False},
+                           {"protocol": "paper", "data": "null twin", "oracle aligns": True}])
+    text = calibration_statement({"table": table, "oracle": oracle})
+    assert "3 of 4 random-state models" in text and "75%" in text and "10.0% of 90" in text
+    assert "`paper` misses it on the planted demo and claims it on the null twin" in text
+    assert "hearlike" not in text  # no protocol it did not run

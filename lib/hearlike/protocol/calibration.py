@@ -229,7 +229,7 @@ def calibration_statement(result: dict) -> str:
         models = rows[rows["claim"] == "model aligns"]
         k, n = int(models["positives"].sum()), int(models["out of"].sum())
         worst = models.loc[models["rate"].idxmax()]
-        text = (f"Under the **{protocol}** protocol, {k} of {n} random-state models (all controls, both datasets) "
+        text = (f"Under the **{protocol}** protocol, {k} of {n} random-state models (all controls and data) "
                 f"were claimed to align; the highest rate was {worst['rate']:.0%} ({worst['control']}, "
                 f"{worst['data']}; 95 % upper bound {worst['upper 95 %']:.0%}).")
         cells = rows[rows["claim"] == "cell p < .05"]
@@ -237,8 +237,9 @@ def calibration_statement(result: dict) -> str:
                           for _, r in cells.iterrows())
         parts.append(text + f" Single cells at p < .05 (nominal 5 %): {rates}.")
     oracle = result["oracle"].set_index(["protocol", "data"])["oracle aligns"]
-    found = [f"`{p}` {'finds' if oracle.get((p, 'planted demo'), False) else 'misses'} it on the planted demo and "
-             f"{'also claims it' if oracle.get((p, 'null twin'), False) else 'does not claim it'} on the null twin"
-             for p in ("hearlike", "paper")]
-    parts.append("The planted effect (the oracle): " + "; ".join(found) + ".")
+    verbs = {"planted demo": ("finds it", "misses it"), "null twin": ("claims it", "does not claim it")}
+    found = [f"`{p}` " + " and ".join(f"{verbs[d][0] if oracle[(p, d)] else verbs[d][1]} on the {d}"
+                                       for d in ("planted demo", "null twin") if (p, d) in oracle.index)
+             for p in ("hearlike", "paper") if p in oracle.index.get_level_values("protocol")]
+    parts.append("The planted effect (the oracle, where a null twin has nothing to find): " + "; ".join(found) + ".")
     return " ".join(parts)
