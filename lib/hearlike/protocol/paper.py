@@ -327,8 +327,9 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
     total = np.zeros(shape)
     count = np.zeros(shape)
     null_total = np.zeros((n_perm, *shape))
-    sentence = np.full((*shape, len(sids)), np.nan) if keep_sentences else None
-    sentence_null = np.full((*shape, len(sids)), np.nan) if keep_sentences else None
+    # per-sentence arrays are float32 (as hearlike's grid keeps them): 64 electrodes make them large
+    sentence = np.full((*shape, len(sids)), np.nan, dtype=np.float32) if keep_sentences else None
+    sentence_null = np.full((*shape, len(sids)), np.nan, dtype=np.float32) if keep_sentences else None
     n_undefined = 0
     for w, (name, start, stop) in enumerate(windows):
         frames = window_frames(start, stop)
