@@ -324,9 +324,8 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
     excluded = [sid for sid in sentences if sid not in sids]
     n_perm = int(n_permutations)
     shape = (len(models), len(layers), len(subjects), len(windows), len(regions), len(metrics))
-    total = np.zeros(shape)
-    count = np.zeros(shape)
-    null_total = np.zeros((n_perm, *shape))
+    score, null_mean, null_sd, p_value = (np.full(shape, np.nan) for _ in range(4))
+    group_null = np.full((n_perm, *shape[:2], *shape[3:]), np.nan)  # subject-mean null samples
     # per-sentence arrays are float32 (as hearlike's grid keeps them): 64 electrodes make them large
     sentence = np.full((*shape, len(sids)), np.nan, dtype=np.float32) if keep_sentences else None
     sentence_null = np.full((*shape, len(sids)), np.nan, dtype=np.float32) if keep_sentences else None
@@ -345,6 +344,9 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
             rng = np.random.default_rng([seed, w])
             perms = torch.as_tensor(np.argsort(rng.random((n_perm, len(inside), n)), axis=-1))
         xs = {model: torch.as_tensor(np.stack([pca[model][sids[k]][:, frames] for k in inside])) for model in models}
+        # this window's sentence sums (model, layer, subject, region, metric); the null's with a leading permutation
+        part_shape = (len(models), len(layers), len(subjects), len(regions), len(metrics))
+        total, count, null_total = np.zeros(part_shape), np.zeros(part_shape), np.zeros((n_perm, *part_shape))
         for q, metric in enumerate(metrics):
             eeg_rep = electrode_rep(eeg_w, metric).float() if METRICS[metric].post is None else None
             for m, model in enumerate(models):
@@ -352,7 +354,7 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
                 part = _window_part(xs[model], eeg_w, metric, perms, eeg_rep)
                 n_undefined += int(len(inside) * len(li) * len(subjects) * len(channels) - part["count"].sum())
                 for j, layer in enumerate(li):
-                    cell = (m, layer, slice(None), w, slice(None, len(channels)), q)
+                    cell = (m, layer, slice(None), slice(None, len(channels)), q)
                     total[cell] += part["total"][j]
                     count[cell] += part["count"][j]
                     if part["null_total"] is not None:
@@ -362,22 +364,19 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
                         sentence[rows][..., inside] = _with_mean(part["sentence"][:, j]).transpose(1, 2, 0)
                         if part["sentence_null"] is not None:
                             sentence_null[rows][..., inside] = _with_mean(part["sentence_null"][:, j]).transpose(1, 2, 0)
-    # the region `electrodes`: the mean over electrodes of their sentence means (and of their null samples)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        per_electrode = np.where(count[..., :-1, :] > 0, total[..., :-1, :] / count[..., :-1, :], np.nan)
-        total[..., -1, :] = np.nanmean(per_electrode, axis=-2)
-        count[..., -1, :] = np.isfinite(total[..., -1, :])
-        total[..., -1, :] = np.nan_to_num(total[..., -1, :])
-        if n_perm:
-            null_electrode = np.where(count[..., :-1, :] > 0, null_total[..., :-1, :] / count[..., :-1, :], np.nan)
-            null_total[..., -1, :] = np.nan_to_num(np.nanmean(null_electrode, axis=-2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(count > 0, total / count, np.nan)
-        null = np.where(count > 0, null_total / count, np.nan)
-    null_mean = null.mean(0) if n_perm else np.full(shape, np.nan)
-    null_sd = null.std(0, ddof=1) if n_perm > 1 else np.full(shape, np.nan)
-    p_value = exceedance_p(score, null, axis=0) if n_perm else np.full(shape, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # cells without any defined sentence: NaN
+            # the region `electrodes`: the mean over electrodes of their sentence means (and of their null samples)
+            mean = np.where(count > 0, total / count, np.nan)
+            mean[..., -1, :] = np.nanmean(mean[..., :-1, :], axis=-2)
+            score[:, :, :, w] = mean
+            if n_perm:
+                null = np.where(count > 0, null_total / count, np.nan)
+                null[..., -1, :] = np.nanmean(null[..., :-1, :], axis=-2)
+                null_mean[:, :, :, w] = null.mean(0)
+                null_sd[:, :, :, w] = null.std(0, ddof=1) if n_perm > 1 else np.nan
+                p_value[:, :, :, w] = exceedance_p(mean, null, axis=0)
+                group_null[:, :, :, w] = np.nanmean(null, axis=3)  # over subjects
     dims = ("model", "layer", "subject", "window", "region", "metric")
     data = {"score": (dims, score), "null_mean": (dims, null_mean), "null_sd": (dims, null_sd),
             "excess": (dims, score - null_mean), "p_value": (dims, p_value)}
@@ -399,7 +398,8 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
         coords["n_frames"] = ("sentence", [sentences[s]["n"] for s in sids])
     ds = xr.Dataset(data, coords=coords)
     if n_perm:
-        ds["group_null"] = xr.DataArray(np.moveaxis(null, 0, -1), dims=dims + ("permutation",)).mean("subject")
+        group_dims = ("model", "layer", "window", "region", "metric", "permutation")
+        ds["group_null"] = xr.DataArray(np.moveaxis(group_null, 0, -1), dims=group_dims)
     config = {"protocol": "paper", "windows": [list(w) for w in windows], "metrics": list(metrics),
               "n_permutations": n_perm, "seed": int(seed), "min_frames": int(min_frames), "models": models,
               "subjects": subjects}
