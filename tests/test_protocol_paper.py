@@ -301,6 +301,7 @@ def test_methods_text_names_the_paper_protocol():
     assert methods.window_label(paper, "N400") == "300–500 ms after sentence onset"
     assert "does not keep that timing" in methods.null_rationale(paper)
     assert "`protocol: paper`" in methods.describe_statistics(paper)
+    assert "after sentence onset: P200 (150–250 ms)" in methods.describe_eeg(paper)
     hearlike = load_params(ROOT / "params.yml")
     assert methods.window_label(hearlike, "250-500") == "250–500 ms" and "frame" not in methods.describe_null(hearlike)
 

@@ -85,6 +85,11 @@ def describe_eeg(params: Params) -> str:
 
     windows = ", ".join(f"{name} ({start:g}–{stop:g} ms)" for name, start, stop in windows_of(params))
     regions = ", ".join(params.region_names)
+    if params.protocol == "paper":  # hearlike.protocol.paper: sentence-locked, per electrode, frame items
+        return (describe_preprocessing(dict(params.eeg))
+                + f"\n\nUnder `protocol: paper` (the reference study's protocol) no word epochs enter the grid: each "
+                f"sentence's EEG from its onset is interpolated to its 20 ms frames and z-scored per channel. Time "
+                f"windows after sentence onset: {windows}. Every electrode is scored alone (`electrodes`: their mean).")
     return (
         describe_preprocessing(dict(params.eeg))
         + f"\n\nTime windows after word onset: {windows}. Scalp regions (from the montage's channel "
