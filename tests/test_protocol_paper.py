@@ -14,8 +14,8 @@ from scipy.spatial.distance import pdist
 from scipy.stats import pearsonr, spearmanr
 
 from hearlike.config import load_params
-from hearlike.protocol.frames import (eeg_to_frames, frame_word_index, pca_frames, pca_word_frames, window_frames,
-                                      word_frames)
+from hearlike.protocol.frames import (eeg_to_frames, frame_word_index, model_frames, pca_frames, pca_word_frames,
+                                      window_frames, word_frames)
 from hearlike.protocol.paper import (MEAN_REGION, electrode_rep, paper_grid, sliding_windows, window_scores,
                                      window_sums)
 
@@ -318,3 +318,27 @@ def test_calibration_statement_reads_its_numbers():
     assert "3 of 4 random-state models" in text and "75%" in text and "10.0% of 90" in text
     assert "`paper` misses it on the planted demo and claims it on the null twin" in text
     assert "hearlike" not in text  # no protocol it did not run
+
+
+def test_model_frames_of_a_tiny_real_architecture(tmp_path):
+    from hearlike.models import load_adapter, save_tiny
+
+    path = save_tiny("qwen2_audio", tmp_path / "qwen2_audio", seed=0)
+    adapter = load_adapter("qwen2-audio-7b-instruct", model_path=path)
+    audio = (0.1 * np.sin(2 * np.pi * 220 * np.arange(int(1.5 * adapter.sampling_rate_hz)) /
+                          adapter.sampling_rate_hz)).astype(np.float32)
+    item = adapter.run_audio([audio])[0]
+    n = 50  # 1 s of 20 ms frames from 0.2 s
+    study = model_frames(item, n, onset_s=0.2)
+    timed = model_frames(item, n, onset_s=0.2, timing="times")
+    decoder = item.decoder.double().numpy()
+    assert study.shape == timed.shape == (decoder.shape[0], n, decoder.shape[2])
+    first = int(np.searchsorted(item.decoder_times, 0.2 - 1e-9))
+    np.testing.assert_allclose(study[:, 0], decoder[:, first])  # the study: item i is frame i
+    centre = 0.2 + 0.5 * 0.02
+    nearest = int(np.argmin(np.abs(item.decoder_times - centre)))
+    np.testing.assert_allclose(timed[:, 0], decoder[:, nearest])  # hearlike: the item nearest the frame centre
+    z = pca_frames(study)
+    assert z.shape == (decoder.shape[0], n, 20) and np.isfinite(z).all()
+    with pytest.raises(ValueError, match="timing must be"):
+        model_frames(item, n, timing="words")

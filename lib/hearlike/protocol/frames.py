@@ -12,7 +12,10 @@ per word too). :func:`word_frames` therefore derives frame states from word stat
 the vector of the word whose ``[onset, offset)`` holds the frame's centre (a frame in a pause takes the
 preceding word; frames before the first word take the first). This is an approximation of the study's
 per-frame hidden states: within a word all frames are identical, so a window inside one word has no
-defined RDM (such sentence × window cells are left out and counted).
+defined RDM (such sentence × window cells are left out and counted). For a real model,
+:func:`model_frames` puts one sentence's states (``Adapter.run_audio``) on the 20 ms grid, either by the
+study's assumption (item ``i`` is frame ``i``) or by hearlike's frame times; the paper grid does not call
+it yet (it reads the cached word states).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["FRAME_S", "N_COMPONENTS", "n_frames", "frame_word_index", "word_frames", "pca_frames", "pca_word_frames",
-           "eeg_to_frames", "window_frames"]
+           "model_frames", "eeg_to_frames", "window_frames"]
 
 #: the study's frame length: 20 ms for every model
 FRAME_S = 0.02
@@ -189,3 +192,46 @@ def window_frames(start_ms: float, stop_ms: float, *, frame_s: float = FRAME_S) 
     """The frames of a window counted from sentence onset: ``int(start / frame)`` to ``int(stop / frame)``."""
     step = frame_s * 1000.0
     return slice(int(start_ms / step + 1e-9), int(stop_ms / step + 1e-9))
+
+
+def model_frames(states, n: int, *, part: str = "decoder", onset_s: float = 0.0, timing: str = "study",
+                 frame_s: float = FRAME_S) -> np.ndarray:
+    """A real model's states of one sentence on the study's 20 ms frame grid (``n`` frames from sentence onset).
+
+    Parameters
+    ----------
+    states : hearlike.models.adapters.ItemStates
+        One sentence's layer states (``Adapter.run_audio``): ``encoder``/``decoder`` (layers, items,
+        features) with item times ``encoder_times``/``decoder_times`` (s from the audio's start).
+    n : int
+        Frames of the sentence (:func:`n_frames`).
+    part : {"decoder", "encoder"}
+        The study reads the language decoder's hidden states (no prompt).
+    onset_s : float
+        Sentence onset in the audio (s), where frame 0 starts.
+    timing : {"study", "times"}
+        ``"study"``: the study's assumption that every model emits one state per 20 ms: item ``i`` is
+        frame ``i`` (items from the first one at or after ``onset_s``; missing frames repeat the last
+        item). ``"times"``: each frame takes the item whose time is nearest its centre (``hearlike``'s
+        frame times, :mod:`hearlike.models.frames`).
+
+    Returns
+    -------
+    ndarray, shape (n_layers, n, n_features), float64
+    """
+    values = getattr(states, part)
+    times = np.asarray(getattr(states, f"{part}_times"), dtype=float)
+    if values is None or len(times) == 0:
+        raise ValueError(f"model_frames: these states have no {part} items; use part='encoder' or 'decoder'")
+    values = values.detach().double().cpu().numpy() if hasattr(values, "detach") else np.asarray(values, float)
+    if timing == "study":
+        first = int(np.searchsorted(times, onset_s - 1e-9))
+        index = np.minimum(first + np.arange(n), len(times) - 1)
+    elif timing == "times":
+        centres = onset_s + (np.arange(n) + 0.5) * frame_s
+        right = np.clip(np.searchsorted(times, centres), 1, len(times) - 1)
+        index = np.where(np.abs(times[right - 1] - centres) <= np.abs(times[right] - centres), right - 1, right)
+        index = np.clip(index, 0, len(times) - 1)
+    else:
+        raise ValueError(f"model_frames: timing must be 'study' or 'times', got {timing!r}")
+    return values[:, index]
