@@ -46,7 +46,8 @@ def tiny_params_file(tiny_demo, tmp_path_factory):
         "tnc": {"k": 3, "theta": 0.6, "model_layer_depth": 0.6},
         "notebooks": {"01_rank_dependence": {"n_boot": 100},
                       "03_affective_dissociation": {"n_permutations": 200, "n_examples": 1},
-                      "real_speech": {"n_trials": 1}},
+                      "real_speech": {"n_trials": 1},
+                      "comparison": {"n_models": 2, "n_permutations": 5}},
     }
     path = root / "params.yml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))

@@ -85,6 +85,11 @@ def describe_eeg(params: Params) -> str:
 
     windows = ", ".join(f"{name} ({start:g}–{stop:g} ms)" for name, start, stop in windows_of(params))
     regions = ", ".join(params.region_names)
+    if params.protocol == "paper":  # hearlike.protocol.paper: sentence-locked, per electrode, frame items
+        return (describe_preprocessing(dict(params.eeg))
+                + f"\n\nUnder `protocol: paper` (the reference study's protocol) no word epochs enter the grid: each "
+                f"sentence's EEG from its onset is interpolated to its 20 ms frames and z-scored per channel. Time "
+                f"windows after sentence onset: {windows}. Every electrode is scored alone (`electrodes`: their mean).")
     return (
         describe_preprocessing(dict(params.eeg))
         + f"\n\nTime windows after word onset: {windows}. Scalp regions (from the montage's channel "
@@ -209,6 +214,9 @@ def describe_null(params: Params) -> str:
 
     E.g. ``"the `shift` null: each sentence's model words compared with surrogate EEG epochs cut …"``.
     """
+    if params.protocol == "paper":  # hearlike.protocol.paper
+        return (f"the reference study's frame shuffle (`protocol: paper`): the model's 20 ms frames permuted within "
+                f"each window, {params.n_permutations} times, the same permutations for every electrode; p uncorrected")
     return f"the `{params.null_kind}` null: {_NULL_PHRASES[params.null_kind]}"
 
 
@@ -219,6 +227,10 @@ def null_rationale(params: Params) -> str:
            "the gap between their onsets -- a gap specific to each sentence, and one a model's states can also "
            "reflect (durations, positions, context). On the null twin, whose EEG is noise only, a null that "
            "re-pairs sentences (`swap`) let the oracle's meaning layer \"align\" with that noise. ")
+    if params.protocol == "paper":
+        return why + ("**This run follows the reference study (`protocol: paper`): its frame shuffle does not keep "
+                      "that timing**, and adjacent frames are alike in both the EEG and the model, so part of any "
+                      "excess here may come from timing alone (see the chapter comparing the two protocols).")
     if params.null_kind == "shift":
         return why + ("This study's null (`shift`, see the methods) cuts surrogate epochs at the sentence's own "
                       "onset gaps elsewhere in the recording, so timing alone cannot produce an excess; the "
@@ -243,7 +255,7 @@ def window_label(params: Params, name: str) -> str:
         raise ValueError(f"window {name!r} is not among the `windows` of {params.source} ({', '.join(spans)}); "
                          "pick one of them (notebook parameter `window`/`target_window`)")
     start, stop = spans[name]
-    return f"{start:g}–{stop:g} ms"
+    return f"{start:g}–{stop:g} ms" + (" after sentence onset" if params.protocol == "paper" else "")
 
 
 def describe_metric_families(params: Params) -> str:
@@ -260,6 +272,13 @@ def describe_metric_families(params: Params) -> str:
 
 def describe_statistics(params: Params) -> str:
     """Markdown: the permutation null, corrections, CIs and seeds used."""
+    if params.protocol == "paper":  # the reference study's protocol: hearlike.protocol.paper
+        return (f"**The reference study's protocol (`protocol: paper`).** Items are 20 ms model frames within a "
+                f"sentence (PCA-20 states, z-scored; the EEG interpolated to the frame count and z-scored per channel); "
+                f"windows count from sentence onset; each electrode is scored alone (`electrodes`: their mean). "
+                f"**Null:** {describe_null(params)} (seed {params.seed}); every score is also reported as its excess "
+                f"over the null mean. The findings' group tests and corrections below run on this grid unchanged; the "
+                f"study itself reports uncorrected per-electrode p-values. See the chapter comparing the two protocols.")
     n_perm = params.n_permutations
     null = params.null_kind
     flips = _sign_flips()

@@ -251,6 +251,8 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
     from .grid.nulls import needs_surrogates
     from .grid.store import compute_grid_store, finished_store, grid_client
 
+    if params.protocol == "paper":  # the reference study's protocol (hearlike.protocol.paper)
+        return _paper_grid(params, recompute=recompute)
     keep = "sentence" in params.keep if keep_sentences is None else bool(keep_sentences)
     config = dict(grid_config(params), keep_sentences=keep)
     digest = config_hash(config)
@@ -292,11 +294,15 @@ def within_sentence_grid(params: Params, *, window: str, region: str = "all") ->
     that changes the EEG itself moves the excess of every model, random ones included
     (``bench/calibration.py`` measures it). Per-sentence scores are kept.
 
+    Under ``protocol: paper`` the study's grid itself (its frame-shuffle null is within-sentence).
+
     Returns
     -------
     Dataset
         As :func:`metric_grid`, with one window and one region.
     """
+    if params.protocol == "paper":  # its null already shuffles within each sentence (frames)
+        return metric_grid(params)
     spans = {name: [start, stop] for name, start, stop in windows_of(params) if name == window}
     if not spans:
         raise ValueError(f"window {window!r} is not one of the study's windows in {params.source}: "
@@ -304,6 +310,24 @@ def within_sentence_grid(params: Params, *, window: str, region: str = "all") ->
     regions = {region: params.regions[region]} if isinstance(params.regions, dict) else [region]
     sub = params.replace(null_kind="shuffle", windows=spans, regions=regions, factor_metric_regions=[region])
     return metric_grid(sub, keep_sentences=True)
+
+
+def recordings_of(params: Params) -> dict[str, xr.Dataset]:
+    """The subjects' preprocessed continuous recordings (:func:`hearlike.eeg.load_recordings`), cached with the epochs."""
+    from .eeg import load_recordings
+
+    return load_recordings(params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
+                           cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params))
+
+
+def _paper_grid(params: Params, *, recompute: bool = False) -> xr.Dataset:
+    """The metric grid under ``protocol: paper`` (:func:`hearlike.protocol.paper.cached_paper_grid`)."""
+    from .protocol.paper import cached_paper_grid
+
+    return cached_paper_grid(params, states_of=functools.partial(layer_states, params),
+                             recordings_of=functools.partial(recordings_of, params),
+                             stimuli=stimuli_of(params), data_fingerprint=data_fingerprint(params),
+                             recompute=recompute)
 
 
 def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearman_rsa",
@@ -324,6 +348,10 @@ def searchlight(params: Params, *, model: str, layer: str, metric: str = "spearm
     from .grid import compute_grid, save_grid
     from .grid.nulls import needs_surrogates
 
+    if params.protocol == "paper":  # its regions are electrodes already: the grid is the searchlight
+        from .protocol.paper import electrode_map
+
+        return electrode_map(metric_grid(params), model=model, layer=layer, metric=metric)
     n_permutations = int(params.n_permutations if n_permutations is None else n_permutations)
     config = dict(grid_config(params), searchlight=[model, layer, metric, n_neighbours, n_permutations])
     digest = config_hash(config)

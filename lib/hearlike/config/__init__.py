@@ -16,7 +16,8 @@ lists), ``factor_metric_regions`` ``["all"]``, ``min_words`` 4, ``n_permutations
 ``scheduler`` none (the grid's chunks run here; ``local`` or a Dask scheduler address), ``stimuli_file`` ``"stimuli/stimuli.tsv"``, ``eeg`` (see
 :data:`hearlike.eeg.DEFAULT_PREPROCESSING`), ``tnc`` (:class:`TncParams`), ``extraction``
 (:class:`ExtractionParams`), ``notebooks`` (per-notebook papermill parameters), ``subjects``
-(None: the dataset's default selection; ``all``, ``paper`` or a list), ``runs`` (None: all runs).
+(None: the dataset's default selection; ``all``, ``paper`` or a list), ``runs`` (None: all runs),
+``protocol`` ``"hearlike"`` (or ``"paper"``: the reference study's protocol as a preset, ``params-paper.yml``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
     check = Checker(where)
     base = Path(base) if base is not None else Path.cwd()
     eeg = check.eeg(values.get("eeg"))
+    protocol = check.protocol(values.get("protocol", "hearlike"))
     kwargs = dict(
         dataset=check.name("dataset", values["dataset"]),
         data_root=(base / check.text("data_root", values["data_root"])).resolve(),
@@ -121,7 +123,7 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
         models=check.models(values["models"]),
         metrics=check.metrics("metrics", values.get("metrics", _DEFAULT_METRICS)),
         extra_metrics=check.metrics("extra_metrics", values.get("extra_metrics", ("cka_debiased", "dcor_debiased"))),
-        windows=check.windows(values.get("windows"), eeg),
+        windows=check.windows(values.get("windows"), eeg, protocol=protocol),
         regions=check.regions(values.get("regions", _DEFAULT_REGIONS)),
         min_words=check.integer("min_words", values.get("min_words", 4), low=3),
         n_permutations=check.integer("n_permutations", values.get("n_permutations", 100), low=1),
@@ -138,12 +140,14 @@ def params_from_dict(values: Mapping[str, Any], *, source: str | Path | None = N
         subjects=check.subjects(values.get("subjects")),
         runs=check.runs(values.get("runs")),
         model_paths=check.model_paths(values.get("model_paths"), base),
+        protocol=protocol,
         params_file=Path(source) if source else None,
     )
     kwargs["factor_metric_regions"] = check.factor_regions(values.get("factor_metric_regions", ("all",)),
                                                            kwargs["regions"])
     params = Params(**kwargs)
     check.metric_words(params)
+    check.paper_metrics(params)
     check.tnc_model(params)
     check.demo_flavour(params)
     return params

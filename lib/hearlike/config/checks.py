@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from .records import _DEFAULT_WINDOWS, KEEP_OPTIONS, REFERENCE_PREFIX, TINY_PREFIX, ExtractionParams, Params, TncParams
+from .records import _DEFAULT_WINDOWS, KEEP_OPTIONS, PROTOCOLS, REFERENCE_PREFIX, TINY_PREFIX, ExtractionParams, Params, TncParams
 
 
 
@@ -129,7 +129,11 @@ class Checker:
                 self.fail(key, f"names unknown metric {name!r}{nearest(name, METRICS)}; `hearlike metrics` lists them")
         return names
 
-    def windows(self, value: Any, eeg: Mapping[str, Any]) -> tuple[tuple[str, float, float], ...]:
+    def protocol(self, value: Any) -> str:
+        return self.choice("protocol", value, PROTOCOLS)
+
+    def windows(self, value: Any, eeg: Mapping[str, Any], *,
+                protocol: str = "hearlike") -> tuple[tuple[str, float, float], ...]:
         if value is None:
             value = {name: [start, stop] for name, start, stop in _DEFAULT_WINDOWS}
         if not isinstance(value, Mapping) or not value:
@@ -143,7 +147,11 @@ class Checker:
             start, stop = float(span[0]), float(span[1])
             if not start < stop:
                 self.fail("windows", f"entry {name!r}: start_ms ({start:g}) must be below stop_ms ({stop:g})")
-            if start < tmin_ms or stop > tmax_ms:
+            if protocol == "paper":  # from sentence onset: any span at or after it
+                if start < 0:
+                    self.fail("windows", f"entry {name!r} starts before sentence onset ({start:g} ms); under "
+                                         "`protocol: paper` windows count from sentence onset (>= 0 ms)")
+            elif start < tmin_ms or stop > tmax_ms:
                 self.fail("windows", f"entry {name!r} ({start:g}–{stop:g} ms) lies outside the epoch "
                                      f"({tmin_ms:g}–{tmax_ms:g} ms, eeg.tmin_s/tmax_s)")
             out.append((str(name), start, stop))
@@ -285,6 +293,19 @@ class Checker:
             if need > params.min_words:
                 self.fail("min_words", f"is {params.min_words} but metric {name!r} needs sentences of >= {need} "
                                        f"words; set `min_words: {need}` or drop the metric")
+
+    def paper_metrics(self, params: Params) -> None:
+        """Under ``protocol: paper`` every metric must be a ``gram`` metric (the per-electrode items are scalars)."""
+        from ..metrics import METRICS
+
+        if params.protocol != "paper":
+            return
+        factor = [m for m in params.all_metrics if METRICS[m].kind != "gram"]
+        if factor:
+            key = "metrics" if set(factor) & set(params.metrics) else "extra_metrics"
+            self.fail(key, f"names {factor} but `protocol: paper` compares one electrode's values (one feature per "
+                           "frame), where Procrustes and SVCCA are trivial; drop them (the study's metrics are "
+                           "RSA, CKA, dCor and HSIC)")
 
     def tnc_model(self, params: Params) -> None:
         if params.tnc.model is not None and params.tnc.model not in params.models:

@@ -13,12 +13,17 @@ import yaml
 from ..cache import config_hash
 
 logger = logging.getLogger(__name__)
-__all__ = ["Params", "TncParams", "ExtractionParams", "project_root", "REFERENCE_PREFIX", "TINY_PREFIX", "KEEP_OPTIONS"]
+__all__ = ["Params", "TncParams", "ExtractionParams", "project_root", "REFERENCE_PREFIX", "TINY_PREFIX", "KEEP_OPTIONS",
+           "PROTOCOLS"]
 
 #: model keys served from the dataset folder (``<data_root>/states/<key>.nc``) instead of weights
 REFERENCE_PREFIX = "oracle"
 #: prefix of tiny random-weight models built offline from a real architecture's config
 TINY_PREFIX = "tiny-"
+
+#: analysis protocols (``protocol:``): ``hearlike`` (word items, word-locked windows, scalp regions, the
+#: timing-preserving null, FWE) or ``paper``, the reference study's (arXiv 2601.16540; :mod:`hearlike.protocol`)
+PROTOCOLS = ("hearlike", "paper")
 
 _DEFAULT_METRICS = ("spearman_rsa", "pearson_rsa", "procrustes", "mutual_knn", "linear_cka", "rbf_cka", "dcor",
                     "svcca")
@@ -124,6 +129,12 @@ class Params:
         ``{registry key: local weights folder}`` (absolute; relative entries of a parameter file are
         resolved against its folder): ``extract``, ``align`` and the notebooks all load these models
         from there (``hearlike.pipeline.model_states``).
+    protocol : str
+        One of :data:`PROTOCOLS`: ``hearlike`` (the default) or ``paper``, the reference study's protocol
+        as a preset (20 ms frame items, PCA-20, sentence-onset windows, per-electrode RSA, frame-shuffle
+        null; :mod:`hearlike.protocol.paper`). Under ``paper``, ``windows`` count from sentence onset,
+        ``regions`` is ignored (one region per electrode plus their mean, ``electrodes``) and
+        ``null_kind`` is replaced by the frame shuffle.
     params_file : Path or None
         The file these came from (relative paths were resolved against its folder).
     """
@@ -152,6 +163,7 @@ class Params:
     subjects: str | tuple[str, ...] | None = None
     runs: tuple[int, ...] | None = None
     model_paths: Mapping[str, Path] = field(default_factory=dict)
+    protocol: str = "hearlike"
     params_file: Path | None = None
 
     # -- derived values ------------------------------------------------------------------------

@@ -36,6 +36,14 @@ DEFAULT_PREPROCESSING: dict[str, Any] = {
     "seed": 0,  # ICA random state
 }
 
+#: options that enter the merged options only when given (so the default options, and every cache key
+#: made from them, stay as they were): the reference study's preprocessing (``protocol: paper``)
+OPTIONAL_PREPROCESSING: dict[str, Any] = {
+    "filter": "fir",  # "fir" (zero-phase FIR, firwin) | "butterworth" (4th-order IIR, forward-backward)
+    "notch_hz": None,  # line-noise notch (e.g. 50); None: none
+    "bad_channel_min_r": None,  # a channel whose highest |r| with any other channel is below this is bad
+}
+_FILTERS = ("fir", "butterworth")
 _REFERENCES = ("average", "mastoids")
 _NAN_SEGMENT = "BAD_nan"
 
@@ -50,10 +58,19 @@ def validate_preprocessing(params: dict[str, Any] | None = None) -> dict[str, An
     """
     merged = copy.deepcopy(DEFAULT_PREPROCESSING)
     params = dict(params or {})
-    unknown = sorted(set(params) - set(merged))
+    unknown = sorted(set(params) - set(merged) - set(OPTIONAL_PREPROCESSING))
     if unknown:
-        raise ValueError(f"unknown EEG preprocessing options {unknown}; known options: {sorted(merged)}")
+        raise ValueError(f"unknown EEG preprocessing options {unknown}; known options: "
+                         f"{sorted(set(merged) | set(OPTIONAL_PREPROCESSING))}")
     merged.update(params)
+    if merged.get("filter", "fir") not in _FILTERS:
+        raise ValueError(f"filter must be one of {_FILTERS}, got {merged['filter']!r}")
+    notch = merged.get("notch_hz")
+    if notch is not None and (isinstance(notch, bool) or not isinstance(notch, (int, float)) or notch <= 0):
+        raise ValueError(f"notch_hz must be a positive frequency (e.g. 50) or None, got {notch!r}")
+    min_r = merged.get("bad_channel_min_r")
+    if min_r is not None and (isinstance(min_r, bool) or not isinstance(min_r, (int, float)) or not 0 < min_r < 1):
+        raise ValueError(f"bad_channel_min_r must lie in (0, 1) or be None, got {min_r!r}")
     low, high, rate = merged["l_freq_hz"], merged["h_freq_hz"], merged["resample_hz"]
     if low is not None and low <= 0:
         raise ValueError(f"l_freq_hz must be > 0 or None, got {low}")
@@ -95,13 +112,18 @@ def describe_preprocessing(params: dict[str, Any] | None = None) -> str:
         band = f"low-pass filtered at {high:g} Hz"
     else:
         band = "not filtered"
+    design = ("zero-phase 4th-order Butterworth IIR, applied forward and backward" if p.get("filter") == "butterworth"
+              else "zero-phase FIR, MNE `firwin` design")
+    notch = f"; a {p['notch_hz']:g} Hz notch removed line noise" if p.get("notch_hz") else ""
     lines = [
-        f"- The continuous EEG (volts) was {band} (zero-phase FIR, MNE `firwin` design; filters "
-        f"restart at recording boundaries).",
+        f"- The continuous EEG (volts) was {band} ({design}; filters "
+        f"restart at recording boundaries){notch}.",
         "- Samples missing in most channels were marked as bad segments; channels with missing "
         "samples were treated as bad channels.",
         f"- Bad channels: flat (robust SD < {_fmt_uv(p['flat_std_v'])}) or with a log robust SD more than "
-        f"{p['bad_channel_z']:g} robust z-units (median/MAD across channels) from the others, plus "
+        f"{p['bad_channel_z']:g} robust z-units (median/MAD across channels) from the others, "
+        + (f"or correlating with no other channel above |r| = {p['bad_channel_min_r']:g}, "
+           if p.get("bad_channel_min_r") else "") + "plus "
         f"channels marked bad in the recording. They were replaced by spherical-spline interpolation; "
         f"a subject with more than {p['max_bad_fraction']:.0%} bad channels stops the analysis with an error.",
     ]
@@ -224,6 +246,23 @@ def find_bad_channels(
     return reasons
 
 
+def uncorrelated_channels(raw: mne.io.BaseRaw, *, picks: list[str], min_r: float) -> dict[str, str]:
+    """Channels among ``picks`` whose highest absolute Pearson r with any other pick is below ``min_r``.
+
+    The reference study's correlation criterion (a channel that shares no signal with its neighbours is
+    broken). Samples inside ``BAD*`` annotations are ignored. Returns ``{channel: reason}``.
+    """
+    if len(picks) < 3:
+        return {}
+    data = raw.get_data(picks=picks, reject_by_annotation="omit")
+    data = data[:, :: max(1, data.shape[1] // 200_000)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.abs(np.corrcoef(data))
+    np.fill_diagonal(r, np.nan)
+    best = np.nan_to_num(r, nan=0.0).max(axis=1)  # a flat channel (r NaN) counts as uncorrelated
+    return {str(name): f"uncorrelated (max |r| {b:.2f} < {min_r:g})" for name, b in zip(picks, best) if b < min_r}
+
+
 def _run_ica(raw: mne.io.BaseRaw, scalp: list[str], p: dict[str, Any], n_interpolated: int) -> list[int] | None:
     from mne.preprocessing import ICA
 
@@ -257,6 +296,9 @@ def _bad_channel_reasons(raw: mne.io.BaseRaw, scalp: list[str], nan_channels: li
     reasons |= {ch: "missing samples (NaN)" for ch in nan_channels if ch in scalp}
     candidates = [ch for ch in scalp if ch not in reasons]
     reasons |= find_bad_channels(raw, picks=candidates, flat_std_v=p["flat_std_v"], z_threshold=p["bad_channel_z"])
+    if p.get("bad_channel_min_r"):
+        live = [ch for ch in candidates if ch not in reasons]
+        reasons |= uncorrelated_channels(raw, picks=live, min_r=float(p["bad_channel_min_r"]))
     if len(reasons) > p["max_bad_fraction"] * len(scalp):
         raise ValueError(
             f"{label}: {len(reasons)} of {len(scalp)} channels are bad ({reasons}); check the recording "
@@ -331,10 +373,15 @@ def preprocess_raw(
         )
     filter_picks = mne.pick_types(raw.info, eeg=True, eog=True, exclude=[])
     if p["l_freq_hz"] is not None or p["h_freq_hz"] is not None:
+        design = (dict(method="iir", iir_params=dict(order=4, ftype="butter"))
+                  if p.get("filter") == "butterworth" else dict(fir_design="firwin"))
         raw.filter(
-            p["l_freq_hz"], p["h_freq_hz"], picks=filter_picks, fir_design="firwin",
+            p["l_freq_hz"], p["h_freq_hz"], picks=filter_picks, **design,
             skip_by_annotation=("edge", "bad_acq_skip"), verbose="error",
         )
+    if p.get("notch_hz") and p["notch_hz"] < raw.info["sfreq"] / 2:
+        raw.notch_filter(p["notch_hz"], picks=filter_picks, skip_by_annotation=("edge", "bad_acq_skip"),
+                         verbose="error")
     reasons = _bad_channel_reasons(raw, scalp, nan_channels, p, label)
     if p["reference"] == "mastoids":
         _set_mastoid_reference(raw, list(p["mastoid_channels"] or mastoid_channels or []), nan_channels, p, label)
