@@ -28,9 +28,9 @@ def _check_equal(store: xr.Dataset, whole: xr.Dataset):
     for name in ("score", "null_mean", "null_sd", "excess", "p_value"):  # stored as float32
         assert store[name].dtype == np.float32, name
         np.testing.assert_allclose(store[name].values, whole[name].values, rtol=1e-6, atol=1e-7, err_msg=name)
-    for name in ("sentence_score", "sentence_null_mean", "sentence_excess"):
-        assert store[name].dtype == np.float32
-        np.testing.assert_allclose(store[name].values, whole[name].values, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert "sentence_score" not in store and "sentence_null_mean" not in store  # only what the findings read
+    assert store["sentence_excess"].dtype == np.float32
+    np.testing.assert_allclose(store["sentence_excess"].values, whole["sentence_excess"].values, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(store["group_null"].values, whole["null"].mean("subject").values, rtol=1e-5, atol=1e-6)
     assert store["relative_depth"].dims == ("model", "layer") and store["family"].dims == ("metric",)
     assert store.attrs["n_scores_undefined"] == whole.attrs["n_scores_undefined"]
@@ -109,7 +109,7 @@ def test_store_without_sentences_has_no_sentence_variables(tmp_path):
     store = compute_grid_store(tmp_path / "g.store", states.__getitem__, list(states), epochs, subjects_per_task=2,
                                **KW)
     assert len(list((tmp_path / "g.store" / "chunks").glob("*.nc"))) == 6  # one file per model × subject
-    assert "sentence_score" not in store and "sentence" not in store.dims
+    assert "sentence_excess" not in store and "sentence" not in store.dims
     assert set(store.data_vars) == {"score", "null_mean", "null_sd", "excess", "p_value", "group_null"}
 
 
@@ -123,8 +123,9 @@ def test_dask_local_cluster_equals_serial(tmp_path):
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         on_dask = compute_grid_store(tmp_path / "dask.store", states.__getitem__, list(states), epochs,
                                      keep_sentences=True, client=client, subjects_per_task=1, **KW)
-    for name in ("score", "null_mean", "p_value", "sentence_score", "group_null"):  # tasks of 1 vs 4 subjects
-        np.testing.assert_allclose(on_dask[name].values, serial[name].values, rtol=1e-12, atol=0, err_msg=name)
+    for name in ("score", "null_mean", "p_value", "sentence_excess", "group_null"):  # tasks of 1 vs 4 subjects
+        # float32 on disk (a difference of float64 values that differ in the last bit may round apart)
+        np.testing.assert_allclose(on_dask[name].values, serial[name].values, rtol=1e-6, atol=1e-7, err_msg=name)
 
 
 @pytest.mark.slow

@@ -263,7 +263,8 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
     params : Params
         Study parameters.
     keep_sentences : bool, optional
-        Keep per-sentence scores (dim ``sentence``, float32) for condition contrasts (finding 3);
+        Keep the per-sentence ``sentence_excess`` (dim ``sentence``, float32) for the by-item group
+        tests and condition contrasts (finding 3);
         default: whether ``params.keep`` names ``"sentence"``.
     recompute : bool
         Ignore a cached grid.

@@ -21,8 +21,9 @@ coordinates, attributes and the task plan), so
 :func:`open_grid_store` opens the store lazily (dask) as the Dataset :func:`compute_grid` returns.
 Numbers equal those of one :func:`compute_grid` call over all models and subjects (every task
 uses the same permutations: they are seeded by sentence id) up to float32 storage: every stored
-variable is float32 (``excess`` and ``sentence_excess`` are computed on opening). Per-sentence
-variables are written only when asked (``keep_sentences``). Per-subject null samples are kept
+variable is float32 (``excess`` is computed on opening). Of the per-sentence variables only
+``sentence_excess`` -- the one the findings read -- is stored, and only when asked
+(``keep_sentences``). Per-subject null samples are kept
 (float32, ``*.null.nc``) only until every chunk is done; then their subject mean
 (``group_null``) is written and they are deleted.
 
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["compute_grid_store", "open_grid_store", "finished_store", "grid_client"]
 
 _SUMMARY = ("score", "null_mean", "null_sd", "p_value")  # float32; excess is computed on opening
-_SENTENCE = ("sentence_score", "sentence_null_mean")
+_SENTENCE = ("sentence_excess",)  # what the findings read of the per-sentence variables
 _COUNTERS = ("n_cell_sentences_rejected", "n_scores_undefined")
 _COMPRESS = {"zlib": True, "complevel": 4, "shuffle": True}
 
@@ -225,8 +226,8 @@ def compute_grid_store(
         As :func:`hearlike.grid.compute_grid` (``seed``, ``null_kind``, ``device``, ``min_words``,
         ``dtype``, ``chunk``, ``factor_regions``).
     keep_sentences : bool
-        Also store ``sentence_score`` and ``sentence_null_mean`` (float32; ``sentence_excess`` is
-        computed on opening).
+        Also store the per-sentence ``sentence_excess`` (float32; ``sentence_score`` and
+        ``sentence_null_mean`` are not stored).
     attrs : mapping, optional
         Written into the store's attributes (e.g. ``config_hash``).
     client : distributed.Client, optional
@@ -385,7 +386,7 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
 
     The per-cell variables and ``group_null`` are read into memory; the per-sentence ones too when
     they hold less than :data:`SENTENCE_LOAD_LIMIT` bytes, else they stay lazy (dask; select, then
-    ``.load()``); ``sentence_excess`` is their difference.
+    ``.load()``).
 
     Raises
     ------
@@ -415,9 +416,7 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
     for name in (*_SUMMARY, "group_null"):
         ds[name] = ds[name].load()
     ds["excess"] = ds["score"] - ds["null_mean"]
-    if "sentence_score" in ds:
-        if sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
-            for name in _SENTENCE:
-                ds[name] = ds[name].load()
-        ds["sentence_excess"] = ds["sentence_score"] - ds["sentence_null_mean"]
+    if _SENTENCE[0] in ds and sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
+        for name in _SENTENCE:
+            ds[name] = ds[name].load()
     return ds
