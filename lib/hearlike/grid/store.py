@@ -416,6 +416,8 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
     for name in (*_SUMMARY, "group_null"):
         ds[name] = ds[name].load()
     ds["excess"] = ds["score"] - ds["null_mean"]
+    if "sentence_score" in ds and "sentence_excess" not in ds:  # a store of an earlier version
+        ds["sentence_excess"] = ds["sentence_score"] - ds["sentence_null_mean"]
     if _SENTENCE[0] in ds and sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
         for name in _SENTENCE:
             ds[name] = ds[name].load()
