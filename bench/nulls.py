@@ -9,6 +9,7 @@ null makes of noise-only EEG (the oracle's largest subject-mean excess, Spearman
 
     python bench/nulls.py                   # oracle, 100 permutations (about 2-3 min on 2 cores)
     python bench/nulls.py --permutations 20
+    python bench/nulls.py --model all       # the 7 models in one grid: the shift null's preparation shared
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", default=str(ROOT / "params-null.yml"))
-    parser.add_argument("--model", default="oracle")
+    parser.add_argument("--model", nargs="+", default=["oracle"],
+                        help="models computed together in one grid (as one task of the grid store); 'all': the "
+                             "parameter file's models")
     parser.add_argument("--permutations", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = parser.parse_args(argv)
@@ -39,13 +42,13 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     params = load_params(args.params)
-    epochs = pipeline.epochs_of(params)
-    states = {args.model: pipeline.layer_states(params, args.model)}
+    epochs = pipeline.epochs_of(params).load()  # read before any timing
+    names = list(params.models) if args.model == ["all"] else args.model
+    states = {name: pipeline.layer_states(params, name).load() for name in names}
     regions = pipeline.regions_of(params, epochs)
-    metrics = [m for m in list(params["metrics"]) + list(params.get("extra_metrics") or [])
-               if m not in ("procrustes", "svcca")]  # factor metrics: region "all" only in the study
+    metrics = [m for m in params.all_metrics if m not in ("procrustes", "svcca")]  # factor metrics: region "all" only in the study
     common = dict(windows=pipeline.windows_of(params), regions=regions, metrics=metrics,
-                  n_permutations=args.permutations, seed=int(params["seed"]), min_words=int(params["min_words"]))
+                  n_permutations=args.permutations, seed=params.seed, min_words=params.min_words)
     start = time.perf_counter()
     surrogates = pipeline.surrogates_of(params, epochs, args.permutations)
     t_surrogates = time.perf_counter() - start
@@ -54,7 +57,7 @@ def main(argv=None):
         start = time.perf_counter()
         grid = compute_grid(states, epochs, null_kind=null, surrogates=surrogates if null == "shift" else None, **common)
         results[null] = (time.perf_counter() - start, grid)
-    print(f"{params['dataset']}: {args.model}, {len(metrics)} metrics, {epochs.sizes['subject']} subjects, "
+    print(f"{params.dataset}: {', '.join(names)}, {len(metrics)} metrics, {epochs.sizes['subject']} subjects, "
           f"{len(common['windows'])} windows x {len(regions)} regions, {args.permutations} permutations")
     print(f"  surrogate set-up (recordings from cache, relocation draws): {t_surrogates:6.1f} s")
     for null, (seconds, grid) in results.items():

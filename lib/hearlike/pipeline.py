@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,21 @@ _FINGERPRINT_TEXT = {".tsv", ".csv", ".json", ".vhdr", ".vmrk", ".txt", ".textgr
 _FINGERPRINT_TEXT_MAX_BYTES = 2_000_000
 
 
+#: data_root -> (its files' stat signature, fingerprint): the bytes are hashed again only when a stat changes
+_FINGERPRINTS: dict[Path, tuple[int, str]] = {}
+
+
+def _data_files(root: Path) -> list[tuple[str, os.stat_result]]:
+    """``(relative path, stat)`` of every file under ``root`` (hidden files left out), sorted."""
+    found = []
+    for folder, _, files in os.walk(root):  # like Path.rglob: symlinked folders are not entered
+        for name in files:
+            path = os.path.join(folder, name)
+            if not name.startswith(".") and os.path.isfile(path):
+                found.append((os.path.relpath(path, root), os.stat(path)))
+    return sorted(found, key=lambda item: Path(item[0]))
+
+
 def data_fingerprint(params: Params) -> str:
     """A short hash identifying the dataset's content, so caches never outlive the data they came from.
 
@@ -57,6 +73,11 @@ def data_fingerprint(params: Params) -> str:
     time; small text files (stimulus and event tables, BrainVision headers and markers, JSON sidecars,
     the demo's ``ground_truth.json``) also with their bytes. Editing, truncating or replacing any
     file (a subject's EEG in place, too) therefore changes the fingerprint and the caches keyed by it.
+
+    Computed once per process and data folder: later calls only stat the files (path, size,
+    modification and status-change times, inode) and hash the bytes again when any of these
+    changed -- an edit in place changes the status-change time even when it keeps size and
+    modification time.
     """
     import hashlib
 
@@ -64,12 +85,17 @@ def data_fingerprint(params: Params) -> str:
     if not root.is_dir():
         raise FileNotFoundError(f"data_root {root} (from {params.source}) is not a folder; "
                                 "write the demo with `python -m hearlike demo` or point data_root at the dataset")
+    files = _data_files(root)
+    signature = hash(tuple((rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) for rel, st in files))
+    known = _FINGERPRINTS.get(root.resolve())
+    if known is not None and known[0] == signature:
+        return known[1]
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-        if path.suffix.lower() in _FINGERPRINT_TEXT and stat.st_size <= _FINGERPRINT_TEXT_MAX_BYTES:
-            digest.update(path.read_bytes())
+    for rel, stat in files:
+        digest.update(f"{Path(rel).as_posix()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        if Path(rel).suffix.lower() in _FINGERPRINT_TEXT and stat.st_size <= _FINGERPRINT_TEXT_MAX_BYTES:
+            digest.update((root / rel).read_bytes())
+    _FINGERPRINTS[root.resolve()] = (signature, digest.hexdigest()[:12])
     return digest.hexdigest()[:12]
 
 
@@ -228,16 +254,18 @@ def grid_config(params: Params) -> dict[str, Any]:
 def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute: bool = False) -> xr.Dataset:
     """The metric grid (model, layer, subject, window, region, metric) of the study, cached.
 
-    Computed one (model, subject) chunk at a time into a store on disk
-    (:mod:`hearlike.grid.store`: ``<cache_dir>/grid-<hash>.grid/``, resumable chunk by chunk), on
-    the Dask cluster named by ``params.scheduler`` if any; returned lazily opened.
+    Computed in tasks of one group of models (as many as fit 1 GiB of states) × a block of
+    subjects, the EEG side prepared once per task for the whole group, into a store on disk
+    (:mod:`hearlike.grid.store`: ``<cache_dir>/grid-<hash>.grid/``, one file per (model, subject),
+    resumable), on the Dask cluster named by ``params.scheduler`` if any; returned lazily opened.
 
     Parameters
     ----------
     params : Params
         Study parameters.
     keep_sentences : bool, optional
-        Keep per-sentence scores (dim ``sentence``, float32) for condition contrasts (finding 3);
+        Keep the per-sentence ``sentence_excess`` (dim ``sentence``, float32) for the by-item group
+        tests and condition contrasts (finding 3);
         default: whether ``params.keep`` names ``"sentence"``.
     recompute : bool
         Ignore a cached grid.

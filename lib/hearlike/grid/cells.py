@@ -242,13 +242,16 @@ def model_geometry(values, model, layers, groups, positions, n, *, needs, dtype,
             parts = []
             for s0 in range(0, n_sent, step):
                 x = torch.from_numpy(np.ascontiguousarray(values[layer, positions[s0 : s0 + step].reshape(-1), :width]))
-                if torch.isnan(x).any():
-                    raise ValueError(
-                        f"model {model!r} layer {layers[layer]!r} has NaN states for words used by the grid; "
-                        "re-extract the states or drop that layer"
-                    )
                 parts.append(word_geometry(x.to(device=device, dtype=dtype).reshape(-1, n, width), needs=needs))
-            out.append(_unsqueeze(WordGeometry.cat(parts, dim=0)))  # (1, S, ...)
+            geometry = WordGeometry.cat(parts, dim=0)
+            # a NaN state makes its sentence's geometry NaN: tested there (n² numbers, not n·d)
+            if any(bool(torch.isnan(t).any()) for t in (geometry.gram, geometry.correlation, geometry.energy)
+                   if t is not None):
+                raise ValueError(
+                    f"model {model!r} layer {layers[layer]!r} has NaN states for words used by the grid; "
+                    "re-extract the states or drop that layer"
+                )
+            out.append(_unsqueeze(geometry))  # (1, S, ...)
     return WordGeometry.cat(out, dim=0)
 
 

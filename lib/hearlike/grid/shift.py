@@ -100,6 +100,14 @@ def shift_plan(cells, n_channels: int, *, dtype, device) -> dict:
     return {"order": order, "blocks": blocks, "membership": None}
 
 
+def _take_channels(cut: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``cut[..., index]``: a gather along the last (channel) axis; on a CPU through NumPy's ``take``,
+    about 10x faster than torch's ``index_select`` on the last axis (the same values)."""
+    if cut.device.type != "cpu":
+        return cut.index_select(-1, index.to(cut.device))
+    return torch.from_numpy(np.take(cut.numpy(), index.numpy(), axis=-1))
+
+
 def _surrogate_features(cut, cells, plan, *, has_nan: bool, dtype, device) -> torch.Tensor:
     """Sufficient features ``(subject·k, W·R, S, n, n + 1)`` of every cell of a batch of surrogates.
 
@@ -122,7 +130,7 @@ def _surrogate_features(cut, cells, plan, *, has_nan: bool, dtype, device) -> to
                 features[c] = region_features[:, :, plan["region_index"][c]]
     else:  # each region's channels once, then its windows
         for block, members in plan["blocks"].items():
-            xr_ = cut[..., block[0] : block[1]] if isinstance(block, tuple) else cut.index_select(-1, block)
+            xr_ = cut[..., block[0] : block[1]] if isinstance(block, tuple) else _take_channels(cut, block)
             for c in members:
                 tt = cells[c][1]
                 x = xr_[:, :, :, tt[0] : tt[-1] + 1] if len(tt) else xr_[:, :, :, :0]
@@ -176,7 +184,7 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
             metric, key = group[0].metric, tuple(int(j) for j in group[0].pairs)
             if key not in features:
                 cells, plan, channels = plans[key]
-                features[key] = _surrogate_features(cut if channels is None else cut.index_select(-1, channels), cells,
+                features[key] = _surrogate_features(cut if channels is None else _take_channels(cut, channels), cells,
                                                     plan, has_nan=has_nan, dtype=dtype, device=device)
             reps = metric.prepare(features[key])
             reps = reps.reshape(n_subjects, p1 - p0, *reps.shape[1:]).transpose(0, 1)  # (k, subject, W·R, S, n, r)

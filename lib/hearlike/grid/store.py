@@ -1,25 +1,31 @@
-"""The grid at full size: one (model, subject) chunk at a time, streamed to a chunked store on disk.
+"""The grid at full size: tasks of (model group × subject block), streamed chunk by chunk to disk.
 
-:func:`compute_grid_store` runs :func:`hearlike.grid.compute_grid` on one model's states and one
-subject's epochs at a time and writes each chunk, as it finishes, as one compressed netCDF file of
-a store directory (``<store>/chunks/m<model>-s<subject>.nc``; ``<store>/meta.nc`` holds the
-coordinates and attributes), so
+:func:`compute_grid_store` runs :func:`hearlike.grid.compute_grid` on a group of models (those
+whose states fit ``states_budget_bytes`` together) against a block of subjects at a time, and
+writes each (model, subject) chunk, as its task finishes, as one compressed netCDF file of a
+store directory (``<store>/chunks/m<model>-s<subject>.nc``; ``<store>/meta.nc`` holds the
+coordinates, attributes and the task plan), so
 
-* peak memory is one model's states plus one subject's epochs (plus the prepared representations
-  of one length bucket), whatever the number of models and subjects;
+* the EEG side -- the cells' word geometry and, under the ``shift`` null, the surrogate epochs
+  and their Gram matrices, the grid's most expensive preparation -- is prepared once per subject
+  block for every model of a group, not once per model;
+* peak memory is one group's states (the budget) plus one block's epochs and surrogate
+  recordings, plus the task's results, whatever the number of models and subjects;
 * an interrupted run resumes: each chunk file is written to a temporary name and renamed, so a
-  chunk is either whole on disk (and skipped) or absent (and computed);
-* the chunks are independent tasks: serially in this process, or on any Dask cluster
-  (``scheduler``: ``"local"`` starts a :class:`distributed.LocalCluster`; an address such as
+  chunk is either whole on disk or absent, and a task with a chunk absent is run again;
+* the tasks are independent: serially in this process, or on any Dask cluster (``scheduler``:
+  ``"local"`` starts a :class:`distributed.LocalCluster`; an address such as
   ``"tcp://10.0.0.1:8786"`` joins a running scheduler, e.g. one of ``dask-jobqueue``). Each task
-  writes its own file (the store must be on a file system every worker sees).
+  writes its own files (the store must be on a file system every worker sees).
 
 :func:`open_grid_store` opens the store lazily (dask) as the Dataset :func:`compute_grid` returns.
-Numbers equal those of one :func:`compute_grid` call over all models and subjects (every chunk
-uses the same permutations: they are seeded by sentence id). Per-sentence variables are float32
-and written only when asked (``keep_sentences``); ``sentence_excess`` is computed on opening.
-Per-subject null samples are kept (float32, ``*.null.nc``) only until every chunk is done; then
-their subject mean (``group_null``) is written and they are deleted.
+Numbers equal those of one :func:`compute_grid` call over all models and subjects (every task
+uses the same permutations: they are seeded by sentence id) up to float32 storage: every stored
+variable is float32 (``excess`` is computed on opening). Of the per-sentence variables only
+``sentence_excess`` -- the one the findings read -- is stored, and only when asked
+(``keep_sentences``). Per-subject null samples are kept
+(float32, ``*.null.nc``) only until every chunk is done; then their subject mean
+(``group_null``) is written and they are deleted.
 
 Why not Zarr: xarray's Zarr backend now needs Zarr 3, which needs NumPy 2; netCDF chunk files give
 the same properties (compressed, chunked by model × subject, atomic per chunk, lazily opened) with
@@ -48,8 +54,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["compute_grid_store", "open_grid_store", "finished_store", "grid_client"]
 
-_SUMMARY = ("score", "null_mean", "null_sd", "excess", "p_value")
-_SENTENCE = ("sentence_score", "sentence_null_mean")
+_SUMMARY = ("score", "null_mean", "null_sd", "p_value")  # float32; excess is computed on opening
+_SENTENCE = ("sentence_excess",)  # what the findings read of the per-sentence variables
 _COUNTERS = ("n_cell_sentences_rejected", "n_scores_undefined")
 _COMPRESS = {"zlib": True, "complevel": 4, "shuffle": True}
 
@@ -102,30 +108,40 @@ def _block_surrogates(surrogates, block: Sequence[int]):
                    shifts=surrogates.shifts[block])
 
 
-def run_chunk(store: str, m: int, subjects: Sequence[int], model: str, states: xr.DataArray, epochs: xr.DataArray,
-              surrogates, grid_kwargs: Mapping[str, Any], layers: Sequence[str], keep_sentences: bool) -> tuple:
-    """Compute model ``m`` against a block of ``subjects`` and write one chunk per subject into the store.
+def run_chunk(store: str, models: Sequence[int], subjects: Sequence[int], states: Mapping[str, xr.DataArray],
+              epochs: xr.DataArray, surrogates, grid_kwargs: Mapping[str, Any], layers: Sequence[str],
+              keep_sentences: bool, count_rejected: bool = True) -> tuple:
+    """Compute a group of models against a block of subjects; write one chunk per (model, subject).
 
-    ``epochs`` (and ``surrogates``, or None) hold those subjects, in that order: the model's
-    representations are prepared once for the block. Returns ``(m, subjects)``.
+    ``states`` maps the names of the models ``models`` (their positions in the store) to their
+    states, in that order; ``epochs`` (and ``surrogates``, or None) hold the subjects ``subjects``,
+    in that order. One :func:`~hearlike.grid.compute_grid` call: the EEG geometry and the
+    surrogate epochs of the block are prepared once for every model of the group, each model's
+    representations once for every subject of the block. Every chunk of the task is (re)written;
+    the task's counters go on its first chunk (``n_cell_sentences_rejected`` only when
+    ``count_rejected``: on one group's tasks, since it does not depend on the model). Returns
+    ``(models, subjects)``.
     """
     from . import compute_grid
 
     store = Path(store)
-    ds = compute_grid({model: states}, epochs, keep_null=True, keep_sentences=keep_sentences,
+    ds = compute_grid(dict(states), epochs, keep_null=True, keep_sentences=keep_sentences,
                       surrogates=surrogates, **grid_kwargs)
     ds = ds.reindex(layer=list(layers))
     ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims or c in ("sentence",)])
-    for k, s in enumerate(subjects):
-        one = ds.isel(subject=[k])
-        _write(xr.Dataset({"null": one["null"].astype(np.float32)}), _chunk_path(store, m, s, null=True))
-        out = one[list(_SUMMARY)]
-        if keep_sentences:
-            out = out.assign({name: one[name].astype(np.float32) for name in _SENTENCE})
-        for name in _COUNTERS:  # counted per block: on its first subject (their sum is what is read)
-            out[name] = xr.DataArray([[int(ds.attrs[name]) if k == 0 else 0]], dims=("model", "subject"))
-        _write(out, _chunk_path(store, m, s))  # last: this file marks the chunk done
-    return m, list(subjects)
+    counts = {"n_cell_sentences_rejected": int(ds.attrs["n_cell_sentences_rejected"]) if count_rejected else 0,
+              "n_scores_undefined": int(ds.attrs["n_scores_undefined"])}
+    for j, m in enumerate(models):
+        for k, s in enumerate(subjects):
+            one = ds.isel(model=[j], subject=[k])
+            _write(xr.Dataset({"null": one["null"].astype(np.float32)}), _chunk_path(store, m, s, null=True))
+            out = one[list(_SUMMARY)].astype(np.float32)
+            if keep_sentences:
+                out = out.assign({name: one[name].astype(np.float32) for name in _SENTENCE})
+            for name in _COUNTERS:  # counted per task: on its first chunk (their sum is what is read)
+                out[name] = xr.DataArray([[counts[name] if j == k == 0 else 0]], dims=("model", "subject"))
+            _write(out, _chunk_path(store, m, s))  # last: this file marks the chunk done
+    return list(models), list(subjects)
 
 
 def _blocks(subjects: Sequence[int], size: int) -> list[list[int]]:
@@ -143,6 +159,25 @@ def grid_client(scheduler: str | None):
     return Client(scheduler)
 
 
+#: the default memory budget of one task's model states (bytes): models are grouped up to it
+STATES_BUDGET_BYTES = 2**30
+
+
+def model_groups(nbytes: Sequence[int], budget: int) -> list[list[int]]:
+    """Consecutive models grouped while their states' bytes ``nbytes`` sum to at most ``budget``
+    (a model larger than the budget alone)."""
+    groups: list[list[int]] = []
+    total = 0
+    for m, size in enumerate(nbytes):
+        if groups and total + int(size) <= budget:
+            groups[-1].append(m)
+            total += int(size)
+        else:
+            groups.append([m])
+            total = int(size)
+    return groups
+
+
 def compute_grid_store(
     path: str | Path,
     load_states: Callable[[str], xr.DataArray],
@@ -158,9 +193,22 @@ def compute_grid_store(
     attrs: Mapping[str, Any] | None = None,
     client=None,
     subjects_per_task: int = 4,
+    states_budget_bytes: int = STATES_BUDGET_BYTES,
     **grid_kwargs,
 ) -> xr.Dataset:
     """The metric grid of ``models`` × the subjects of ``epochs``, chunk by chunk into a store directory.
+
+    A task is one group of models × one block of subjects: the models are grouped, in order,
+    while their states fit ``states_budget_bytes`` together, the subjects in blocks of
+    ``subjects_per_task``; the EEG geometry and surrogate epochs of a block are prepared once for
+    the whole group. Groups and blocks are decided on the first call and kept in ``meta.nc``
+    (``model_groups``, ``model_bytes``, ``subjects_per_task``), so a resumed run plans the same
+    tasks whatever its arguments.
+
+    Peak memory: one group's states (at most ``states_budget_bytes``, or one model's when it is
+    larger) + one block's epochs and surrogate recordings + the task's results (per-sentence
+    scores of group × layers × block subjects × cells × metrics × sentences, float64, when kept)
+    + the prepared representations of one length bucket.
 
     Parameters
     ----------
@@ -169,25 +217,27 @@ def compute_grid_store(
         those of this call (key the path by a config hash).
     load_states : callable
         ``load_states(model) -> DataArray (layer, word, feature)``; called once per model to read
-        its coords, then once per model (per task on a cluster) for its chunks, so only one
-        model's states need be in memory.
+        its coords and size, then once per model (per group and, on a cluster, per task) for its
+        chunks, so only one group's states need be in memory.
     models : sequence of str
     epochs : DataArray, shape (n_subjects, n_words, n_channels, n_times)
-        Sliced to one subject per chunk.
+        Sliced to one block of subjects per task.
     windows, regions, metrics, n_permutations, surrogates, **grid_kwargs
         As :func:`hearlike.grid.compute_grid` (``seed``, ``null_kind``, ``device``, ``min_words``,
         ``dtype``, ``chunk``, ``factor_regions``).
     keep_sentences : bool
-        Also store ``sentence_score`` and ``sentence_null_mean`` (float32; ``sentence_excess`` is
-        computed on opening).
+        Also store the per-sentence ``sentence_excess`` (float32; ``sentence_score`` and
+        ``sentence_null_mean`` are not stored).
     attrs : mapping, optional
         Written into the store's attributes (e.g. ``config_hash``).
     client : distributed.Client, optional
-        Run the chunks as tasks on its cluster (see :func:`grid_client`); None: serially here.
+        Run the tasks on its cluster (see :func:`grid_client`); None: serially here.
     subjects_per_task : int
-        Subjects computed together against one model (its representations prepared once for
-        them); memory grows with it (their epochs, their per-sentence scores), resuming and
-        writing stay per subject.
+        Subjects computed together (each model's representations prepared once for them); memory
+        grows with it (their epochs, their per-sentence scores); resuming and writing stay per
+        (model, subject).
+    states_budget_bytes : int
+        Memory budget of one task's model states (float32 bytes, as loaded).
 
     Returns
     -------
@@ -202,7 +252,12 @@ def compute_grid_store(
     if (path / "group_null.nc").exists():
         return open_grid_store(path)
     if not (path / "meta.nc").exists():
-        probes = {name: _probe(load_states(name)) for name in models}
+        probes, nbytes = {}, []
+        for name in models:
+            states = load_states(name)
+            nbytes.append(int(states.nbytes))
+            probes[name] = _probe(states)
+            del states
         meta = _meta(probes, epochs, windows=windows, regions=regions, metrics=kwargs["metrics"],
                      min_words=grid_kwargs.get("min_words", 4), n_permutations=kwargs["n_permutations"],
                      keep_sentences=keep_sentences)
@@ -214,18 +269,28 @@ def compute_grid_store(
                                          else "model" for name in models}),
             **({"factor_regions": ",".join(grid_kwargs["factor_regions"])}
                if grid_kwargs.get("factor_regions") is not None else {}),
+            "model_bytes": json.dumps(dict(zip(models, nbytes))),
+            "states_budget_bytes": int(states_budget_bytes),
+            "model_groups": json.dumps(model_groups(nbytes, int(states_budget_bytes))),
+            "subjects_per_task": max(1, int(subjects_per_task)),
             **dict(attrs or {}),
         })
         (path / "chunks").mkdir(parents=True, exist_ok=True)
         _write(meta, path / "meta.nc")
     with xr.open_dataset(path / "meta.nc", engine="h5netcdf") as meta:
         layers = [str(v) for v in meta["layer"].values]
+        # the plan of the first call (a store of an older version: one model per task)
+        groups = json.loads(meta.attrs.get("model_groups", json.dumps([[m] for m in range(len(models))])))
+        block_size = int(meta.attrs.get("subjects_per_task", max(1, int(subjects_per_task))))
     n_subjects = epochs.sizes["subject"]
-    todo = [(m, s) for m in range(len(models)) for s in range(n_subjects) if not _chunk_path(path, m, s).exists()]
-    if len(todo) < len(models) * n_subjects:
-        logger.info("resuming grid store %s: %d of %d chunks to do", path, len(todo), len(models) * n_subjects)
-    _run_all(str(path), todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client,
-             max(1, int(subjects_per_task)))
+    blocks = _blocks(list(range(n_subjects)), block_size)
+    tasks = [(group, block) for g, group in enumerate(groups) for block in blocks
+             if not all(_chunk_path(path, m, s).exists() for m in group for s in block)]
+    n_tasks = len(groups) * len(blocks)
+    if len(tasks) < n_tasks:
+        logger.info("resuming grid store %s: %d of %d tasks to do", path, len(tasks), n_tasks)
+    _run_all(str(path), tasks, groups[0], models, load_states, epochs, surrogates, kwargs, layers, keep_sentences,
+             client)
     _finish(path, len(models), n_subjects)
     return open_grid_store(path)
 
@@ -256,33 +321,35 @@ def _drop_unreadable(path: Path) -> None:
             part.unlink(missing_ok=True)
 
 
-def _run_all(path, todo, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences, client,
-             subjects_per_task):
-    """Run the chunks ``todo``: model by model here, or all as tasks on ``client``'s cluster; each task
-    one model against a block of ``subjects_per_task`` subjects."""
-    by_model: dict[int, list[int]] = {}
-    for m, s in todo:
-        by_model.setdefault(m, []).append(s)
+def _run_all(path, tasks, first_group, models, load_states, epochs, surrogates, kwargs, layers, keep_sentences,
+             client):
+    """Run ``tasks`` (``(model group, subject block)``): group by group here, loading each group's
+    states once, or all as tasks on ``client``'s cluster (one states task per model and group)."""
 
     def task_inputs(block):
         return epochs.isel(subject=block).load(), _block_surrogates(surrogates, block)
 
-    if client is None:
-        for m, subjects in by_model.items():
-            states = load_states(models[m])
-            for block in _blocks(subjects, subjects_per_task):
-                run_chunk(path, m, block, models[m], states, *task_inputs(block), kwargs, layers, keep_sentences)
-                logger.info("grid chunks %s × %s written", models[m], [str(epochs["subject"].values[s]) for s in block])
-            del states
-        return
-    futures = []
-    for m, subjects in by_model.items():
-        states = client.submit(load_states, models[m], pure=False)  # one task per model; its chunks wait on it
-        for block in _blocks(subjects, subjects_per_task):
-            futures.append(client.submit(run_chunk, path, m, block, models[m], states, *task_inputs(block), kwargs,
-                                         layers, keep_sentences, pure=False))
+    by_group: dict[tuple, list[list[int]]] = {}
+    for group, block in tasks:
+        by_group.setdefault(tuple(group), []).append(block)
+    for group, blocks in by_group.items():
+        names = [models[m] for m in group]
+        if client is None:
+            states = {name: load_states(name) for name in names}
+        else:  # one task per model; the group's tasks wait on them
+            states = {name: client.submit(load_states, name, pure=False) for name in names}
+        futures = []
+        for block in blocks:
+            args = (path, list(group), block, states, *task_inputs(block), kwargs, layers, keep_sentences,
+                    list(group) == list(first_group))
+            if client is None:
+                run_chunk(*args)
+                logger.info("grid chunks %s × %s written", names, [str(epochs["subject"].values[s]) for s in block])
+            else:
+                futures.append(client.submit(run_chunk, *args, pure=False))
+        if client is not None:
+            client.gather(futures)  # one group's states in the cluster's memory at a time
         del states
-    client.gather(futures)
 
 
 def _finish(path: Path, n_models: int, n_subjects: int) -> None:
@@ -319,7 +386,7 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
 
     The per-cell variables and ``group_null`` are read into memory; the per-sentence ones too when
     they hold less than :data:`SENTENCE_LOAD_LIMIT` bytes, else they stay lazy (dask; select, then
-    ``.load()``); ``sentence_excess`` is their difference.
+    ``.load()``).
 
     Raises
     ------
@@ -348,9 +415,10 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
     ds = ds.drop_vars(list(_COUNTERS))
     for name in (*_SUMMARY, "group_null"):
         ds[name] = ds[name].load()
-    if "sentence_score" in ds:
-        if sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
-            for name in _SENTENCE:
-                ds[name] = ds[name].load()
+    ds["excess"] = ds["score"] - ds["null_mean"]
+    if "sentence_score" in ds and "sentence_excess" not in ds:  # a store of an earlier version
         ds["sentence_excess"] = ds["sentence_score"] - ds["sentence_null_mean"]
+    if _SENTENCE[0] in ds and sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
+        for name in _SENTENCE:
+            ds[name] = ds[name].load()
     return ds
