@@ -83,7 +83,7 @@ def choices(params: Params) -> dict[str, str]:
                             "must both reject"),
         "multiple comparisons": ("none (uncorrected p, as in the study)" if paper
                                  else "max-T family-wise correction over layers × windows × regions"),
-        "TNC": (STUDY_TNC + " (not computed by this preset)" if paper
+        "TNC": (STUDY_TNC + " (finding 3 computes it beside the TNC labels, `hearlike.tnc.score`)" if paper
                 else f"a labelling of sentences by tri-modal neighbourhood consistency (k = {params.tnc.k}, "
                      f"θ = {params.tnc.theta:g})"),
         "preprocessing": _preprocessing(params),
