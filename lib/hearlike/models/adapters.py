@@ -14,7 +14,6 @@ Phi-4-multimodal's feature extractor and convolution stem) run one audio per for
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -291,15 +290,9 @@ def check_model_folder(spec: ModelSpec, model_path: str | Path) -> Path:
     expected = " or ".join(repr(t) for t in get_family(spec.family).model_types)
     wanted = (f"model {spec.key!r} needs a checkpoint folder with model_type {expected} "
               f"(e.g. a download of {spec.hf_id})")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"model_path {folder} does not exist or is not a folder; {wanted}")
-    config = folder / "config.json"
-    if not config.is_file():
-        raise FileNotFoundError(f"model_path {folder} has no config.json; {wanted}")
-    try:
-        model_type = json.loads(config.read_text()).get("model_type")
-    except (ValueError, UnicodeDecodeError, AttributeError) as err:
-        raise ValueError(f"{config} is not a JSON object ({err}); {wanted}") from err
+    from .remote import checkpoint_config
+
+    model_type = checkpoint_config(folder, wanted).get("model_type")
     if model_type not in get_family(spec.family).model_types:
         raise ValueError(f"model_path {folder} holds a model of type {model_type!r}, not of the expected type "
                          f"{expected} ({spec.family!r} family); {wanted}")

@@ -93,6 +93,22 @@ def check_remote_folder(spec: ModelSpec, model_path: str | Path | None, trust_re
     return folder
 
 
+def checkpoint_config(folder: Path, wanted: str) -> dict:
+    """The JSON object in ``folder/config.json``; a missing folder or file, or bad JSON, is an error
+    naming the path and ending with ``wanted`` (what the model needs)."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model_path {folder} does not exist or is not a folder; {wanted}")
+    config = folder / "config.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"model_path {folder} has no config.json; {wanted}")
+    try:
+        values = json.loads(config.read_text())
+        values.get  # a JSON object, not a list or a number
+    except (ValueError, UnicodeDecodeError, AttributeError) as err:
+        raise ValueError(f"{config} is not a JSON object ({err}); {wanted}") from err
+    return values
+
+
 def check_remote_checkpoint(spec: ModelSpec, folder: str | Path) -> Path:
     """Check that ``folder`` is a remote-code checkpoint: ``config.json`` naming its model class, and weights.
 
@@ -105,15 +121,7 @@ def check_remote_checkpoint(spec: ModelSpec, folder: str | Path) -> Path:
     """
     folder = Path(folder)
     wanted = f"model {spec.key!r} needs a checkpoint folder with its own code (e.g. a download of {spec.hf_id})"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"model_path {folder} does not exist or is not a folder; {wanted}")
-    config = folder / "config.json"
-    if not config.is_file():
-        raise FileNotFoundError(f"model_path {folder} has no config.json; {wanted}")
-    try:
-        auto_map = json.loads(config.read_text()).get("auto_map") or {}
-    except (ValueError, UnicodeDecodeError, AttributeError) as err:
-        raise ValueError(f"{config} is not a JSON object ({err}); {wanted}") from err
+    auto_map = checkpoint_config(folder, wanted).get("auto_map") or {}
     if not any(name in auto_map for name in _MODEL_AUTO_CLASSES):
         raise ValueError(f"model_path {folder}: config.json's auto_map names no {' or '.join(_MODEL_AUTO_CLASSES)} "
                          f"class (it has {sorted(auto_map) or 'none'}); {wanted}")

@@ -107,6 +107,13 @@ def pca_frames(frames: np.ndarray, *, n_components: int = N_COMPONENTS, rtol: fl
     k = min(n_components, values.shape[-1])
     s = np.sqrt(np.clip(values[..., :k], 0.0, None))
     scores = vectors[..., :k] * s[..., None, :]
+    return _zscored_components(scores, s, n_components, rtol)
+
+
+def _zscored_components(scores: np.ndarray, s: np.ndarray, n_components: int, rtol: float) -> np.ndarray:
+    """PC ``scores`` (..., n_frames, k) z-scored per component; components with singular value ``s``
+    below ``rtol`` × the first (beyond the data's rank) and those past ``k`` are 0."""
+    k = scores.shape[-1]
     keep = s > rtol * np.maximum(s[..., :1], np.finfo(float).tiny)
     sd = scores.std(axis=-2, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -149,13 +156,7 @@ def pca_word_frames(states: np.ndarray, frame_word: np.ndarray, *, n_components:
     k = min(n_components, values.shape[-1])
     s = np.sqrt(np.clip(values[..., :k], 0.0, None))
     scores = (vectors[..., :k] / root[:, None] * s[..., None, :])[..., index, :]  # (..., n_frames, k)
-    keep = s > rtol * np.maximum(s[..., :1], np.finfo(float).tiny)
-    sd = scores.std(axis=-2, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(keep[..., None, :], scores / np.where(sd > 0, sd, 1.0), 0.0)
-    if k < n_components:
-        z = np.concatenate([z, np.zeros((*z.shape[:-1], n_components - k))], axis=-1)
-    return z
+    return _zscored_components(scores, s, n_components, rtol)
 
 
 def eeg_to_frames(segment: np.ndarray, n: int, *, sfreq_hz: float, frame_s: float = FRAME_S) -> np.ndarray:
