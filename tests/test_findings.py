@@ -352,6 +352,10 @@ def test_control_statement_says_what_the_random_weight_controls_must_show():
         "The 2 random-weight controls (`tiny-whisper`, `tiny-text`) must not align under any metric: "
         "**`tiny-whisper` does**, which the test should not allow")
     assert rankings.control_statement(table.loc[["oracle"]]) == "*No random-weight control model is in this run.*"
+    # a released architecture with random weights is a control too, whatever its key's prefix
+    with_random = pd.concat([table, pd.DataFrame({"n_metrics_significant": [0]}, index=["whisper-tiny.en-random"])])
+    assert "The 3 random-weight controls (`tiny-whisper`, `tiny-text`, `whisper-tiny.en-random`)" in \
+        rankings.control_statement(with_random)
 
 
 def test_dissociation_reads_per_sentence_scores_from_the_sentence_grid_and_peaks_from_the_grid():

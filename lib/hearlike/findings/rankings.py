@@ -112,14 +112,17 @@ def aligned_models(grid: xr.Dataset, *, window: str, region: str = "all", metric
     return table
 
 
-def control_statement(aligned: pd.DataFrame, *, prefix: str = "tiny-") -> str:
+def control_statement(aligned: pd.DataFrame) -> str:
     """Markdown: what the negative controls must show and whether they did.
 
-    Models whose key starts with ``prefix`` are random-weight controls (the real extraction code on
-    untrained weights): they must not align with the EEG under any metric. The statement names
-    those that do (a failed control: the test, not the model, is then in question).
+    Random-weight controls (:func:`hearlike.framing.model_kind`: ``tiny-*`` models and registry
+    entries with random weights, e.g. ``whisper-tiny.en-random``; the real extraction code on
+    untrained weights) must not align with the EEG under any metric. The statement names those
+    that do (a failed control: the test, not the model, is then in question).
     """
-    controls = [str(m) for m in aligned.index if str(m).startswith(prefix)]
+    from ..framing import model_kind
+
+    controls = [str(m) for m in aligned.index if model_kind(str(m)) == "random-weight"]
     if not controls:
         return "*No random-weight control model is in this run.*"
     failed = [m for m in controls if aligned.loc[m, "n_metrics_significant"] > 0]
