@@ -140,3 +140,52 @@ def test_store_under_the_shift_null_equals_one_grid(tmp_path):
     whole = compute_grid(models, epochs, keep_null=True, keep_sentences=True, **kw)
     store = compute_grid_store(tmp_path / "s.store", models.__getitem__, list(models), epochs, keep_sentences=True, **kw)
     _check_equal(store, whole)
+
+
+def test_subject_blocks_fit_the_epochs_budget():
+    from hearlike.grid.store import subject_block_size
+
+    epochs = make_epochs(LENGTHS, n_subjects=3, seed=4)
+    one = int(np.prod([epochs.sizes[d] for d in ("word", "channel", "time")])) * 4  # float32 bytes of a subject
+    assert subject_block_size(epochs, 4, 10 * one) == 4
+    assert subject_block_size(epochs, 4, 2 * one + 1) == 2
+    assert subject_block_size(epochs, 4, 1) == 1  # one subject larger than the budget: alone
+
+
+def test_lazily_opened_epochs_and_recordings_are_read_one_block_at_a_time(tmp_path, monkeypatch):
+    """The pipeline's path at full size: every subject's epochs and recording stay in their cache
+    files (dask) and each task reads its block alone; the numbers equal one in-memory grid."""
+    from test_surrogates import EEG, WINDOWS as SHIFT_WINDOWS, _study
+    from hearlike.cache import read_netcdf, write_netcdf
+    from hearlike.eeg.surrogates import surrogate_epochs
+    from hearlike.grid import store as grid_store
+
+    epochs, recordings, models = _study(planted_gain=1.0, n_subjects=3, n_sentences=8)
+    kw = dict(windows=SHIFT_WINDOWS, regions={"all": list(epochs.channel.values)}, metrics=["spearman_rsa", "procrustes"],
+              n_permutations=4, null_kind="shift", min_words=4)
+    whole = compute_grid(models, epochs, keep_null=True, keep_sentences=True,
+                         surrogates=surrogate_epochs(recordings, epochs, n_surrogates=4, params=EEG, seed=0), **kw)
+    subjects = [str(s) for s in epochs.subject.values]
+    for s in subjects:
+        write_netcdf(epochs.sel(subject=s, drop=True), tmp_path / f"e{s}.nc", config_hash="k")
+        write_netcdf(recordings[s], tmp_path / f"r{s}.nc", config_hash="k")
+    lazy_epochs = xr.concat([read_netcdf(tmp_path / f"e{s}.nc", config_hash="k", dataarray=True, lazy=True)
+                             for s in subjects], dim="subject").assign_coords(subject=subjects)
+    lazy_epochs.attrs = dict(epochs.attrs)
+    lazy_recordings = {s: read_netcdf(tmp_path / f"r{s}.nc", config_hash="k", lazy=True) for s in subjects}
+    surrogates = surrogate_epochs(lazy_recordings, lazy_epochs, n_surrogates=4, params=EEG, seed=0)
+    assert lazy_epochs.chunks is not None and not isinstance(surrogates.signals[0], np.ndarray)  # nothing read yet
+    seen = []
+    real_run_chunk = grid_store.run_chunk
+
+    def spy(store, group, block, states, block_epochs, block_surrogates, *args):
+        seen.append((len(block), block_epochs.chunks, [type(x) for x in block_surrogates.signals]))
+        return real_run_chunk(store, group, block, states, block_epochs, block_surrogates, *args)
+
+    monkeypatch.setattr(grid_store, "run_chunk", spy)
+    store = compute_grid_store(tmp_path / "s.store", models.__getitem__, list(models), lazy_epochs, keep_sentences=True,
+                               surrogates=surrogates, subjects_per_task=2, **kw)
+    assert [n for n, _, _ in seen] == [2, 1]  # blocks of 2 subjects, then the last one
+    assert all(chunks is None and kinds == [np.ndarray] * n for n, chunks, kinds in seen)  # each task's block read
+    assert lazy_epochs.chunks is not None  # the caller's epochs were never read whole
+    _check_equal(store, whole)

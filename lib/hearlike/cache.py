@@ -102,15 +102,24 @@ def write_netcdf(obj: xr.Dataset | xr.DataArray, path: str | Path, *, config_has
     return Path(path)
 
 
-def read_netcdf(path: str | Path, *, config_hash: str | None = None, dataarray: bool = False):
-    """Read a cache written by :func:`write_netcdf`; ``None`` if missing or made with another config."""
+def read_netcdf(path: str | Path, *, config_hash: str | None = None, dataarray: bool = False, lazy: bool = False):
+    """Read a cache written by :func:`write_netcdf`; ``None`` if missing or made with another config.
+
+    ``lazy``: open it as one dask chunk per variable instead of reading it (the file stays open; its
+    last element of every variable is read now, so a truncated file is caught here, not in a task).
+    """
     path = Path(path)
     if not path.exists():
         return None
     opener = xr.open_dataarray if dataarray else xr.open_dataset
     try:
-        with opener(path, engine="h5netcdf") as obj:
-            obj = obj.load()
+        if lazy:
+            obj = opener(path, engine="h5netcdf", chunks=-1)
+            probe = obj.isel({dim: slice(-1, None) for dim in obj.dims})
+            probe.load()
+        else:
+            with opener(path, engine="h5netcdf") as obj:
+                obj = obj.load()
     except Exception as err:  # a corrupt cache is recomputed, never trusted
         logger.warning("cache %s is unreadable (%s); it will be recomputed", path, err)
         return None

@@ -189,13 +189,15 @@ def layer_states(params: Params, key: str) -> xr.DataArray:
     return stack_layers(model_states(params, key))
 
 
-def epochs_of(params: Params) -> xr.DataArray:
-    """Word epochs (subject, word, channel, time) of the study's dataset, cached per subject."""
+def epochs_of(params: Params, *, lazy: bool = False) -> xr.DataArray:
+    """Word epochs (subject, word, channel, time) of the study's dataset, cached per subject;
+    ``lazy``: opened from the cache as one dask chunk per subject, not read (the metric grid reads
+    one block of subjects per task)."""
     from .eeg import load_epochs
 
     return load_epochs(
         params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
-        cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params),
+        cache_dir=_cache(params, "epochs"), root=params.data_root, lazy=lazy, **_subject_options(params),
     )
 
 
@@ -205,13 +207,15 @@ def _subject_options(params: Params) -> dict[str, Any]:
     return {"subjects": subjects, "runs": list(params.runs) if params.runs is not None else None}
 
 
-def surrogates_of(params: Params, epochs: xr.DataArray, n_surrogates: int):
-    """Timing-preserving surrogate epochs for the ``shift`` null (:mod:`hearlike.eeg.surrogates`)."""
+def surrogates_of(params: Params, epochs: xr.DataArray, n_surrogates: int, *, lazy: bool = False):
+    """Timing-preserving surrogate epochs for the ``shift`` null (:mod:`hearlike.eeg.surrogates`);
+    ``lazy``: the continuous recordings stay in their cache files until a task reads its subjects'
+    (:meth:`~hearlike.eeg.SurrogateEpochs.for_subjects`)."""
     from .eeg import load_recordings, surrogate_epochs, validate_preprocessing
 
     recordings = load_recordings(
         params.dataset, stimuli=stimuli_of(params), params=dict(params.eeg),
-        cache_dir=_cache(params, "epochs"), root=params.data_root, **_subject_options(params),
+        cache_dir=_cache(params, "epochs"), root=params.data_root, lazy=lazy, **_subject_options(params),
     )
     return surrogate_epochs(recordings, epochs, n_surrogates=n_surrogates, params=validate_preprocessing(dict(params.eeg)),
                             seed=params.seed)
@@ -292,7 +296,8 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
     cached = finished_store(path)
     if cached is not None:
         return cached
-    epochs = epochs_of(params)
+    # every subject's epochs and recordings stay in their cache files: a task reads its block's alone
+    epochs = epochs_of(params, lazy=True)
     common = dict(windows=windows_of(params), regions=regions_of(params, epochs), metrics=params.all_metrics,
                   n_permutations=params.n_permutations, seed=params.seed, null_kind=params.null_kind,
                   device=params.device, min_words=params.min_words, keep_sentences=keep,
@@ -301,7 +306,7 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
                   factor_regions=list(params.factor_metric_regions),
                   attrs={"config_hash": digest, "dataset": params.dataset, "config": json.dumps(config, default=str)})
     if needs_surrogates(params.null_kind):
-        common["surrogates"] = surrogates_of(params, epochs, params.n_permutations)
+        common["surrogates"] = surrogates_of(params, epochs, params.n_permutations, lazy=True)
     client = grid_client(params.scheduler)
     try:
         return compute_grid_store(path, functools.partial(layer_states, params), list(params.models), epochs,

@@ -398,11 +398,16 @@ def _resolve(dataset, stimuli, subjects, params, root, strict, runs=None):
     return params, stimuli, root, subjects, _cache_key(dataset, params, stimuli, strict, runs)
 
 
-def _cached_subject(dataset: str, subject: str, want: str, *, cache_dir, key: str, **compute):
-    """One subject's ``"epochs"`` or ``"recording"`` from the cache, else preprocessed (both cached)."""
+def _cached_subject(dataset: str, subject: str, want: str, *, cache_dir, key: str, lazy: bool = False, **compute):
+    """One subject's ``"epochs"`` or ``"recording"`` from the cache, else preprocessed (both cached).
+
+    ``lazy`` (needs ``cache_dir``): opened from the cache file as dask arrays, not read; a subject
+    preprocessed now is written, dropped and opened the same way, so no subject stays in memory.
+    """
     paths = dict(zip(("epochs", "recording"), _cache_paths(cache_dir, dataset, subject, key)))
+    lazy = lazy and paths[want] is not None
     if paths[want] is not None:
-        cached = read_netcdf(paths[want], config_hash=key, dataarray=want == "epochs")
+        cached = read_netcdf(paths[want], config_hash=key, dataarray=want == "epochs", lazy=lazy)
         if cached is not None:
             logger.info("%s subject %s: %s from cache %s", dataset, subject, want, paths[want])
             return cached
@@ -410,6 +415,9 @@ def _cached_subject(dataset: str, subject: str, want: str, *, cache_dir, key: st
     if paths[want] is not None:
         write_netcdf(recording, paths["recording"], config_hash=key)
         write_netcdf(epochs, paths["epochs"], config_hash=key)
+        if lazy:
+            del epochs, recording
+            return read_netcdf(paths[want], config_hash=key, dataarray=want == "epochs", lazy=True)
     return epochs if want == "epochs" else recording
 
 
@@ -423,6 +431,7 @@ def load_epochs(
     root: str | Path | None = None,
     strict: bool = True,
     runs: list[int] | None = None,
+    lazy: bool = False,
 ) -> xr.DataArray:
     """Word-locked EEG epochs of ``dataset``, aligned to the stimulus table's words.
 
@@ -447,6 +456,10 @@ def load_epochs(
     runs : list of int, optional
         Read only these runs (datasets with several runs per subject); the words of other runs stay
         on the word axis as NaN epochs (not heard).
+    lazy : bool
+        Open every subject's cached epochs as one dask chunk instead of reading them (needs
+        ``cache_dir``): the metric grid reads one block of subjects at a time, so memory does not
+        grow with the number of subjects (Broderick 2018: ~1 GB of float32 epochs per subject).
 
     Returns
     -------
@@ -459,7 +472,7 @@ def load_epochs(
     params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict, runs)
     per_subject = [
         _cached_subject(dataset, subject, "epochs", cache_dir=cache_dir, key=key, root=root, stimuli=stimuli,
-                        params=params, strict=strict, runs=runs)
+                        params=params, strict=strict, runs=runs, lazy=lazy)
         for subject in tqdm(subjects, desc=f"EEG epochs ({dataset})", disable=disabled(len(subjects) < 2))
     ]
     reference = per_subject[0]
@@ -507,8 +520,10 @@ def load_recordings(
     root: str | Path | None = None,
     strict: bool = True,
     runs: list[int] | None = None,
+    lazy: bool = False,
 ) -> dict[str, xr.Dataset]:
-    """The preprocessed continuous recordings behind :func:`load_epochs` (same arguments).
+    """The preprocessed continuous recordings behind :func:`load_epochs` (same arguments; ``lazy``:
+    each recording opened from its cache file as dask arrays, read when a task needs it).
 
     Cached beside the epochs (``recording-<dataset>-<subject>-<hash>.nc``, written whenever a
     subject's epochs are computed); a subject whose recording is not cached is preprocessed again.
@@ -522,7 +537,7 @@ def load_recordings(
     params, stimuli, root, subjects, key = _resolve(dataset, stimuli, subjects, params, root, strict, runs)
     return {
         subject: _cached_subject(dataset, subject, "recording", cache_dir=cache_dir, key=key, root=root,
-                                 stimuli=stimuli, params=params, strict=strict, runs=runs)
+                                 stimuli=stimuli, params=params, strict=strict, runs=runs, lazy=lazy)
         for subject in tqdm(subjects, desc=f"EEG recordings ({dataset})", disable=disabled(len(subjects) < 2))
     }
 

@@ -106,7 +106,9 @@ class SurrogateEpochs:
     Attributes
     ----------
     signals : list of ndarray, each shape (n_samples_subject, n_channels)
-        Preprocessed continuous EEG per subject, volts, sample-major (a cut reads whole rows).
+        Preprocessed continuous EEG per subject, volts, sample-major (a cut reads whole rows); or a
+        lazily opened ``signal`` DataArray (channel, sample) of a cached recording, read by
+        :meth:`for_subjects` (so a grid task holds its block of subjects' recordings only).
     onset_sample : ndarray of int64, shape (n_subjects, n_words)
         Real onsets in the epochs' word order (-1 = no epoch: cut as NaN).
     shifts : ndarray of int64, shape (n_subjects, n_surrogates, n_words)
@@ -131,14 +133,22 @@ class SurrogateEpochs:
 
     @property
     def n_channels(self) -> int:
-        return int(self.signals[0].shape[1])
+        signal = self.signals[0]
+        return int(signal.shape[1] if isinstance(signal, np.ndarray) else signal.sizes["channel"])
+
+    def for_subjects(self, subjects: Sequence[int]) -> "SurrogateEpochs":
+        """The surrogates of the subjects at positions ``subjects`` alone, in that order, their signals read."""
+        subjects = list(subjects)
+        return replace(self, signals=[_read_signal(self.signals[j]) for j in subjects],
+                       onset_sample=self.onset_sample[subjects], shifts=self.shifts[subjects])
 
     def with_channels(self, channels: np.ndarray) -> "SurrogateEpochs":
         """The same surrogates with the channels selected and ordered by ``channels`` (indices)."""
         channels = np.asarray(channels, dtype=np.int64)
         if np.array_equal(channels, np.arange(self.n_channels)):
             return self
-        return replace(self, signals=[np.ascontiguousarray(signal[:, channels]) for signal in self.signals])
+        return replace(self, signals=[np.ascontiguousarray(signal[:, channels]) if isinstance(signal, np.ndarray)
+                                      else signal.isel(channel=channels) for signal in self.signals])
 
     def cut(self, surrogates: slice, words: np.ndarray) -> np.ndarray:
         """Surrogate epochs ``(n_subjects, n_surrogates_in_slice, len(words), n_times, n_channels)``, float32 volts.
@@ -150,6 +160,7 @@ class SurrogateEpochs:
         index = np.arange(self.n_surrogates)[surrogates]
         out = np.empty((len(self.signals), len(index), len(words), len(self.offsets), self.n_channels), dtype=np.float32)
         for j, signal in enumerate(self.signals):
+            signal = _read_signal(signal)
             onsets = self.onset_sample[j, words]
             samples = onsets[None, :, None] + self.shifts[j][np.ix_(index, words)][..., None] + self.offsets  # (k, w, t)
             block = out[j]
@@ -202,7 +213,8 @@ def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray,
         shift, fallback = relocation_shifts(onset, sentence_ids, np.asarray(rec["epoch_ok"].values),
                                             n_surrogates=n_surrogates, span_samples=len(offsets), seed=seed,
                                             key=subject)
-        signals.append(np.ascontiguousarray(np.asarray(rec["signal"].values, dtype=np.float32).T))
+        signal = rec["signal"]
+        signals.append(signal if signal.chunks is not None else _read_signal(signal))  # a lazy one stays lazy
         onsets.append(onset)
         shifts.append(shift)
         n_fallback += fallback
@@ -211,3 +223,11 @@ def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray,
                        "(their null sample equals the observed score: conservative)", n_fallback)
     return SurrogateEpochs(signals=signals, onset_sample=np.stack(onsets), shifts=np.stack(shifts),
                            offsets=offsets, baseline=baseline_mask(params, offsets, sfreq), n_fallback=n_fallback)
+
+
+def _read_signal(signal) -> np.ndarray:
+    """A recording's signal as a contiguous (sample, channel) float32 array, read now if it is a lazy
+    (channel, sample) DataArray."""
+    if isinstance(signal, np.ndarray):
+        return signal
+    return np.ascontiguousarray(np.asarray(signal.values, dtype=np.float32).T)

@@ -9,8 +9,10 @@ coordinates, attributes and the task plan), so
 * the EEG side -- the cells' word geometry and, under the ``shift`` null, the surrogate epochs
   and their Gram matrices, the grid's most expensive preparation -- is prepared once per subject
   block for every model of a group, not once per model;
-* peak memory is one group's states (the budget) plus one block's epochs and surrogate
-  recordings, plus the task's results, whatever the number of models and subjects;
+* peak memory is one group's states (the budget) plus one block's epochs (its own budget: as few
+  as one subject at Broderick 2018's size) and surrogate recordings, plus the task's results,
+  whatever the number of models and subjects -- the epochs and recordings of the other subjects
+  stay in their cache files when they are passed lazily (``pipeline.metric_grid`` does);
 * an interrupted run resumes: each chunk file is written to a temporary name and renamed, so a
   chunk is either whole on disk or absent, and a task with a chunk absent is run again;
 * the tasks are independent: serially in this process, or on any Dask cluster (``scheduler``:
@@ -38,7 +40,6 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -102,10 +103,7 @@ def _chunk_path(store: Path, m: int, s: int, *, null: bool = False) -> Path:
 
 def _block_surrogates(surrogates, block: Sequence[int]):
     """The surrogates of the subjects ``block`` alone, in that order."""
-    if surrogates is None:
-        return None
-    return replace(surrogates, signals=[surrogates.signals[j] for j in block], onset_sample=surrogates.onset_sample[block],
-                   shifts=surrogates.shifts[block])
+    return None if surrogates is None else surrogates.for_subjects(block)
 
 
 def run_chunk(store: str, models: Sequence[int], subjects: Sequence[int], states: Mapping[str, xr.DataArray],
@@ -161,6 +159,16 @@ def grid_client(scheduler: str | None):
 
 #: the default memory budget of one task's model states (bytes): models are grouped up to it
 STATES_BUDGET_BYTES = 2**30
+#: the default memory budget of one task's epochs (bytes, float32 as read): fewer subjects per task
+#: when one subject's epochs are large (Broderick 2018: ~1 GB each, so one per task)
+EPOCHS_BUDGET_BYTES = 2**30
+
+
+def subject_block_size(epochs: xr.DataArray, subjects_per_task: int, budget: int) -> int:
+    """Subjects per task: at most ``subjects_per_task``, and as many as fit ``budget`` bytes of
+    epochs (float32, one subject's ``word × channel × time``), but at least one."""
+    per_subject = int(np.prod([epochs.sizes[d] for d in epochs.dims if d != "subject"], dtype=np.int64)) * 4
+    return max(1, min(int(subjects_per_task), int(budget) // max(1, per_subject)))
 
 
 def model_groups(nbytes: Sequence[int], budget: int) -> list[list[int]]:
@@ -194,6 +202,7 @@ def compute_grid_store(
     client=None,
     subjects_per_task: int = 4,
     states_budget_bytes: int = STATES_BUDGET_BYTES,
+    epochs_budget_bytes: int = EPOCHS_BUDGET_BYTES,
     **grid_kwargs,
 ) -> xr.Dataset:
     """The metric grid of ``models`` × the subjects of ``epochs``, chunk by chunk into a store directory.
@@ -206,7 +215,8 @@ def compute_grid_store(
     tasks whatever its arguments.
 
     Peak memory: one group's states (at most ``states_budget_bytes``, or one model's when it is
-    larger) + one block's epochs and surrogate recordings + the task's results (per-sentence
+    larger) + one block's epochs (at most ``epochs_budget_bytes``, or one subject's) and surrogate
+    recordings + the task's results (per-sentence
     scores of group × layers × block subjects × cells × metrics × sentences, float64, when kept)
     + the prepared representations of one length bucket.
 
@@ -221,7 +231,8 @@ def compute_grid_store(
         chunks, so only one group's states need be in memory.
     models : sequence of str
     epochs : DataArray, shape (n_subjects, n_words, n_channels, n_times)
-        Sliced to one block of subjects per task.
+        Sliced to one block of subjects per task and read then: pass it lazily opened (dask, e.g.
+        :func:`hearlike.eeg.load_epochs` with ``lazy=True``) and only one block is ever in memory.
     windows, regions, metrics, n_permutations, surrogates, **grid_kwargs
         As :func:`hearlike.grid.compute_grid` (``seed``, ``null_kind``, ``device``, ``min_words``,
         ``dtype``, ``chunk``, ``factor_regions``).
@@ -238,6 +249,9 @@ def compute_grid_store(
         (model, subject).
     states_budget_bytes : int
         Memory budget of one task's model states (float32 bytes, as loaded).
+    epochs_budget_bytes : int
+        Memory budget of one task's epochs (float32 bytes): caps ``subjects_per_task``
+        (:func:`subject_block_size`).
 
     Returns
     -------
@@ -272,7 +286,7 @@ def compute_grid_store(
             "model_bytes": json.dumps(dict(zip(models, nbytes))),
             "states_budget_bytes": int(states_budget_bytes),
             "model_groups": json.dumps(model_groups(nbytes, int(states_budget_bytes))),
-            "subjects_per_task": max(1, int(subjects_per_task)),
+            "subjects_per_task": subject_block_size(epochs, subjects_per_task, epochs_budget_bytes),
             **dict(attrs or {}),
         })
         (path / "chunks").mkdir(parents=True, exist_ok=True)
