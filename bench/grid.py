@@ -226,45 +226,111 @@ def scaling(args, data_kw):
     return rows
 
 
-#: the full study's size (assumptions, see README "Real models and real data"): subjects and
-#: sentences per dataset; 12 models of ~40 layers; 4 windows × 7 regions, the factor metrics on 1
-STUDY = {"alice2019": {"subjects": 33, "sentences": 200, "channels": 61},
-         "broderick2018": {"subjects": 19, "sentences": 1000, "channels": 128}}
-STUDY_MODELS, STUDY_LAYERS = 12, 40
-#: shift null / swap null wall time, measured by bench/nulls.py on the demo (issue 16)
-SHIFT_OVER_SWAP = 4.2
+#: the full study's size (assumptions, see README "Real models and real data"): subjects,
+#: sentences (of 6-16 words, 11 on average), channels and words per dataset; 12 models of ~40 layers
+#: and ~1280 features (float32 states); 4 windows × 7 regions, the factor metrics on 1 region
+STUDY = {"alice2019": {"subjects": 33, "sentences": 200, "channels": 61, "words": 2129},
+         "broderick2018": {"subjects": 19, "sentences": 1000, "channels": 128, "words": 11000}}
+STUDY_MODELS, STUDY_LAYERS, STUDY_FEATURES = 12, 40, 1280
+STATES_BUDGET = 2**30  # hearlike.grid.store.STATES_BUDGET_BYTES: models per task group
 
 
-def project(args):
-    """Time a study-shaped grid (4 windows × 7 regions, 10 metrics, 100 permutations, swap null) and
-    scale its cost per layer × subject × sentence to the full study, on 2 cores (2 Dask workers)."""
+def make_shift_data(*, sentences, layers, features, channels, samples, subjects, seed=0):
+    """:func:`make_data` epochs cut from continuous synthetic recordings at irregular word onsets (128 Hz,
+    epochs from -0.2 s), with the ``shift`` null's surrogates from the same recordings."""
     import numpy as np
+    import xarray as xr
+
+    from hearlike.eeg.surrogates import SurrogateEpochs, relocation_shifts
+
+    model, _, _ = make_data(sentences=sentences, layers=layers, words=12, features=features, channels=channels,
+                            samples=samples, subjects=1, seed=seed, ragged=True)
+    rng = np.random.default_rng(seed + 1)
+    sid = np.asarray(model["sentence_id"].values)
+    gaps = rng.uniform(0.2, 0.5, len(sid)) + np.r_[0.0, sid[1:] != sid[:-1]] * 1.0  # s; 1 s between sentences
+    onset = (np.round(np.cumsum(gaps) * 128.0) + 64).astype(np.int64)
+    offsets = np.arange(samples) - 26  # -0.2 s at 128 Hz
+    n_samples = int(onset[-1] + samples + 64)
+    signals = [rng.standard_normal((n_samples, channels), dtype=np.float32) * np.float32(1e-5) for _ in range(subjects)]
+    window = onset[:, None] + offsets  # (word, time)
+    eeg = np.stack([signal[window].transpose(0, 2, 1) for signal in signals])  # (subject, word, channel, time)
+    shifts = np.stack([relocation_shifts(onset, sid, np.ones(n_samples, bool), n_surrogates=101,
+                                         span_samples=samples, seed=seed, key=str(j))[0] for j in range(subjects)])
+    surrogates = SurrogateEpochs(signals=signals, onset_sample=np.tile(onset, (subjects, 1)), shifts=shifts,
+                                 offsets=offsets, baseline=None)
+    epochs = xr.DataArray(eeg, dims=("subject", "word", "channel", "time"),
+                          coords={"subject": [f"sub-{i:02d}" for i in range(subjects)],
+                                  "word": model["word"].values, "sentence_id": ("word", sid),
+                                  "word_index": ("word", model["word_index"].values),
+                                  "channel": [f"E{i:03d}" for i in range(channels)], "time": offsets / 128.0})
+    return model, epochs, surrogates
+
+
+def _study_grid_seconds(null_kind, *, layers, subjects, sentences, n_perm, device):
+    """Wall s of one study-shaped grid (one model, 4 windows × 7 regions, 10 metrics)."""
     import torch
 
     from hearlike.grid import compute_grid
 
-    torch.set_num_threads(1)
-    layers, subjects, sentences, n_perm = (2, 2, 20, 10) if args.quick else (4, 2, 60, 100)
-    model, epochs, _ = make_data(sentences=sentences, layers=layers, words=12, features=1024, channels=64,
-                                 samples=128, subjects=subjects, ragged=True)
+    model, epochs, surrogates = make_shift_data(sentences=sentences, layers=layers, features=1024, channels=64,
+                                                samples=154, subjects=subjects)
     names = list(epochs["channel"].values)
     regions = {"all": names, **{f"r{i}": names[i * 10 : i * 10 + 10] for i in range(6)}}
     windows = [(f"w{i}", 250 * i, 250 * (i + 1)) for i in range(4)]
     metrics = [*STUDY_METRICS, "cka_debiased", "dcor_debiased"]
+    if device == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     compute_grid({"m": model}, epochs, windows=windows, regions=regions, metrics=metrics, n_permutations=n_perm,
-                 null_kind="swap", factor_regions=["all"])
-    wall = time.perf_counter() - start
-    unit = wall / (layers * subjects * sentences) * (100 / n_perm if n_perm < 100 else 1)
-    units = sum(STUDY_MODELS * STUDY_LAYERS * d["subjects"] * d["sentences"] for d in STUDY.values())
-    hours_swap = unit * units / 2 / 3600
-    print(f"\nprojection: study-shaped grid {layers} layers × {subjects} subjects × {sentences} sentences × 28 cells, "
-          f"10 metrics, {n_perm} permutations (swap null): {wall:.1f} s -> {unit * 1e3:.2f} ms per layer·subject·sentence")
-    print(f"  full study: {STUDY_MODELS} models × {STUDY_LAYERS} layers × {STUDY} ({units:.3g} layer·subject·sentence)")
-    print(f"  swap null: {hours_swap:.1f} h on 2 cores; shift null (×{SHIFT_OVER_SWAP} measured on the demo): "
-          f"{hours_swap * SHIFT_OVER_SWAP:.1f} h on 2 cores   [target < 6 h]")
-    return {"wall_s": wall, "unit_s": unit, "hours_swap_2cores": hours_swap,
-            "hours_shift_2cores": hours_swap * SHIFT_OVER_SWAP, "assumptions": STUDY}
+                 null_kind=null_kind, surrogates=surrogates if null_kind == "shift" else None,
+                 factor_regions=["all"], device=device)
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def project(args, device="cpu"):
+    """The full study's grid in hours, from two study-shaped grids per null (4 windows × 7 regions, 10
+    metrics, 100 permutations): one model of ``L1`` and of ``L2`` layers against the same subjects
+    and sentences. Their difference is the cost of a layer (the model side and every comparison);
+    the rest is the EEG side of a task (cells' geometry, surrogates), paid once per model group and
+    subject block. The study: each dataset's subjects × sentences, 12 models × 40 layers, grouped
+    as the store groups them (1 GiB of float32 states per task); 2 cores = 2 Dask workers."""
+    import math
+
+    import torch
+
+    torch.set_num_threads(1)
+    (l1, l2), subjects, sentences, n_perm = ((1, 2), 1, 10, 10) if args.quick else ((2, 20), 2, 40, 100)
+    scale = 100 / n_perm
+    units = subjects * sentences
+    print(f"\nprojection ({device}): one model of {l1} and of {l2} layers × {subjects} subjects × {sentences} sentences "
+          f"× 28 cells, 10 metrics, {n_perm} permutations")
+    out = {"device": device, "assumptions": STUDY}
+    for null_kind in ("swap", "shift"):
+        t1 = _study_grid_seconds(null_kind, layers=l1, subjects=subjects, sentences=sentences, n_perm=n_perm, device=device)
+        t2 = _study_grid_seconds(null_kind, layers=l2, subjects=subjects, sentences=sentences, n_perm=n_perm, device=device)
+        per_layer = max(0.0, (t2 - t1) / (l2 - l1)) / units * scale  # s per layer·subject·sentence
+        fixed = max(0.0, t1 - l1 * per_layer * units / scale) / units * scale  # s per subject·sentence and task group
+        seconds = 0.0
+        for d in STUDY.values():
+            model_bytes = STUDY_LAYERS * d["words"] * STUDY_FEATURES * 4
+            groups = math.ceil(STUDY_MODELS / max(1, STATES_BUDGET // model_bytes))
+            seconds += d["subjects"] * d["sentences"] * (STUDY_MODELS * STUDY_LAYERS * per_layer + groups * fixed)
+        workers = 2 if device == "cpu" else 1
+        hours = seconds / workers / 3600
+        target = "< 6 h on 2 cores" if device == "cpu" else "< 10 min on one GPU"
+        print(f"  {null_kind:>5} null: {t1:.1f} s / {t2:.1f} s -> {per_layer * 1e3:.2f} ms per layer·subject·sentence, "
+              f"{fixed * 1e3:.1f} ms per subject·sentence of a task group;  full study: {hours:.1f} h "
+              f"({'2 cores' if workers == 2 else 'one GPU'})   [target {target}]")
+        out[null_kind] = {"seconds": [t1, t2], "per_layer_unit_s": per_layer, "fixed_unit_s": fixed, "hours": hours}
+    return out
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def main(argv=None):
@@ -305,7 +371,9 @@ def main(argv=None):
     if args.scaling:
         out["scaling"] = scaling(args, data_kw)
     if args.projection:
-        out["projection"] = project(args)
+        out["projection"] = [project(args)]
+        if _cuda():
+            out["projection"].append(project(args, device="cuda"))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

@@ -14,7 +14,7 @@ import torch
 
 from hearlike import grid as hg
 from hearlike import metrics as hm
-from hearlike.grid.shift import sufficient_features
+from hearlike.geometry import geometry_from_gram
 from test_grid import REGIONS, WINDOWS, _cell_matrix, make_epochs, make_states
 
 NEW = ("kendall_rsa", "hsic_rbf", "gaussian_mi", "dcor_squared", "rv")
@@ -246,13 +246,13 @@ def test_kendall_pair_permutation_reorders_the_sign_matrix_exactly():
 
 
 @pytest.mark.parametrize("name", NEW)
-def test_metrics_read_only_what_the_shift_nulls_sufficient_features_keep(name):
-    # the shift null prepares surrogate EEG from pseudo-features with the same Gram and word means
+def test_metrics_read_only_what_the_shift_nulls_gram_geometry_keeps(name):
+    # the shift null prepares surrogate EEG from each cell's Gram matrix and word sums alone
     x, y = _pair(9, d=20, p=6, seed=60)
     xt = _t(x)
-    pseudo = sufficient_features(xt @ xt.T, xt.sum(-1), x.shape[1])
     metric = hm.METRICS[name]
-    got = metric.compare(metric.prepare(pseudo), metric.prepare(_t(y)))
+    got = metric.compare(metric.prepare_geometry(geometry_from_gram(xt @ xt.T, xt.sum(-1), x.shape[1])),
+                         metric.prepare(_t(y)))
     assert float(got) == pytest.approx(float(metric(xt, _t(y))), rel=1e-9, abs=1e-12)
 
 

@@ -18,6 +18,7 @@ from hearlike import grid as hg
 from hearlike.eeg import epoch_words, recording_of, surrogate_epochs, validate_preprocessing
 from hearlike.eeg.recording import bad_sample_mask, epoch_start_ok
 from hearlike.eeg.surrogates import relocation_shifts
+from hearlike.geometry import geometry_from_gram
 from hearlike.metrics import METRICS
 
 SFREQ = 100.0
@@ -206,16 +207,19 @@ def test_unshifted_surrogates_are_the_real_epochs():
 
 
 @pytest.mark.parametrize("n_features", [3, 40])
-def test_sufficient_features_give_every_metric_the_same_representation(n_features):
-    """Fewer features than words (a singular Gram) and more."""
+def test_the_geometry_from_the_gram_gives_every_metric_the_same_representation(n_features):
+    """The shift null prepares every metric from a cell's Gram matrix, word sums and width alone:
+    the same scores as from the features. Fewer features than words (a singular Gram) and more;
+    a width per region broadcast as in the per-channel (searchlight) path."""
     rng = np.random.default_rng(6)
     x = torch.as_tensor(rng.standard_normal((4, 2, 8, n_features)) + rng.standard_normal((4, 2, 8, 1)))
-    pseudo = hg.sufficient_features(x @ x.transpose(-1, -2), x.sum(dim=-1), n_features)
     y = torch.as_tensor(rng.standard_normal((4, 2, 8, 12)))
-    for name, metric in METRICS.items():
-        if name in ("cka_debiased", "dcor_debiased") and x.shape[-2] < 4:
-            continue
-        np.testing.assert_allclose(metric(pseudo, y).numpy(), metric(x, y).numpy(), atol=1e-7, err_msg=name)
+    widths = torch.full((2, 1), float(n_features), dtype=x.dtype)  # (region, 1), like the searchlight path
+    for d in (n_features, widths):
+        geometry = geometry_from_gram(x @ x.transpose(-1, -2), x.sum(dim=-1), d)
+        for name, metric in METRICS.items():
+            got = metric.compare(metric.prepare_geometry(geometry), metric.prepare(y))
+            np.testing.assert_allclose(got.numpy(), metric(x, y).numpy(), atol=1e-7, err_msg=name)  # sqrt of ~0 eigenvalues
 
 
 def test_shift_null_needs_surrogates_and_enough_of_them():
@@ -256,5 +260,6 @@ def test_shift_null_with_factor_regions_matches_a_separate_grid_of_those_regions
     alone = hg.compute_grid(models, epochs, regions={"all": channels}, metrics=["procrustes"], **common)
     assert np.isnan(one["score"].sel(metric="procrustes", region=["front", "back"])).all()
     np.testing.assert_array_equal(one["score"].sel(metric=["procrustes"], region=["all"]), alone["score"])
-    # the factor cells get the channel plan of a grid of only them: the same float32 Gram sums
-    np.testing.assert_array_equal(one["null"].sel(metric=["procrustes"], region=["all"]), alone["null"])
+    # the factor cells' geometry is selected from the whole grid's (its channel order): the same
+    # surrogate Grams up to the float32 summation order
+    np.testing.assert_allclose(one["null"].sel(metric=["procrustes"], region=["all"]), alone["null"], rtol=1e-6)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["GEOMETRY_PARTS", "WordGeometry", "word_geometry"]
+__all__ = ["GEOMETRY_PARTS", "WordGeometry", "geometry_from_gram", "word_geometry"]
 
 # --------------------------------------------------------------------------------------------
 # small building blocks on (..., n, n) matrices
@@ -147,6 +147,11 @@ class WordGeometry:
     n_words: int
     dtype: torch.dtype
 
+    def map(self, fn) -> "WordGeometry":
+        """``fn`` applied to every part (an operation on the leading dims, e.g. ``t.unsqueeze(0)``)."""
+        apply = (lambda t: None if t is None else fn(t))
+        return WordGeometry(apply(self.gram), apply(self.correlation), apply(self.energy), self.n_words, self.dtype)
+
     def select(self, index: Tensor, *, dim: int = 0) -> "WordGeometry":
         """The geometry of the batch elements ``index`` along leading dim ``dim``."""
         pick = (lambda t: None if t is None else t.index_select(dim, index))
@@ -171,14 +176,51 @@ def word_geometry(x: Tensor, *, needs=GEOMETRY_PARTS) -> WordGeometry:
 
 
 
+def geometry_from_gram(gram: Tensor, row_sums: Tensor, n_features, *, needs=GEOMETRY_PARTS) -> WordGeometry:
+    """The :class:`WordGeometry` of ``x (..., n, d)`` from its Gram matrix alone, without ``x``.
+
+    Every part is a function of ``x xᵀ``, the words' feature sums ``x 1`` and ``d``: the centred
+    Gram is ``H (x xᵀ) H``; the correlation distances come from ``x xᵀ - d m mᵀ`` (``m`` the
+    words' feature means); the energy is the trace. The ``shift`` null builds one Gram per
+    surrogate cell (a region's channels, a window's samples) and every metric from it.
+
+    Parameters
+    ----------
+    gram : Tensor, shape (..., n, n)
+        ``x xᵀ`` (not centred).
+    row_sums : Tensor, shape (..., n)
+        ``x`` summed over features.
+    n_features : int or Tensor
+        ``d`` (a tensor broadcasting against ``row_sums`` when it differs, e.g. ``(n_regions, 1)``).
+    needs : tuple of str
+        The parts to compute (:data:`GEOMETRY_PARTS`).
+    """
+    correlation = None
+    if "correlation" in needs:
+        d = torch.as_tensor(n_features, dtype=gram.dtype, device=gram.device)  # scalar or (..., 1)
+        means = row_sums / d
+        correlation = _correlation_upper(gram - d.unsqueeze(-1) * means.unsqueeze(-1) * means.unsqueeze(-2))
+    return WordGeometry(
+        _double_centre(gram) if "gram" in needs else None,
+        correlation,
+        torch.diagonal(gram, dim1=-2, dim2=-1).sum(-1) if "energy" in needs else None,
+        gram.shape[-1], gram.dtype,
+    )
+
+
 def _correlation_rdm_upper(x: Tensor) -> Tensor:
     """Upper triangle (row-major, diagonal excluded) of the correlation-distance RDM."""
-    n, d = x.shape[-2], x.shape[-1]
+    d = x.shape[-1]
     # from the Gram matrix: one pass over the features instead of materialising centred rows
     # (row-centred inner products = Gram - d·mean_i·mean_j)
     mean = x.mean(dim=-1)
-    cov = x @ x.transpose(-1, -2) - d * mean.unsqueeze(-1) * mean.unsqueeze(-2)
+    return _correlation_upper(x @ x.transpose(-1, -2) - d * mean.unsqueeze(-1) * mean.unsqueeze(-2))
+
+
+def _correlation_upper(cov: Tensor) -> Tensor:
+    """Upper triangle of ``1 - corr`` from the row-centred inner products ``cov (..., n, n)``."""
+    n = cov.shape[-1]
     norm = torch.diagonal(cov, dim1=-2, dim2=-1).clamp_min(0).sqrt()
     rdm = 1.0 - cov / (norm.unsqueeze(-1) * norm.unsqueeze(-2))
-    iu = torch.triu_indices(n, n, offset=1, device=x.device)
+    iu = torch.triu_indices(n, n, offset=1, device=cov.device)
     return rdm[..., iu[0], iu[1]]

@@ -49,7 +49,6 @@ from .cells import (Bucket, align_words, check_inputs, eeg_cells, eeg_geometry, 
 from .compare import Scored, observed_scores
 from .nulls import NULLS, make_null, sentence_permutations, sentence_swaps
 from .results import GridSums, grid_dataset
-from .shift import sufficient_features
 
 if TYPE_CHECKING:
     from ..eeg.surrogates import SurrogateEpochs
@@ -57,7 +56,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["compute_grid", "eeg_rdms", "save_grid", "load_grid", "sentence_permutations", "sentence_swaps",
-           "sufficient_features", "DEFAULT_METRICS", "NULLS"]
+           "DEFAULT_METRICS", "NULLS"]
 
 DEFAULT_METRICS: tuple[str, ...] = STUDY_METRICS
 

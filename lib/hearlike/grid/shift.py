@@ -1,54 +1,21 @@
-"""The ``shift`` null's machinery: surrogate epochs -> Gram matrices -> prepared reps -> null scores.
+"""The ``shift`` null's machinery: surrogate epochs -> Gram matrices -> word geometry -> prepared reps -> null scores.
 
 Surrogate epochs are cut at each sentence's own word onsets moved, as a block, to another
 sentence's place in the same recording (:mod:`hearlike.eeg.surrogates`). Every metric reads the
-EEG only through Gram matrices and word means, so each cell's Gram is built once per surrogate
-batch and reduced to :func:`sufficient_features`.
+EEG only through its word geometry, a function of the Gram matrix and the words' feature sums
+(:func:`hearlike.geometry.geometry_from_gram`), so each cell's Gram is built once per surrogate
+batch, its geometry once, and every metric is prepared from it.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from ..geometry import WordGeometry, geometry_from_gram
 from .compare import Scored, compare_all
-
-
-def sufficient_features(gram: torch.Tensor, row_sums: torch.Tensor, n_features: int) -> torch.Tensor:
-    """Pseudo-features ``(..., n, n + 1)`` on which every metric's ``prepare`` gives what it gives on ``x``.
-
-    Every prepare function of :mod:`hearlike.metrics` reads ``x (..., n, d)`` only through its
-    inner products ``x xᵀ`` and its words' feature means (correlation distance). Write
-    ``x = x⊥ + m 1ᵀ`` (``m`` the word means, rows of ``x⊥`` orthogonal to the all-ones feature
-    vector); with ``L Lᵀ = x⊥ x⊥ᵀ`` and ``B`` an orthonormal basis of the vectors of length ``n + 1``
-    orthogonal to ones, ``x' = L Bᵀ + m √(d / (n + 1)) 1ᵀ`` has ``x' x'ᵀ = x xᵀ`` and
-    ``(n + 1) m' m'ᵀ = d m mᵀ``. Lets the surrogate null build one Gram per channel and window
-    and sum channels into regions, instead of preparing every metric on every region's features.
-
-    Parameters
-    ----------
-    gram : Tensor, shape (..., n, n)
-        ``x xᵀ`` (not centred).
-    row_sums : Tensor, shape (..., n)
-        ``x`` summed over features.
-    n_features : int or Tensor
-        ``d`` (a tensor broadcasting against ``row_sums`` when it differs, e.g. ``(n_regions, 1)``).
-    """
-    n = gram.shape[-1]
-    n_features = torch.as_tensor(n_features, dtype=gram.dtype, device=gram.device)  # scalar or (..., 1)
-    means = row_sums / n_features
-    within = gram - n_features.unsqueeze(-1) * means.unsqueeze(-1) * means.unsqueeze(-2)  # x⊥ x⊥ᵀ
-    root, info = torch.linalg.cholesky_ex(within)  # root rootᵀ = within
-    failed = info != 0  # singular (fewer features than words, repeated patterns): symmetric root
-    if bool(failed.any()):
-        evals, evecs = torch.linalg.eigh(within[failed])
-        root[failed] = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)
-    ones = torch.ones(n + 1, 1, dtype=gram.dtype, device=gram.device) / math.sqrt(n + 1)
-    basis = torch.linalg.qr(torch.cat([ones, torch.eye(n + 1, dtype=gram.dtype, device=gram.device)[:, :n]], dim=1)).Q[:, 1:]
-    return root @ basis.T + (means * torch.sqrt(n_features / (n + 1))).unsqueeze(-1)
 
 
 def _channel_blocks(regions: Sequence[np.ndarray], n_channels: int):
@@ -108,14 +75,15 @@ def _take_channels(cut: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.take(cut.numpy(), index.numpy(), axis=-1))
 
 
-def _surrogate_features(cut, cells, plan, *, has_nan: bool, dtype, device) -> torch.Tensor:
-    """Sufficient features ``(subject·k, W·R, S, n, n + 1)`` of every cell of a batch of surrogates.
+def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device) -> WordGeometry:
+    """The word geometry, leading dims ``(subject·k, W·R, S)``, of every cell of a batch of surrogates.
 
     ``cut (subject·k, S, n, time, channel)`` holds the surrogate epochs, channels in ``plan["order"]``.
     Each cell's Gram matrix is computed once -- from the region's contiguous channel slice, or,
-    when many regions overlap, as per-channel Grams summed into regions (:func:`shift_plan`).
+    when many regions overlap, as per-channel Grams summed into regions (:func:`shift_plan`) --
+    and its geometry from it (:func:`hearlike.geometry.geometry_from_gram`).
     """
-    features = [None] * len(cells)
+    per_cell = [None] * len(cells)  # each with leading dims (subject·k, S)
     membership = plan["membership"]
     if membership is not None:  # many overlapping regions: per-channel Grams, summed into regions
         for key, members in plan["by_window"].items():
@@ -125,9 +93,9 @@ def _surrogate_features(cut, cells, plan, *, has_nan: bool, dtype, device) -> to
             grams = torch.einsum("bscij,rc->bsrij", (x @ x.transpose(-1, -2)).to(dtype), membership)
             sums_r = torch.einsum("bsci,rc->bsri", x.sum(dim=-1).to(dtype), membership)
             width = membership.sum(dim=1) * (key[1] - key[0] + 1)  # features per region
-            region_features = sufficient_features(grams, sums_r, width[:, None])  # (…, R, n, n + 1)
+            regions = geometry_from_gram(grams, sums_r, width[:, None], needs=needs)  # leading (subject·k, S, R)
             for c in members:
-                features[c] = region_features[:, :, plan["region_index"][c]]
+                per_cell[c] = regions.map(lambda t, r=plan["region_index"][c]: t.select(2, r))
     else:  # each region's channels once, then its windows
         for block, members in plan["blocks"].items():
             xr_ = cut[..., block[0] : block[1]] if isinstance(block, tuple) else _take_channels(cut, block)
@@ -137,8 +105,8 @@ def _surrogate_features(cut, cells, plan, *, has_nan: bool, dtype, device) -> to
                 x = x.reshape(*x.shape[:3], -1).to(device=device)  # (subject·k, S, n, time·channel)
                 x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
                 gram = (x @ x.transpose(-1, -2)).to(dtype)
-                features[c] = sufficient_features(gram, x.sum(dim=-1).to(dtype), x.shape[-1])
-    return torch.stack(features, dim=1)
+                per_cell[c] = geometry_from_gram(gram, x.sum(dim=-1).to(dtype), x.shape[-1], needs=needs)
+    return WordGeometry.cat([g.map(lambda t: t.unsqueeze(1)) for g in per_cell], dim=1)
 
 
 def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_pos, *, n_perm, n_subjects, dtype,
@@ -146,7 +114,7 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
     """Null scores of one bucket under the timing-preserving surrogates (``null_kind="shift"``).
 
     Surrogate epochs (channels in the surrogates' order) are cut for a few surrogates at a time,
-    reduced to sufficient features per cell (:func:`_surrogate_features`), prepared once per
+    reduced to one word geometry per cell (:func:`_surrogate_geometry`), prepared once per
     metric over the metric's cells and compared with every model's prepared layers.
 
     Parameters
@@ -156,7 +124,8 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
     plans : dict
         ``{tuple of (window, region) positions: (their cells, their shift_plan, channel index or
         None)}`` for every set of cells a metric is computed over; the channel index reorders the
-        cut surrogates' channels into that plan's order.
+        cut surrogates' channels into that plan's order. The plan of every cell comes first: when a
+        metric needs it, the other sets' geometries are selected from its geometry.
 
     Returns
     -------
@@ -170,23 +139,32 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
     per_surrogate = n_subjects * len(words) * surrogates.n_channels * len(surrogates.offsets)
     step = int(max(1, min(n_perm, 4 * chunk // max(1, per_surrogate))))  # surrogate epochs <= 4·chunk floats
     by_metric: dict[int, list[Scored]] = {}
+    needs: dict[tuple, set] = {}  # per set of cells: the geometry parts its metrics read
     for s in scored:
         by_metric.setdefault(s.metric_index, []).append(s)
+        needs.setdefault(tuple(int(j) for j in s.pairs), set()).update(s.metric.needs)
     sums = {(s.metric_index, s.model_index): [] for s in scored}
     sentence_null = {key: 0.0 for key in sums}
     has_nan = bool((surrogates.onset_sample[:, words] < 0).any())
+    full = max(plans, key=len)  # every cell of the grid, in the surrogates' channel order
     for p0 in range(0, n_perm, step):
         p1 = min(n_perm, p0 + step)
         cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words))  # (subject, k, S·n, time, channel)
         cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
-        features = {}
+        geometry = {}
         for group in by_metric.values():
             metric, key = group[0].metric, tuple(int(j) for j in group[0].pairs)
-            if key not in features:
+            if key not in geometry and full in needs:  # a subset of every cell: selected, not recomputed
+                if full not in geometry:
+                    geometry[full] = _surrogate_geometry(cut, plans[full][0], plans[full][1], has_nan=has_nan,
+                                                         needs=set().union(*needs.values()), dtype=dtype, device=device)
+                if key != full:
+                    geometry[key] = geometry[full].select(torch.as_tensor(key, device=device), dim=1)
+            elif key not in geometry:
                 cells, plan, channels = plans[key]
-                features[key] = _surrogate_features(cut if channels is None else _take_channels(cut, channels), cells,
-                                                    plan, has_nan=has_nan, dtype=dtype, device=device)
-            reps = metric.prepare(features[key])
+                geometry[key] = _surrogate_geometry(cut if channels is None else _take_channels(cut, channels), cells,
+                                                    plan, has_nan=has_nan, needs=needs[key], dtype=dtype, device=device)
+            reps = metric.prepare_geometry(geometry[key])
             reps = reps.reshape(n_subjects, p1 - p0, *reps.shape[1:]).transpose(0, 1)  # (k, subject, W·R, S, n, r)
             reps = reps.reshape(p1 - p0, -1, *reps.shape[3:])  # (k, C_k, S, n, r), subject-major
             for s in group:
