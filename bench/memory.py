@@ -87,7 +87,8 @@ def _run(mode, paths, args, out):
                                   "word": epochs["word"].values, "sentence_id": ("word", sid),
                                   "word_index": ("word", widx)})
     names = [str(c) for c in epochs["channel"].values]
-    regions = {"all": names, **{f"r{i}": names[i * 18 : i * 18 + 18] for i in range(6)}}
+    size = max(1, len(names) // 7)  # 6 disjoint regions (18 channels each at 128) and all channels
+    regions = {"all": names, **{f"r{i}": names[(i * size) % len(names) :][:size] for i in range(6)}}
     windows = [(f"w{i}", 250 * i, 250 * (i + 1)) for i in range(4)]
     with tempfile.TemporaryDirectory() as tmp:
         compute_grid_store(Path(tmp) / "g.store", lambda name: states, ["m"], epochs, windows=windows,
@@ -125,8 +126,10 @@ def main(argv=None):
             out = ctx.Queue()
             proc = ctx.Process(target=_run, args=(mode, paths, args, out))
             proc.start()
-            row = out.get()
-            proc.join()
+            proc.join()  # the row is a few numbers: the queue never blocks the child's exit
+            if proc.exitcode != 0:
+                raise SystemExit(f"bench/memory.py: the {mode!r} run failed (exit code {proc.exitcode}); see above")
+            row = out.get(timeout=60)
             rows.append(row)
             print(f"{mode:>7} {row['block']:>13} {row['wall_s']:>8.1f} {row['peak_gb']:>12.2f}", flush=True)
     return rows

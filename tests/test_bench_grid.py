@@ -27,8 +27,8 @@ def test_bench_grid_quick_peers_agree(tmp_path):
 def test_bench_memory_runs_both_paths_and_reads_one_subject_per_task_over_budget():
     """bench/memory.py at toy size (no memory is asserted: it prints a measurement)."""
     run = subprocess.run([sys.executable, str(ROOT / "bench" / "memory.py"), "--subjects", "2", "--sentences", "8",
-                          "--layers", "2", "--features", "8", "--channels", "8", "--samples", "20",
-                          "--permutations", "1"], check=True, capture_output=True, text=True, timeout=300)
+                          "--layers", "2", "--features", "8", "--channels", "8", "--samples", "154",
+                          "--permutations", "1"], check=True, capture_output=True, text=True, timeout=120)
     rows = [line.split() for line in run.stdout.splitlines() if line.split()[:1] in (["lazy"], ["read"])]
     assert [r[0] for r in rows] == ["lazy", "read"]
     assert all(float(r[3]) > 0 for r in rows)
