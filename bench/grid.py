@@ -227,11 +227,11 @@ def scaling(args, data_kw):
 
 
 #: the full study's size (assumptions, see README "Real models and real data"): subjects,
-#: sentences (of 6-16 words, 11 on average), channels and words per dataset; 12 models of ~40 layers
-#: and ~1280 features (float32 states); 4 windows × 7 regions, the factor metrics on 1 region
+#: sentences (11 words on average, the longest 40), channels and words per dataset; 12 models of ~40
+#: layers; 4 windows × 7 regions, the factor metrics on 1 region
 STUDY = {"alice2019": {"subjects": 33, "sentences": 200, "channels": 61, "words": 2129},
          "broderick2018": {"subjects": 19, "sentences": 1000, "channels": 128, "words": 11000}}
-STUDY_MODELS, STUDY_LAYERS, STUDY_FEATURES = 12, 40, 1280
+STUDY_MODELS, STUDY_LAYERS, STUDY_LONGEST = 12, 40, 40
 STATES_BUDGET = 2**30  # hearlike.grid.store.STATES_BUDGET_BYTES: models per task group
 
 
@@ -291,37 +291,42 @@ def _study_grid_seconds(null_kind, *, layers, subjects, sentences, n_perm, devic
 
 def project(args, device="cpu"):
     """The full study's grid in hours, from two study-shaped grids per null (4 windows × 7 regions, 10
-    metrics, 100 permutations): one model of ``L1`` and of ``L2`` layers against the same subjects
-    and sentences. Their difference is the cost of a layer (the model side and every comparison);
+    metrics, 100 permutations; each the fastest of 3 runs): one model of ``L1`` and of ``L2`` layers
+    against the same subjects and sentences. Their difference is the cost of a layer (the model side and every comparison);
     the rest is the EEG side of a task (cells' geometry, surrogates), paid once per model group and
     subject block. The study: each dataset's subjects × sentences, 12 models × 40 layers, grouped
-    as the store groups them (1 GiB of float32 states per task); 2 cores = 2 Dask workers."""
+    as the store groups them (1 GiB of compacted states per task: per-sentence Gram pseudo-features,
+    float64, as wide as the longest sentence + 1; :mod:`hearlike.grid.compact`); 2 cores = 2 Dask
+    workers."""
     import math
 
     import torch
 
     torch.set_num_threads(1)
     (l1, l2), subjects, sentences, n_perm = ((1, 2), 1, 10, 10) if args.quick else ((2, 20), 2, 40, 100)
+    repeats = 1 if args.quick else 3  # min of 3: the per-layer cost is a difference of two timings
     scale = 100 / n_perm
     units = subjects * sentences
     print(f"\nprojection ({device}): one model of {l1} and of {l2} layers × {subjects} subjects × {sentences} sentences "
           f"× 28 cells, 10 metrics, {n_perm} permutations")
     out = {"device": device, "assumptions": STUDY}
     for null_kind in ("swap", "shift"):
-        t1 = _study_grid_seconds(null_kind, layers=l1, subjects=subjects, sentences=sentences, n_perm=n_perm, device=device)
-        t2 = _study_grid_seconds(null_kind, layers=l2, subjects=subjects, sentences=sentences, n_perm=n_perm, device=device)
+        t1, t2 = (min(_study_grid_seconds(null_kind, layers=layers, subjects=subjects, sentences=sentences,
+                                          n_perm=n_perm, device=device) for _ in range(repeats)) for layers in (l1, l2))
         per_layer = max(0.0, (t2 - t1) / (l2 - l1)) / units * scale  # s per layer·subject·sentence
         fixed = max(0.0, t1 - l1 * per_layer * units / scale) / units * scale  # s per subject·sentence and task group
         seconds = 0.0
         for d in STUDY.values():
-            model_bytes = STUDY_LAYERS * d["words"] * STUDY_FEATURES * 4
+            model_bytes = STUDY_LAYERS * d["words"] * (STUDY_LONGEST + 1) * 8  # compacted
             groups = math.ceil(STUDY_MODELS / max(1, STATES_BUDGET // model_bytes))
+            out.setdefault("groups", {})[next(k for k, v in STUDY.items() if v is d)] = groups
             seconds += d["subjects"] * d["sentences"] * (STUDY_MODELS * STUDY_LAYERS * per_layer + groups * fixed)
         workers = 2 if device == "cpu" else 1
         hours = seconds / workers / 3600
         target = "< 6 h on 2 cores" if device == "cpu" else "< 10 min on one GPU"
         print(f"  {null_kind:>5} null: {t1:.1f} s / {t2:.1f} s -> {per_layer * 1e3:.2f} ms per layer·subject·sentence, "
-              f"{fixed * 1e3:.1f} ms per subject·sentence of a task group;  full study: {hours:.1f} h "
+              f"{fixed * 1e3:.1f} ms per subject·sentence of a task group;  full study ({out['groups']} model "
+              f"groups): {hours:.1f} h "
               f"({'2 cores' if workers == 2 else 'one GPU'})   [target {target}]")
         out[null_kind] = {"seconds": [t1, t2], "per_layer_unit_s": per_layer, "fixed_unit_s": fixed, "hours": hours}
     return out

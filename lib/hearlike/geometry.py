@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["GEOMETRY_PARTS", "WordGeometry", "geometry_from_gram", "word_geometry"]
+__all__ = ["GEOMETRY_PARTS", "WordGeometry", "geometry_from_gram", "gram_features", "word_geometry"]
 
 # --------------------------------------------------------------------------------------------
 # small building blocks on (..., n, n) matrices
@@ -206,6 +206,53 @@ def geometry_from_gram(gram: Tensor, row_sums: Tensor, n_features, *, needs=GEOM
         torch.diagonal(gram, dim1=-2, dim2=-1).sum(-1) if "energy" in needs else None,
         gram.shape[-1], gram.dtype,
     )
+
+
+def gram_features(gram: Tensor, row_sums: Tensor, n_features, width: int) -> Tensor:
+    """Pseudo-features ``(..., n, width)`` with the word geometry of ``x (..., n, d)``, from its Gram alone.
+
+    Write ``x = x⊥ + m 1ᵀ`` (``m`` the words' feature means, rows of ``x⊥`` orthogonal to the
+    all-ones feature vector). With ``L Lᵀ = x⊥ x⊥ᵀ = x xᵀ - d m mᵀ`` and ``B`` an orthonormal basis
+    of the ``width``-vectors orthogonal to ones, ``x' = L Bᵀ + m √(d / width) 1ᵀ`` has ``x' x'ᵀ =
+    x xᵀ`` and ``width · m' m'ᵀ = d m mᵀ``: every part of :func:`word_geometry` -- so every metric
+    -- is the same on ``x'`` as on ``x``, for the words of ``x`` and any subset of them. The grid
+    store reduces a model's states to these (``width`` = the longest sentence + 1, instead of
+    thousands of features) so that all models fit one task.
+
+    Parameters
+    ----------
+    gram : Tensor, shape (..., n, n)
+        ``x xᵀ`` (not centred).
+    row_sums : Tensor, shape (..., n)
+        ``x`` summed over features.
+    n_features : int
+        ``d``.
+    width : int
+        Pseudo-features per word, at least ``n + 1``.
+
+    Returns
+    -------
+    Tensor, shape (..., n, width)
+        NaN for the batch elements whose Gram holds a NaN.
+    """
+    n = gram.shape[-1]
+    if width < n + 1:
+        raise ValueError(f"gram_features: width {width} < n + 1 = {n + 1}")
+    d = float(n_features)
+    means = row_sums / d
+    within = gram - d * means.unsqueeze(-1) * means.unsqueeze(-2)  # x⊥ x⊥ᵀ
+    bad = ~torch.isfinite(within).flatten(-2).all(-1)
+    within = torch.where(bad[..., None, None], 0.0, within)
+    root, info = torch.linalg.cholesky_ex(within)  # root rootᵀ = within
+    failed = info != 0  # singular (fewer features than words, repeated words): a symmetric root
+    if bool(failed.any()):
+        evals, evecs = torch.linalg.eigh(within[failed])
+        root[failed] = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)
+    eye = torch.eye(width, dtype=gram.dtype, device=gram.device)
+    ones = torch.full((width, 1), 1 / math.sqrt(width), dtype=gram.dtype, device=gram.device)
+    basis = torch.linalg.qr(torch.cat([ones, eye[:, :n]], dim=1)).Q[:, 1:]  # (width, n), orthogonal to ones
+    out = root @ basis.T + (means * math.sqrt(d / width)).unsqueeze(-1)
+    return torch.where(bad[..., None, None], math.nan, out)
 
 
 def _correlation_rdm_upper(x: Tensor) -> Tensor:

@@ -1,7 +1,8 @@
 """The grid at full size: tasks of (model group × subject block), streamed chunk by chunk to disk.
 
 :func:`compute_grid_store` runs :func:`hearlike.grid.compute_grid` on a group of models (those
-whose states fit ``states_budget_bytes`` together) against a block of subjects at a time, and
+whose states fit ``states_budget_bytes`` together, once each reduced to per-sentence Gram
+pseudo-features: :mod:`hearlike.grid.compact`) against a block of subjects at a time, and
 writes each (model, subject) chunk, as its task finishes, as one compressed netCDF file of a
 store directory (``<store>/chunks/m<model>-s<subject>.nc``; ``<store>/meta.nc`` holds the
 coordinates, attributes and the task plan), so
@@ -36,6 +37,7 @@ the dependencies the package already has.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -49,6 +51,7 @@ import xarray as xr
 from .. import __version__
 from ..cache import atomic_path
 from .cells import align_words, layer_union, length_buckets
+from .compact import compact_bytes, compact_states, sentences_of, word_probe
 from .results import _coords
 
 logger = logging.getLogger(__name__)
@@ -203,6 +206,7 @@ def compute_grid_store(
     subjects_per_task: int = 4,
     states_budget_bytes: int = STATES_BUDGET_BYTES,
     epochs_budget_bytes: int = EPOCHS_BUDGET_BYTES,
+    compact: bool = True,
     **grid_kwargs,
 ) -> xr.Dataset:
     """The metric grid of ``models`` × the subjects of ``epochs``, chunk by chunk into a store directory.
@@ -252,6 +256,11 @@ def compute_grid_store(
     epochs_budget_bytes : int
         Memory budget of one task's epochs (float32 bytes): caps ``subjects_per_task``
         (:func:`subject_block_size`).
+    compact : bool
+        Reduce each model's states, once, to per-sentence Gram pseudo-features
+        (:mod:`hearlike.grid.compact`; where that is smaller): the same scores to float64
+        rounding, ~100× less memory at real size, so the models share tasks and the EEG side is
+        prepared fewer times. The budget then applies to the reduced states.
 
     Returns
     -------
@@ -269,7 +278,8 @@ def compute_grid_store(
         probes, nbytes = {}, []
         for name in models:
             states = load_states(name)
-            nbytes.append(int(states.nbytes))
+            sentences = sentences_of(states, word_probe(epochs), grid_kwargs.get("min_words", 4), name=name)
+            nbytes.append(min(int(states.nbytes), compact_bytes(states, sentences)) if compact else int(states.nbytes))
             probes[name] = _probe(states)
             del states
         meta = _meta(probes, epochs, windows=windows, regions=regions, metrics=kwargs["metrics"],
@@ -287,6 +297,7 @@ def compute_grid_store(
             "states_budget_bytes": int(states_budget_bytes),
             "model_groups": json.dumps(model_groups(nbytes, int(states_budget_bytes))),
             "subjects_per_task": subject_block_size(epochs, subjects_per_task, epochs_budget_bytes),
+            "compact_states": int(compact),
             **dict(attrs or {}),
         })
         (path / "chunks").mkdir(parents=True, exist_ok=True)
@@ -296,6 +307,7 @@ def compute_grid_store(
         # the plan of the first call (a store of an older version: one model per task)
         groups = json.loads(meta.attrs.get("model_groups", json.dumps([[m] for m in range(len(models))])))
         block_size = int(meta.attrs.get("subjects_per_task", max(1, int(subjects_per_task))))
+        compact = bool(meta.attrs.get("compact_states", 0))  # as planned (an older store: states as loaded)
     n_subjects = epochs.sizes["subject"]
     blocks = _blocks(list(range(n_subjects)), block_size)
     tasks = [(group, block) for g, group in enumerate(groups) for block in blocks
@@ -303,10 +315,23 @@ def compute_grid_store(
     n_tasks = len(groups) * len(blocks)
     if len(tasks) < n_tasks:
         logger.info("resuming grid store %s: %d of %d tasks to do", path, len(tasks), n_tasks)
+    if compact:
+        load_states = functools.partial(load_for_grid, load_states, word_probe(epochs), grid_kwargs.get("min_words", 4))
     _run_all(str(path), tasks, groups[0], models, load_states, epochs, surrogates, kwargs, layers, keep_sentences,
              client)
     _finish(path, len(models), n_subjects)
     return open_grid_store(path)
+
+
+def load_for_grid(load_states: Callable[[str], xr.DataArray], probe: xr.DataArray, min_words: int,
+                  name: str) -> xr.DataArray:
+    """``load_states(name)`` reduced to per-sentence Gram pseudo-features
+    (:func:`~hearlike.grid.compact.compact_states`) when that is smaller; a Dask task of its own."""
+    states = load_states(name)
+    sentences = sentences_of(states, probe, min_words, name=name)
+    if compact_bytes(states, sentences) >= states.nbytes:
+        return states
+    return compact_states(states, sentences)
 
 
 def _readable(path: Path) -> bool:
@@ -361,6 +386,7 @@ def _run_all(path, tasks, first_group, models, load_states, epochs, surrogates, 
                 logger.info("grid chunks %s × %s written", names, [str(epochs["subject"].values[s]) for s in block])
             else:
                 futures.append(client.submit(run_chunk, *args, pure=False))
+            del args  # this block's epochs go before the next block's are read
         if client is not None:
             client.gather(futures)  # one group's states in the cluster's memory at a time
         del states
