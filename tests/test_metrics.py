@@ -8,7 +8,10 @@ import scipy.spatial.distance as ssd
 import scipy.stats as ss
 import torch
 
+from hearlike import geometry
 from hearlike import metrics as hm
+from hearlike.metrics import compare as metrics_compare
+from hearlike.metrics import prepare as metrics_prepare
 
 RNG = np.random.default_rng(1234)
 N, D, P, BATCH = 9, 13, 7, 3
@@ -250,14 +253,14 @@ def test_spearman_rsa_invariant_to_monotone_rdm_transform():
     xt = torch.as_tensor(x)
     base = hm.spearman_rsa(xt, torch.as_tensor(y))
     rep = hm.METRICS["spearman_rsa"].prepare
-    ux = hm._correlation_rdm_upper(xt)
-    uy = hm._correlation_rdm_upper(torch.as_tensor(y))
-    warped = hm._symmetric_from_upper(hm._zscore_unit(hm._average_ranks(torch.exp(3 * uy) ** 2)), N)
-    np.testing.assert_allclose(hm._inner(rep(xt), warped).numpy(), base.numpy(), atol=1e-12)
+    ux = geometry._correlation_rdm_upper(xt)
+    uy = geometry._correlation_rdm_upper(torch.as_tensor(y))
+    warped = geometry._symmetric_from_upper(metrics_prepare._zscore_unit(geometry._average_ranks(torch.exp(3 * uy) ** 2)), N)
+    np.testing.assert_allclose(metrics_compare._inner(rep(xt), warped).numpy(), base.numpy(), atol=1e-12)
     # Pearson RSA is not invariant to that warp (the test above could fail)
-    pear = hm._inner(
-        hm._symmetric_from_upper(hm._zscore_unit(ux), N),
-        hm._symmetric_from_upper(hm._zscore_unit(torch.exp(3 * uy) ** 2), N),
+    pear = metrics_compare._inner(
+        geometry._symmetric_from_upper(metrics_prepare._zscore_unit(ux), N),
+        geometry._symmetric_from_upper(metrics_prepare._zscore_unit(torch.exp(3 * uy) ** 2), N),
     )
     assert not np.allclose(pear.numpy(), hm.pearson_rsa(xt, torch.as_tensor(y)).numpy(), atol=1e-3)
 

@@ -221,12 +221,8 @@ def gram_features(gram: Tensor, row_sums: Tensor, n_features, width: int) -> Ten
 
     Parameters
     ----------
-    gram : Tensor, shape (..., n, n)
-        ``x xᵀ`` (not centred).
-    row_sums : Tensor, shape (..., n)
-        ``x`` summed over features.
-    n_features : int
-        ``d``.
+    gram, row_sums, n_features
+        As :func:`geometry_from_gram` (``n_features`` a number here).
     width : int
         Pseudo-features per word, at least ``n + 1``.
 

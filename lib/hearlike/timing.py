@@ -21,7 +21,7 @@ import torch
 import xarray as xr
 
 from .grid.cells import align_words
-from .metrics import _correlation_rdm_upper
+from .geometry import _correlation_rdm_upper
 
 logger = logging.getLogger(__name__)
 

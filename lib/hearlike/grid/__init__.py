@@ -42,7 +42,8 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from ..cache import read_netcdf, write_netcdf
-from ..metrics import METRICS, STUDY_METRICS, _correlation_rdm_upper
+from ..geometry import _correlation_rdm_upper
+from ..metrics import METRICS, STUDY_METRICS
 from ..progress import disabled
 from .cells import (Bucket, align_words, check_inputs, eeg_cells, eeg_geometry, eeg_valid, layer_groups, layer_union,
                     length_buckets, model_geometry, region_cells)

@@ -30,7 +30,8 @@ import xarray as xr
 
 from ..cache import config_hash
 from ..geometry import _average_ranks, _symmetric_from_upper
-from ..metrics import METRICS, _snap, _zscore_unit, permute_rep
+from ..metrics import METRICS, permute_rep
+from ..metrics.prepare import _snap, _zscore_unit
 from ..stats import exceedance_p
 from .frames import FRAME_S, eeg_to_frames, frame_word_index, pca_frames, pca_word_frames, window_frames
 
