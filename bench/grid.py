@@ -14,7 +14,9 @@ numbers). Peers, each in its own process (so its peak RSS is its own), 1 thread:
 
 Printed per (permutations, metric, tool): wall s, peak MiB, ``speed-up`` = tool wall / hearlike
 wall (> 1: hearlike faster), max |Δ| of scores and null samples against hearlike and ``equal``
-(max |Δ| < 1e-9). Then a scaling table and a projection of the full study.
+(max |Δ| < 1e-9). Where CUDA is available, a ``hearlike-cuda`` row per metric (the same grid with
+``device="cuda"``; its speed-up < 1 is the GPU's gain) and a GPU projection. Then a scaling table
+and a projection of the full study.
 
 Where the time went (cProfile, anchor, all 8 metrics, 1 thread, issue 16): at 0 permutations 9.3 s
 before, 1.4 s after sharing one word geometry (centred Gram, correlation RDM, energy;
@@ -80,12 +82,12 @@ def _window(epochs):
     return [("all", 0.0, float(epochs["time"].values[-1] * 1000 + 1))]
 
 
-def run_hearlike(model, epochs, regions, n_perm, metric):
+def run_hearlike(model, epochs, regions, n_perm, metric, device="cpu"):
     from hearlike.grid import compute_grid
 
     metrics = list(STUDY_METRICS) if metric == ALL else [metric]
     ds = compute_grid({"m": model}, epochs, windows=_window(epochs), regions=regions, metrics=metrics,
-                      n_permutations=n_perm, seed=0, keep_null=True, null_kind="shuffle")
+                      n_permutations=n_perm, seed=0, keep_null=True, null_kind="shuffle", device=device)
     ds = ds.isel(model=0, subject=0, window=0, region=0)
     return ds["score"].transpose("metric", "layer").values, ds["null"].transpose("metric", "permutation", "layer").values
 
@@ -93,6 +95,8 @@ def run_hearlike(model, epochs, regions, n_perm, metric):
 def _runner(tool):
     if tool == "hearlike":
         return run_hearlike
+    if tool == "hearlike-cuda":  # the same grid on the GPU (float64; the results come back to the CPU)
+        return lambda *args: run_hearlike(*args, device="cuda")
     from peers import PEERS
 
     return PEERS[tool][0]
@@ -132,6 +136,8 @@ def measure(tool, data_kw, n_perm, metric, threads):
 
     data = make_data(**data_kw)
     run = _runner(tool)
+    if tool == "hearlike-cuda":
+        torch.zeros(1, device="cuda")  # the CUDA context is not timed
     base = _reset_peak_rss_kib()
     start = time.perf_counter()
     score, null = run(*data, n_perm, metric)
@@ -172,6 +178,9 @@ def compare_tools(args, data_kw, n_perm):
         rows[-1]["max_diff"] = float(max(np.abs(ref_all[2][k] - ref[2][0]).max(),
                                          np.abs(ref_all[3][k] - ref[3][0]).max() if n_perm else 0.0))
         rows[-1]["equal"] = rows[-1]["max_diff"] < TOLERANCE
+        if _cuda():  # the GPU row: speed-up < 1 means faster than hearlike on the CPU
+            rows.append(_row(n_perm, metric, "hearlike-cuda", run("hearlike-cuda", data_kw, n_perm, metric, args.threads),
+                             ref, data_kw))
         for name, (_, supported) in PEERS.items():
             if metric in supported and name in args.tools:
                 got = run(name, data_kw, n_perm, metric, args.threads)
@@ -179,6 +188,9 @@ def compare_tools(args, data_kw, n_perm):
                 combined[name][0] += got[0]
                 combined[name][1] = max(combined[name][1], got[1])
     rows.append(_row(n_perm, ALL, "hearlike", ref_all, ref_all, data_kw))
+    if _cuda():
+        rows.append(_row(n_perm, ALL, "hearlike-cuda", run("hearlike-cuda", data_kw, n_perm, ALL, args.threads),
+                         ref_all, data_kw))
     for name, (_, supported) in PEERS.items():
         if len(supported) == len(STUDY_METRICS) and name in args.tools:
             rows.append({**_row(n_perm, ALL, name, (*combined[name], None, None), ref_all, data_kw),
@@ -192,7 +204,10 @@ def _row(n_perm, metric, tool, got, ref, data_kw):
 
     row = {"permutations": n_perm, "metric": metric, "tool": tool, "sentences": data_kw["sentences"],
            "wall_s": got[0], "peak_mib": got[1], "speedup": got[0] / ref[0], "max_diff": 0.0, "equal": True}
-    if got[2] is not None and tool != "hearlike":
+    if tool == "hearlike-cuda":  # the same call on the GPU: every score and null sample
+        diff = max(np.abs(got[2] - ref[2]).max(), np.abs(got[3] - ref[3]).max() if n_perm else 0.0)
+        row["max_diff"], row["equal"] = float(diff), bool(diff < TOLERANCE)
+    elif got[2] is not None and tool != "hearlike":
         diff = np.abs(np.asarray(got[2]).reshape(-1) - ref[2][0].reshape(-1)).max()
         if n_perm:
             diff = max(diff, np.abs(np.asarray(got[3]).reshape(n_perm, -1) - ref[3][0].reshape(n_perm, -1)).max())
