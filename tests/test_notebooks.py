@@ -38,7 +38,15 @@ def test_parameters_were_injected(executed, tiny_params_file):
     for name, nb in executed.items():
         injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
         assert injected, f"{name} has no papermill-injected parameters cell"
-        assert str(tiny_params_file) in "".join(injected[0]["source"])
+        assert injected_params_file(injected[0]) == Path(tiny_params_file).resolve()
+
+
+def injected_params_file(cell) -> Path:
+    """The parameter file a papermill-injected cell names, resolved from the notebooks' folder (where
+    the notebook runs: the path is injected relative to it)."""
+    match = re.search(r'^params_file = "(.*)"$', "".join(cell["source"]), re.M)
+    assert match, f"no params_file in the injected cell: {cell['source']}"
+    return (ROOT / "notebooks" / match.group(1)).resolve()
 
 
 @pytest.mark.parametrize("name", FINDINGS)

@@ -20,6 +20,7 @@ import yaml
 from dataset_fixtures import write_alice, write_broderick
 from hearlike import eeg
 from hearlike.notebooks import run_notebooks
+from test_notebooks import injected_params_file
 
 ROOT = Path(__file__).resolve().parents[1]
 FINDINGS = ["01_rank_dependence", "02_spatiotemporal", "03_affective_dissociation"]
@@ -70,6 +71,7 @@ def test_three_findings_run_on_each_released_layout(tmp_path):
             outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
             assert not [o for o in outputs if o.get("output_type") == "error"], (name, path.stem)
             assert any(k.endswith("image/png") for o in outputs for k in o.get("data", {})), (name, path.stem)
-            assert str(params_file) in json.dumps(nb["cells"]), (name, path.stem)  # ran on this layout's study
+            injected = [c for c in nb["cells"] if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+            assert injected_params_file(injected[0]) == Path(params_file).resolve(), (name, path.stem)  # this study
         seconds[name] = round(time.perf_counter() - start, 1)
     print("seconds per layout:", seconds)
