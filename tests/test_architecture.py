@@ -87,3 +87,21 @@ def test_no_import_cycles():
     assert "hearlike.eeg.epochs" in graph and graph["hearlike.eeg.epochs"], "the import graph was not read"
     cycle = find_cycle(graph)
     assert cycle is None, f"import cycle between modules of {PACKAGE}: {' -> '.join(cycle)}"
+
+
+def test_every_module_and_function_stays_small():
+    """Issue 12's size rule for the whole package: <= 600 lines a module, <= 80 lines a function
+    (its signature included, its docstring excluded)."""
+    too_long = []
+    for module, path in _module_names().items():
+        source = path.read_text()
+        if len(source.splitlines()) > 600:
+            too_long.append(f"{module}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n_lines = node.end_lineno - node.lineno + 1
+                if ast.get_docstring(node) is not None:
+                    n_lines -= node.body[0].end_lineno - node.body[0].lineno + 1
+                if n_lines > 80:
+                    too_long.append(f"{module}:{node.lineno} {node.name}: {n_lines} lines")
+    assert not too_long, too_long

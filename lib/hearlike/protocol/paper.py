@@ -264,6 +264,14 @@ def _with_mean(a: np.ndarray) -> np.ndarray:
         return np.concatenate([a, np.nanmean(a, axis=-1, keepdims=True)], axis=-1)
 
 
+def _frame_descriptors(frame_states: Mapping[str, tuple[Sequence[str], Callable]]) -> dict[str, xr.DataArray]:
+    """Data-less layer descriptors (``layer``, ``relative_depth``, ``component``) of models given per frame."""
+    return {m: xr.DataArray(np.zeros(len(labels)), dims="layer",
+                            coords={"layer": list(labels), "relative_depth": ("layer", np.linspace(0, 1, len(labels))),
+                                    "component": ("layer", [str(lab).rpartition(".")[0] or "frame" for lab in labels])})
+            for m, (labels, _) in frame_states.items()}
+
+
 def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.Dataset], stimuli: pd.DataFrame, *,
                windows: Sequence[tuple[str, float, float]], metrics: Sequence[str], n_permutations: int = 500,
                seed: int = 0, min_frames: int = 4, keep_sentences: bool = True,
@@ -306,11 +314,7 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
         ``n_scores_undefined`` (sentence × cell scores left out), ``n_permutations``, ``config_hash``.
     """
     frame_states = dict(frame_states or {})
-    descriptors = dict(states) | {
-        m: xr.DataArray(np.zeros(len(labels)), dims="layer",
-                        coords={"layer": list(labels), "relative_depth": ("layer", np.linspace(0, 1, len(labels))),
-                                "component": ("layer", [str(lab).rpartition(".")[0] or "frame" for lab in labels])})
-        for m, (labels, _) in frame_states.items()}
+    descriptors = dict(states) | _frame_descriptors(frame_states)
     models = list(descriptors)
     sentences = sentence_frames(stimuli)
     eeg = sentence_eeg(recordings, sentences)
@@ -325,11 +329,12 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
     excluded = [sid for sid in sentences if sid not in sids]
     n_perm = int(n_permutations)
     shape = (len(models), len(layers), len(subjects), len(windows), len(regions), len(metrics))
-    score, null_mean, null_sd, p_value = (np.full(shape, np.nan) for _ in range(4))
-    group_null = np.full((n_perm, *shape[:2], *shape[3:]), np.nan)  # subject-mean null samples
+    arrays = {name: np.full(shape, np.nan) for name in ("score", "null_mean", "null_sd", "p_value")}
+    arrays["group_null"] = np.full((n_perm, *shape[:2], *shape[3:]), np.nan)  # subject-mean null samples
     # per-sentence arrays are float32 (as hearlike's grid keeps them): 64 electrodes make them large
-    sentence = np.full((*shape, len(sids)), np.nan, dtype=np.float32) if keep_sentences else None
-    sentence_null = np.full((*shape, len(sids)), np.nan, dtype=np.float32) if keep_sentences else None
+    for name in ("sentence_score", "sentence_null_mean"):
+        arrays[name] = np.full((*shape, len(sids)), np.nan, dtype=np.float32) if keep_sentences else None
+    sentence, sentence_null = arrays["sentence_score"], arrays["sentence_null_mean"]
     n_undefined = 0
     for w, (name, start, stop) in enumerate(windows):
         frames = window_frames(start, stop)
@@ -365,42 +370,10 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
                         sentence[rows][..., inside] = _with_mean(part["sentence"][:, j]).transpose(1, 2, 0)
                         if part["sentence_null"] is not None:
                             sentence_null[rows][..., inside] = _with_mean(part["sentence_null"][:, j]).transpose(1, 2, 0)
-        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # cells without any defined sentence: NaN
-            # the region `electrodes`: the mean over electrodes of their sentence means (and of their null samples)
-            mean = np.where(count > 0, total / count, np.nan)
-            mean[..., -1, :] = np.nanmean(mean[..., :-1, :], axis=-2)
-            score[:, :, :, w] = mean
-            if n_perm:
-                null = np.where(count > 0, null_total / count, np.nan)
-                null[..., -1, :] = np.nanmean(null[..., :-1, :], axis=-2)
-                null_mean[:, :, :, w] = null.mean(0)
-                null_sd[:, :, :, w] = null.std(0, ddof=1) if n_perm > 1 else np.nan
-                p_value[:, :, :, w] = exceedance_p(mean, null, axis=0)
-                group_null[:, :, :, w] = np.nanmean(null, axis=3)  # over subjects
-    dims = ("model", "layer", "subject", "window", "region", "metric")
-    data = {"score": (dims, score), "null_mean": (dims, null_mean), "null_sd": (dims, null_sd),
-            "excess": (dims, score - null_mean), "p_value": (dims, p_value)}
-    coords = {
-        "model": models, "layer": layers, "subject": subjects, "window": [w[0] for w in windows],
-        "region": regions, "metric": list(metrics),
-        "relative_depth": (("model", "layer"), rel), "component": (("model", "layer"), comp),
-        "window_start_ms": ("window", [float(w[1]) for w in windows]),
-        "window_stop_ms": ("window", [float(w[2]) for w in windows]),
-        "n_channels": ("region", [1] * len(channels) + [len(channels)]),
-        "family": ("metric", [METRICS[q].family for q in metrics]),
-    }
-    if keep_sentences:
-        data["sentence_score"] = (dims + ("sentence",), sentence)
-        data["sentence_null_mean"] = (dims + ("sentence",), sentence_null)
-        data["sentence_excess"] = (dims + ("sentence",), sentence - sentence_null)
-        coords["sentence"] = sids
-        coords["n_words"] = ("sentence", [len(sentences[s]["words"]) for s in sids])
-        coords["n_frames"] = ("sentence", [sentences[s]["n"] for s in sids])
-    ds = xr.Dataset(data, coords=coords)
-    if n_perm:
-        group_dims = ("model", "layer", "window", "region", "metric", "permutation")
-        ds["group_null"] = xr.DataArray(np.moveaxis(group_null, 0, -1), dims=group_dims)
+        _store_window(arrays, w, total, count, null_total)
+    axes = {"model": models, "layer": layers, "subject": subjects, "window": windows, "region": regions,
+            "metric": list(metrics), "relative_depth": rel, "component": comp, "n_channels": len(channels)}
+    ds = _paper_dataset(arrays, axes, sentences={sid: sentences[sid] for sid in sids})
     config = {"protocol": "paper", "windows": [list(w) for w in windows], "metrics": list(metrics),
               "n_permutations": n_perm, "seed": int(seed), "min_frames": int(min_frames), "models": models,
               "subjects": subjects}
@@ -412,6 +385,64 @@ def paper_grid(states: Mapping[str, xr.DataArray], recordings: Mapping[str, xr.D
     logger.info("paper grid: %d models × %d layers × %d subjects × %d windows × %d electrodes × %d metrics, "
                 "%d sentences, %d frame shuffles", len(models), len(layers), len(subjects), len(windows),
                 len(channels), len(metrics), len(sids), n_perm)
+    return ds
+
+
+def _store_window(arrays: Mapping[str, np.ndarray], w: int, total: np.ndarray, count: np.ndarray,
+                  null_total: np.ndarray) -> None:
+    """Write window ``w``'s means, null moments, p-values and subject-mean null samples into ``arrays``
+    (see :func:`_paper_dataset`) from its sentence sums ``total``/``count`` (model, layer, subject,
+    region, metric) and null sums ``null_total`` (permutation first). The last region, ``electrodes``,
+    is the mean over electrodes of their sentence means (and of their null samples)."""
+    n_perm = null_total.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # cells without any defined sentence: NaN
+        mean = np.where(count > 0, total / count, np.nan)
+        mean[..., -1, :] = np.nanmean(mean[..., :-1, :], axis=-2)
+        arrays["score"][:, :, :, w] = mean
+        if n_perm:
+            null = np.where(count > 0, null_total / count, np.nan)
+            null[..., -1, :] = np.nanmean(null[..., :-1, :], axis=-2)
+            arrays["null_mean"][:, :, :, w] = null.mean(0)
+            arrays["null_sd"][:, :, :, w] = null.std(0, ddof=1) if n_perm > 1 else np.nan
+            arrays["p_value"][:, :, :, w] = exceedance_p(mean, null, axis=0)
+            arrays["group_null"][:, :, :, w] = np.nanmean(null, axis=3)  # over subjects
+
+
+def _paper_dataset(arrays: Mapping[str, np.ndarray | None], axes: Mapping, *, sentences: Mapping[str, dict]) -> xr.Dataset:
+    """The paper grid's Dataset from its arrays (model, layer, subject, window, region, metric[, sentence]).
+
+    ``arrays``: ``score``, ``null_mean``, ``null_sd``, ``p_value``, ``group_null`` (permutation
+    first), ``sentence_score`` and ``sentence_null_mean`` (None unless kept). ``axes``: the dims'
+    labels (``window`` as (name, start_ms, stop_ms)), ``relative_depth`` and ``component``
+    (model × layer) and ``n_channels`` (electrodes; the last region is their mean). ``sentences``:
+    the used sentences' frame tables, in order.
+    """
+    dims = ("model", "layer", "subject", "window", "region", "metric")
+    data = {name: (dims, arrays[name]) for name in ("score", "null_mean", "null_sd", "p_value")}
+    data["excess"] = (dims, arrays["score"] - arrays["null_mean"])
+    windows, n_channels = axes["window"], axes["n_channels"]
+    coords = {
+        **{dim: axes[dim] for dim in ("model", "layer", "subject", "region", "metric")},
+        "window": [w[0] for w in windows],
+        "relative_depth": (("model", "layer"), axes["relative_depth"]), "component": (("model", "layer"), axes["component"]),
+        "window_start_ms": ("window", [float(w[1]) for w in windows]),
+        "window_stop_ms": ("window", [float(w[2]) for w in windows]),
+        "n_channels": ("region", [1] * n_channels + [n_channels]),
+        "family": ("metric", [METRICS[q].family for q in axes["metric"]]),
+    }
+    if arrays["sentence_score"] is not None:
+        sentence, sentence_null = arrays["sentence_score"], arrays["sentence_null_mean"]
+        data["sentence_score"] = (dims + ("sentence",), sentence)
+        data["sentence_null_mean"] = (dims + ("sentence",), sentence_null)
+        data["sentence_excess"] = (dims + ("sentence",), sentence - sentence_null)
+        coords["sentence"] = list(sentences)
+        coords["n_words"] = ("sentence", [len(info["words"]) for info in sentences.values()])
+        coords["n_frames"] = ("sentence", [info["n"] for info in sentences.values()])
+    ds = xr.Dataset(data, coords=coords)
+    if arrays["group_null"].shape[0]:  # permutations
+        group_dims = ("model", "layer", "window", "region", "metric", "permutation")
+        ds["group_null"] = xr.DataArray(np.moveaxis(arrays["group_null"], 0, -1), dims=group_dims)
     return ds
 
 
