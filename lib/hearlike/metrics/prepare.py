@@ -130,7 +130,10 @@ def _gram_sqrt(g: WordGeometry) -> tuple[Tensor, Tensor]:
 def _procrustes(g: WordGeometry) -> Tensor:
     evals, evecs = _gram_sqrt(g)
     evals = evals / evals.sum(dim=-1, keepdim=True)  # trace(G) = |Xc|_F² -> Frobenius normalised
-    return (evecs * evals.sqrt().unsqueeze(-2)).to(g.dtype)
+    # the last eigenvalue is the all-ones direction that centring removed (0 to round-off): its
+    # column is dropped, so every comparison decomposes an (n - 1) x (n - 1) matrix instead of n x n
+    keep = max(1, g.n_words - 1)
+    return (evecs[..., :keep] * evals[..., :keep].sqrt().unsqueeze(-2)).to(g.dtype)
 
 
 #: principal components per sentence and side for Gaussian MI (the reference study's PCA-20)
@@ -265,10 +268,11 @@ def prepare_mutual_knn(x: Tensor, *, k: int = 3) -> Tensor:
 
 
 def prepare_procrustes(x: Tensor) -> Tensor:
-    """An ``(..., n, n)`` square root ``L`` of the centred, Frobenius-normalised Gram (``L Lᵀ = G``).
+    """An ``(..., n, n - 1)`` square root ``L`` of the centred, Frobenius-normalised Gram (``L Lᵀ = G``).
 
-    The singular values of ``Xᵀ Y`` (``d x p``) equal those of ``L_xᵀ L_y`` (``n x n``), so the
-    nuclear norm never touches the feature dimension again.
+    The singular values of ``Xᵀ Y`` (``d x p``) equal those of ``L_xᵀ L_y`` (``(n-1) x (n-1)``: a
+    centred Gram has rank at most ``n - 1``), so the nuclear norm never touches the feature
+    dimension again.
     """
     return _of_x(_procrustes)(x)
 
