@@ -248,30 +248,3 @@ def test_describe_demo_renders_the_generative_model_of_the_generate_module(roots
     assert "The null twin (``null=True``)" in text and ":func:`" not in text
     assert "Changes from hearlike 0.1.0" not in text  # change history lives in git, not in the book
     assert text.endswith("| seed | 3 |") and "| subjects | 2 |" in text
-
-
-def test_demo_tnc_prosody_and_stimuli_modules_stay_small():
-    """Issue 12's size rule for these modules: <= 600 lines a module, <= 80 lines a function
-    (docstring excluded)."""
-    import ast
-    from pathlib import Path
-
-    import hearlike
-
-    lib = Path(hearlike.__file__).parent
-    files = [*sorted((lib / "demo").glob("*.py")), *sorted((lib / "tnc").glob("*.py")),
-             lib / "prosody.py", lib / "stimuli.py"]  # fmt: skip
-    assert len(files) >= 9
-    too_long = []
-    for path in files:
-        source = path.read_text()
-        if len(source.splitlines()) > 600:
-            too_long.append(f"{path.name}: {len(source.splitlines())} lines")
-        for node in ast.walk(ast.parse(source)):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                n_lines = node.end_lineno - node.lineno + 1
-                if ast.get_docstring(node) is not None:
-                    n_lines -= node.body[0].end_lineno - node.body[0].lineno + 1
-                if n_lines > 80:
-                    too_long.append(f"{path.name}:{node.lineno} {node.name}: {n_lines} lines")
-    assert not too_long
