@@ -247,7 +247,6 @@ def scaling(args, data_kw):
 STUDY = {"alice2019": {"subjects": 33, "sentences": 200, "channels": 61, "words": 2129},
          "broderick2018": {"subjects": 19, "sentences": 1000, "channels": 128, "words": 11000}}
 STUDY_MODELS, STUDY_LAYERS, STUDY_LONGEST = 12, 40, 40
-STATES_BUDGET = 2**30  # hearlike.grid.store.STATES_BUDGET_BYTES: models per task group
 
 
 def make_shift_data(*, sentences, layers, features, channels, samples, subjects, seed=0):
@@ -281,14 +280,14 @@ def make_shift_data(*, sentences, layers, features, channels, samples, subjects,
     return model, epochs, surrogates
 
 
-def _study_grid_seconds(null_kind, *, layers, subjects, sentences, n_perm, device):
-    """Wall s of one study-shaped grid (one model, 4 windows × 7 regions, 10 metrics)."""
+def _study_grid_seconds(null_kind, data, *, n_perm, device):
+    """Wall s of one study-shaped grid (one model, 4 windows × 7 regions, 10 metrics) on ``data``
+    (:func:`make_shift_data`)."""
     import torch
 
     from hearlike.grid import compute_grid
 
-    model, epochs, surrogates = make_shift_data(sentences=sentences, layers=layers, features=1024, channels=64,
-                                                samples=154, subjects=subjects)
+    model, epochs, surrogates = data
     names = list(epochs["channel"].values)
     regions = {"all": names, **{f"r{i}": names[i * 10 : i * 10 + 10] for i in range(6)}}
     windows = [(f"w{i}", 250 * i, 250 * (i + 1)) for i in range(4)]
@@ -317,6 +316,8 @@ def project(args, device="cpu"):
 
     import torch
 
+    from hearlike.grid.store import STATES_BUDGET_BYTES
+
     torch.set_num_threads(1)
     (l1, l2), subjects, sentences, n_perm = ((1, 2), 1, 10, 10) if args.quick else ((2, 20), 2, 40, 100)
     repeats = 1 if args.quick else 3  # min of 3: the per-layer cost is a difference of two timings
@@ -324,23 +325,24 @@ def project(args, device="cpu"):
     units = subjects * sentences
     print(f"\nprojection ({device}): one model of {l1} and of {l2} layers × {subjects} subjects × {sentences} sentences "
           f"× 28 cells, 10 metrics, {n_perm} permutations")
-    out = {"device": device, "assumptions": STUDY}
+    # models per task group as the store groups them (compacted states: as compact.compact_bytes counts)
+    model_bytes = {name: STUDY_LAYERS * d["words"] * (STUDY_LONGEST + 1) * 8 for name, d in STUDY.items()}
+    groups = {name: math.ceil(STUDY_MODELS / max(1, STATES_BUDGET_BYTES // nbytes)) for name, nbytes in model_bytes.items()}
+    out = {"device": device, "assumptions": STUDY, "groups": groups}
+    data = {layers: make_shift_data(sentences=sentences, layers=layers, features=1024, channels=64, samples=154,
+                                    subjects=subjects) for layers in (l1, l2)}
     for null_kind in ("swap", "shift"):
-        t1, t2 = (min(_study_grid_seconds(null_kind, layers=layers, subjects=subjects, sentences=sentences,
-                                          n_perm=n_perm, device=device) for _ in range(repeats)) for layers in (l1, l2))
+        t1, t2 = (min(_study_grid_seconds(null_kind, data[layers], n_perm=n_perm, device=device)
+                      for _ in range(repeats)) for layers in (l1, l2))
         per_layer = max(0.0, (t2 - t1) / (l2 - l1)) / units * scale  # s per layer·subject·sentence
         fixed = max(0.0, t1 - l1 * per_layer * units / scale) / units * scale  # s per subject·sentence and task group
-        seconds = 0.0
-        for d in STUDY.values():
-            model_bytes = STUDY_LAYERS * d["words"] * (STUDY_LONGEST + 1) * 8  # compacted
-            groups = math.ceil(STUDY_MODELS / max(1, STATES_BUDGET // model_bytes))
-            out.setdefault("groups", {})[next(k for k, v in STUDY.items() if v is d)] = groups
-            seconds += d["subjects"] * d["sentences"] * (STUDY_MODELS * STUDY_LAYERS * per_layer + groups * fixed)
+        seconds = sum(d["subjects"] * d["sentences"] * (STUDY_MODELS * STUDY_LAYERS * per_layer + groups[name] * fixed)
+                      for name, d in STUDY.items())
         workers = 2 if device == "cpu" else 1
         hours = seconds / workers / 3600
         target = "< 6 h on 2 cores" if device == "cpu" else "< 10 min on one GPU"
         print(f"  {null_kind:>5} null: {t1:.1f} s / {t2:.1f} s -> {per_layer * 1e3:.2f} ms per layer·subject·sentence, "
-              f"{fixed * 1e3:.1f} ms per subject·sentence of a task group;  full study ({out['groups']} model "
+              f"{fixed * 1e3:.1f} ms per subject·sentence of a task group;  full study ({groups} model "
               f"groups): {hours:.1f} h "
               f"({'2 cores' if workers == 2 else 'one GPU'})   [target {target}]")
         out[null_kind] = {"seconds": [t1, t2], "per_layer_unit_s": per_layer, "fixed_unit_s": fixed, "hours": hours}

@@ -195,17 +195,21 @@ def geometry_from_gram(gram: Tensor, row_sums: Tensor, n_features, *, needs=GEOM
     needs : tuple of str
         The parts to compute (:data:`GEOMETRY_PARTS`).
     """
-    correlation = None
-    if "correlation" in needs:
-        d = torch.as_tensor(n_features, dtype=gram.dtype, device=gram.device)  # scalar or (..., 1)
-        means = row_sums / d
-        correlation = _correlation_upper(gram - d.unsqueeze(-1) * means.unsqueeze(-1) * means.unsqueeze(-2))
+    correlation = _correlation_upper(_feature_centred(gram, row_sums, n_features)[0]) if "correlation" in needs else None
     return WordGeometry(
         _double_centre(gram) if "gram" in needs else None,
         correlation,
         torch.diagonal(gram, dim1=-2, dim2=-1).sum(-1) if "energy" in needs else None,
         gram.shape[-1], gram.dtype,
     )
+
+
+def _feature_centred(gram: Tensor, row_sums: Tensor, n_features) -> tuple[Tensor, Tensor]:
+    """``(x xᵀ - d m mᵀ, m)`` from ``x xᵀ``, ``x 1`` and ``d`` (``m`` the words' feature means): the
+    inner products of the rows of ``x`` with each row's mean removed."""
+    d = torch.as_tensor(n_features, dtype=gram.dtype, device=gram.device)  # scalar or (..., 1)
+    means = row_sums / d
+    return gram - d.unsqueeze(-1) * means.unsqueeze(-1) * means.unsqueeze(-2), means
 
 
 def gram_features(gram: Tensor, row_sums: Tensor, n_features, width: int) -> Tensor:
@@ -235,8 +239,7 @@ def gram_features(gram: Tensor, row_sums: Tensor, n_features, width: int) -> Ten
     if width < n + 1:
         raise ValueError(f"gram_features: width {width} < n + 1 = {n + 1}")
     d = float(n_features)
-    means = row_sums / d
-    within = gram - d * means.unsqueeze(-1) * means.unsqueeze(-2)  # x⊥ x⊥ᵀ
+    within, means = _feature_centred(gram, row_sums, d)  # x⊥ x⊥ᵀ
     bad = ~torch.isfinite(within).flatten(-2).all(-1)
     within = torch.where(bad[..., None, None], 0.0, within)
     root, info = torch.linalg.cholesky_ex(within)  # root rootᵀ = within

@@ -147,8 +147,7 @@ class SurrogateEpochs:
         channels = np.asarray(channels, dtype=np.int64)
         if np.array_equal(channels, np.arange(self.n_channels)):
             return self
-        return replace(self, signals=[np.ascontiguousarray(signal[:, channels]) if isinstance(signal, np.ndarray)
-                                      else signal.isel(channel=channels) for signal in self.signals])
+        return replace(self, signals=[np.ascontiguousarray(_read_signal(signal)[:, channels]) for signal in self.signals])
 
     def cut(self, surrogates: slice, words: np.ndarray) -> np.ndarray:
         """Surrogate epochs ``(n_subjects, n_surrogates_in_slice, len(words), n_times, n_channels)``, float32 volts.

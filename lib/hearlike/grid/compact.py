@@ -44,6 +44,16 @@ def compact_bytes(states: xr.DataArray, sentences: list[np.ndarray]) -> int:
     return int(states.sizes["layer"]) * sum(len(s) for s in sentences) * width * 8
 
 
+def held_bytes(states: xr.DataArray, sentences: list[np.ndarray]) -> int:
+    """Bytes of what :func:`compact_if_smaller` gives."""
+    return min(int(states.nbytes), compact_bytes(states, sentences))
+
+
+def compact_if_smaller(states: xr.DataArray, sentences: list[np.ndarray]) -> xr.DataArray:
+    """:func:`compact_states` of ``states`` where that is smaller, else ``states`` as they are."""
+    return compact_states(states, sentences) if compact_bytes(states, sentences) < states.nbytes else states
+
+
 def compact_states(states: xr.DataArray, sentences: list[np.ndarray]) -> xr.DataArray:
     """``states (layer, word, feature)`` reduced to the pseudo-features of the words of ``sentences``.
 

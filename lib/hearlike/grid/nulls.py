@@ -244,7 +244,8 @@ class ShiftNull(Null):
         cells, n_channels = list(cells), epochs.sizes["channel"]
         self.dtype, self.device, self.n_subjects = dtype, torch.device(device), epochs.sizes["subject"]
         plan = shift_plan(cells, n_channels, dtype=dtype, device=self.device)
-        self.surrogates = surrogates.with_channels(plan["order"])
+        # lazily opened recordings are read here, once, not at every cut
+        self.surrogates = surrogates.for_subjects(range(self.n_subjects)).with_channels(plan["order"])
         self.plans = {tuple(range(len(cells))): (cells, plan, None)}
         if factor_pairs is not None and len(factor_pairs) < len(cells):
             # the factor metrics' cells get their own plan (their Grams summed as in a grid of only them)

@@ -147,24 +147,27 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
     sentence_null = {key: 0.0 for key in sums}
     has_nan = bool((surrogates.onset_sample[:, words] < 0).any())
     full = max(plans, key=len)  # every cell of the grid, in the surrogates' channel order
+    all_needs = set().union(*needs.values())
     for p0 in range(0, n_perm, step):
         p1 = min(n_perm, p0 + step)
         cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words))  # (subject, k, S·n, time, channel)
         cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
         geometry = {}
+
+        def geometry_of(key):
+            if key not in geometry:
+                if key != full and full in needs:  # a subset of every cell: selected, not recomputed
+                    geometry[key] = geometry_of(full).select(torch.as_tensor(key, device=device), dim=1)
+                else:
+                    cells, plan, channels = plans[key]
+                    geometry[key] = _surrogate_geometry(
+                        cut if channels is None else _take_channels(cut, channels), cells, plan, has_nan=has_nan,
+                        needs=all_needs if key == full else needs[key], dtype=dtype, device=device)
+            return geometry[key]
+
         for group in by_metric.values():
             metric, key = group[0].metric, tuple(int(j) for j in group[0].pairs)
-            if key not in geometry and full in needs:  # a subset of every cell: selected, not recomputed
-                if full not in geometry:
-                    geometry[full] = _surrogate_geometry(cut, plans[full][0], plans[full][1], has_nan=has_nan,
-                                                         needs=set().union(*needs.values()), dtype=dtype, device=device)
-                if key != full:
-                    geometry[key] = geometry[full].select(torch.as_tensor(key, device=device), dim=1)
-            elif key not in geometry:
-                cells, plan, channels = plans[key]
-                geometry[key] = _surrogate_geometry(cut if channels is None else _take_channels(cut, channels), cells,
-                                                    plan, has_nan=has_nan, needs=needs[key], dtype=dtype, device=device)
-            reps = metric.prepare_geometry(geometry[key])
+            reps = metric.prepare_geometry(geometry_of(key))
             reps = reps.reshape(n_subjects, p1 - p0, *reps.shape[1:]).transpose(0, 1)  # (k, subject, W·R, S, n, r)
             reps = reps.reshape(p1 - p0, -1, *reps.shape[3:])  # (k, C_k, S, n, r), subject-major
             for s in group:

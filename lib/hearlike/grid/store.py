@@ -51,7 +51,7 @@ import xarray as xr
 from .. import __version__
 from ..cache import atomic_path
 from .cells import align_words, layer_union, length_buckets
-from .compact import compact_bytes, compact_states, sentences_of, word_probe
+from .compact import compact_if_smaller, held_bytes, sentences_of, word_probe
 from .results import _coords
 
 logger = logging.getLogger(__name__)
@@ -102,11 +102,6 @@ def _meta(probes, epochs, *, windows, regions, metrics, min_words, n_permutation
 
 def _chunk_path(store: Path, m: int, s: int, *, null: bool = False) -> Path:
     return store / "chunks" / f"m{m:03d}-s{s:04d}{'.null' if null else ''}.nc"
-
-
-def _block_surrogates(surrogates, block: Sequence[int]):
-    """The surrogates of the subjects ``block`` alone, in that order."""
-    return None if surrogates is None else surrogates.for_subjects(block)
 
 
 def run_chunk(store: str, models: Sequence[int], subjects: Sequence[int], states: Mapping[str, xr.DataArray],
@@ -274,16 +269,17 @@ def compute_grid_store(
     _drop_unreadable(path)
     if (path / "group_null.nc").exists():
         return open_grid_store(path)
+    probe, min_words = word_probe(epochs), grid_kwargs.get("min_words", 4)
     if not (path / "meta.nc").exists():
         probes, nbytes = {}, []
         for name in models:
             states = load_states(name)
-            sentences = sentences_of(states, word_probe(epochs), grid_kwargs.get("min_words", 4), name=name)
-            nbytes.append(min(int(states.nbytes), compact_bytes(states, sentences)) if compact else int(states.nbytes))
+            nbytes.append(held_bytes(states, sentences_of(states, probe, min_words, name=name)) if compact
+                          else int(states.nbytes))
             probes[name] = _probe(states)
             del states
         meta = _meta(probes, epochs, windows=windows, regions=regions, metrics=kwargs["metrics"],
-                     min_words=grid_kwargs.get("min_words", 4), n_permutations=kwargs["n_permutations"],
+                     min_words=min_words, n_permutations=kwargs["n_permutations"],
                      keep_sentences=keep_sentences)
         null_kind = grid_kwargs.get("null_kind", "shift")
         n_cells = len(windows) * len(regions)  # per chunk: one subject
@@ -316,7 +312,7 @@ def compute_grid_store(
     if len(tasks) < n_tasks:
         logger.info("resuming grid store %s: %d of %d tasks to do", path, len(tasks), n_tasks)
     if compact:
-        load_states = functools.partial(load_for_grid, load_states, word_probe(epochs), grid_kwargs.get("min_words", 4))
+        load_states = functools.partial(load_for_grid, load_states, probe, min_words)
     _run_all(str(path), tasks, groups[0], models, load_states, epochs, surrogates, kwargs, layers, keep_sentences,
              client)
     _finish(path, len(models), n_subjects)
@@ -328,10 +324,7 @@ def load_for_grid(load_states: Callable[[str], xr.DataArray], probe: xr.DataArra
     """``load_states(name)`` reduced to per-sentence Gram pseudo-features
     (:func:`~hearlike.grid.compact.compact_states`) when that is smaller; a Dask task of its own."""
     states = load_states(name)
-    sentences = sentences_of(states, probe, min_words, name=name)
-    if compact_bytes(states, sentences) >= states.nbytes:
-        return states
-    return compact_states(states, sentences)
+    return compact_if_smaller(states, sentences_of(states, probe, min_words, name=name))
 
 
 def _readable(path: Path) -> bool:
@@ -366,7 +359,7 @@ def _run_all(path, tasks, first_group, models, load_states, epochs, surrogates, 
     states once, or all as tasks on ``client``'s cluster (one states task per model and group)."""
 
     def task_inputs(block):
-        return epochs.isel(subject=block).load(), _block_surrogates(surrogates, block)
+        return epochs.isel(subject=block).load(), None if surrogates is None else surrogates.for_subjects(block)
 
     by_group: dict[tuple, list[list[int]]] = {}
     for group, block in tasks:
