@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PARAMS ?= params.yml
+# notebooks (and the two demo datasets) made at once: one kernel per core of a 2-core machine
+JOBS ?= 2
 # torch is installed first and pinned, so nothing later pulls a multi-GB CUDA build. On a machine
 # without the local CPU wheel, pass the CPU index:  make book TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
@@ -45,10 +47,11 @@ $(DEMO): | $(STAMP)
 $(DEMO_NULL): | $(STAMP)
 	$(PY) -m hearlike -v demo --null --out data/demo-null
 
-data: $(DEMO) $(DEMO_NULL)
+data: | $(STAMP)
+	$(MAKE) -j$(JOBS) $(DEMO) $(DEMO_NULL)
 
-notebooks: $(STAMP) $(DEMO) $(DEMO_NULL)
-	$(PY) -m hearlike -v run-notebooks --params $(PARAMS)
+notebooks: data
+	$(PY) -m hearlike -v run-notebooks --params $(PARAMS) --jobs $(JOBS)
 
 html: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --warningiserror --keep-going
@@ -64,7 +67,7 @@ book-check: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-bench: $(STAMP) $(DEMO_NULL)
+bench: data
 	$(PY) bench/grid.py
 	$(PY) bench/extract.py
 	$(PY) bench/nulls.py

@@ -79,14 +79,14 @@ def test_a_truncated_grid_file_is_recomputed(tiny_params_file, tmp_path, caplog)
         "regions": ["all"], "factor_metric_regions": ["all"], "windows": {"n400": [250, 500]},
         "n_permutations": 3, "null_kind": "swap"})
     grid = metric_grid(params, keep_sentences=False).load()
-    path = next((tmp_path / "cache").glob("grid-*.grid/chunks/*.nc"))
+    path = next((tmp_path / "cache").glob("grid-*.grid/cells.nc"))  # every chunk, gathered once done
     path.write_bytes(path.read_bytes()[:200])  # a killed copy, a full disk
     with caplog.at_level(logging.WARNING):
         again = metric_grid(params, keep_sentences=False)
     assert "unreadable" in caplog.text and path.name in caplog.text
     xr.testing.assert_allclose(again["score"], grid["score"])
     assert again.attrs["config_hash"] == grid.attrs["config_hash"]
-    assert xr.open_dataset(path, engine="h5netcdf")["score"].sizes["subject"] == 1  # the chunk was rewritten
+    assert xr.open_dataset(path, engine="h5netcdf")["score"].sizes["subject"] == grid.sizes["subject"]  # rewritten
 
 
 def test_temp_files_of_killed_writers_are_removed_at_the_next_write(tmp_path, caplog):

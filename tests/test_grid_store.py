@@ -9,7 +9,8 @@ import pytest
 import xarray as xr
 
 from hearlike.grid import compute_grid
-from hearlike.grid.store import compute_grid_store, model_groups, open_grid_store
+from hearlike.grid import store as grid_store
+from hearlike.grid.store import SENTENCE_BITS, bitround, compute_grid_store, model_groups, open_grid_store
 
 from test_grid import REGIONS, WINDOWS, make_epochs, make_states
 
@@ -30,7 +31,8 @@ def _check_equal(store: xr.Dataset, whole: xr.Dataset):
         np.testing.assert_allclose(store[name].values, whole[name].values, rtol=1e-6, atol=1e-7, err_msg=name)
     assert "sentence_score" not in store and "sentence_null_mean" not in store  # only what the findings read
     assert store["sentence_excess"].dtype == np.float32
-    np.testing.assert_allclose(store["sentence_excess"].values, whole["sentence_excess"].values, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(store["sentence_excess"].values, whole["sentence_excess"].values, rtol=2**-16, atol=1e-7)
+    assert store["sentence_excess"].attrs["_QuantizeBitRoundNumberOfSignificantBits"] == SENTENCE_BITS
     np.testing.assert_allclose(store["group_null"].values, whole["null"].mean("subject").values, rtol=1e-5, atol=1e-6)
     assert store["relative_depth"].dims == ("model", "layer") and store["family"].dims == ("metric",)
     assert store.attrs["n_scores_undefined"] == whole.attrs["n_scores_undefined"]
@@ -60,7 +62,41 @@ def test_store_equals_one_grid_and_resumes(tmp_path):
                                keep_sentences=True, **KW)  # the plan of the first call is kept
     assert calls == ["b"]  # resumed: only the unfinished model's chunks ran
     _check_equal(store, whole)
-    assert not list((path / "chunks").glob("*.null.nc"))  # per-subject nulls removed once done
+    # once done, the chunks are gathered into one file and removed, the per-subject nulls averaged
+    assert sorted(f.name for f in path.glob("*.nc")) == ["cells.nc", "group_null.nc", "meta.nc"]
+    assert not list((path / "chunks").glob("*.nc"))
+
+
+def test_per_sentence_scores_too_large_to_gather_stay_lazy_in_their_chunks(tmp_path, monkeypatch):
+    states, epochs = _inputs()
+    whole = compute_grid(states, epochs, keep_null=True, keep_sentences=True, **KW)
+    monkeypatch.setattr(grid_store, "SENTENCE_LOAD_LIMIT", 1)
+    path = tmp_path / "big.store"
+    store = compute_grid_store(path, states.__getitem__, list(states), epochs, keep_sentences=True, **KW)
+    assert store["sentence_excess"].chunks is not None and store["score"].chunks is None  # lazy / read
+    assert sorted(f.name for f in (path / "chunks").glob("*.nc")) == [f"m{m:03d}-s{s:04d}.nc" for m in range(2)
+                                                                       for s in range(3)]
+    _check_equal(store.load(), whole)
+    xr.testing.assert_identical(open_grid_store(path).load(), store.load())
+
+
+def test_bitround_keeps_the_bits_asked_and_rounds_to_nearest():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(10_000) * 10.0 ** rng.integers(-30, 30, 10_000),
+                        [0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, 1 + 2**-17, 1 + 3 * 2**-17]]).astype(np.float32)
+    for bits in (1, 10, 16, 23):
+        r = bitround(x, bits)
+        finite = np.isfinite(x)
+        assert r.dtype == np.float32 and r.shape == x.shape
+        np.testing.assert_array_equal(r[~finite], x[~finite])
+        exact = x[finite].astype(np.float64)
+        rel = np.abs(r[finite] - exact) / np.maximum(np.abs(exact), 1e-300)
+        assert rel.max() <= 2.0 ** -(bits + 1)  # half an ulp of the kept bits
+        assert not (r[finite].view(np.uint32) & np.uint32((1 << (23 - bits)) - 1)).any()  # the low bits cleared
+        assert np.array_equal(np.sign(r[finite]), np.sign(x[finite]))
+    assert bitround(np.float32([1 + 2**-17, 1 + 3 * 2**-17]), 16).tolist() == [1 + 2**-16, 1 + 2**-15]  # ties up
+    with pytest.raises(ValueError, match="bits must be 1..23"):
+        bitround(x, 0)
 
 
 def test_a_group_of_models_shares_one_eeg_preparation_per_block(tmp_path, monkeypatch):
@@ -108,7 +144,7 @@ def test_store_without_sentences_has_no_sentence_variables(tmp_path):
     states, epochs = _inputs()
     store = compute_grid_store(tmp_path / "g.store", states.__getitem__, list(states), epochs, subjects_per_task=2,
                                **KW)
-    assert len(list((tmp_path / "g.store" / "chunks").glob("*.nc"))) == 6  # one file per model × subject
+    assert not list((tmp_path / "g.store" / "chunks").glob("*.nc"))  # all gathered into cells.nc
     assert "sentence_excess" not in store and "sentence" not in store.dims
     assert set(store.data_vars) == {"score", "null_mean", "null_sd", "excess", "p_value", "group_null"}
 

@@ -17,7 +17,8 @@ FINDINGS = ["01_rank_dependence", "02_spatiotemporal", "03_affective_dissociatio
 @pytest.fixture(scope="module")
 def executed(tiny_params_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("book")
-    paths = run_notebooks(tiny_params_file, source_dir=ROOT / "notebooks", output_dir=out)
+    # two at a time, as `make book` runs them: the findings share one grid, computed once under its lock
+    paths = run_notebooks(tiny_params_file, source_dir=ROOT / "notebooks", output_dir=out, jobs=2)
     return {p.stem: json.loads(p.read_text()) for p in paths}
 
 
@@ -93,3 +94,11 @@ def test_finding_notebooks_only_call_display_and_glue(name):
         assert len(lines) <= 15, f"{name} has a {len(lines)}-line cell; move its logic into hearlike.findings"
         assert ">=" not in cell["source"] and "< 0.05" not in cell["source"], (
             f"{name} computes a p-value or a verdict in a cell; call hearlike.findings / hearlike.stats")
+
+
+def test_the_first_finding_starts_first_and_the_chapters_run_while_it_computes_the_grid():
+    from hearlike.notebooks import start_order
+
+    names = ["01_a", "02_b", "03_c", "comparison", "methods"]
+    order = [p.stem for p in start_order([Path(f"{n}.md") for n in names])]
+    assert order == ["01_a", "comparison", "methods", "02_b", "03_c"]

@@ -90,6 +90,33 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[Path]:
+    """Hold an exclusive lock on the file ``path`` (created if missing) for the block; wait for it.
+
+    Two processes computing the same cache (two notebooks executed side by side, two JupyterLab
+    kernels) then compute it once: the second waits, then finds it done. An advisory POSIX lock
+    (``fcntl.flock``), released by the system if the holder is killed; on a file system without
+    locks the block runs unlocked.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for %s (another process holds it)", path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as err:  # no locks on this file system (some network mounts)
+            logger.warning("cannot lock %s (%s); going on unlocked", path, err)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def write_netcdf(obj: xr.Dataset | xr.DataArray, path: str | Path, *, config_hash: str | None = None) -> Path:
     """Write ``obj`` to ``path`` atomically (h5netcdf engine) with provenance attrs."""
     obj = obj.copy()

@@ -119,7 +119,8 @@ def _cmd_check_data(args) -> int:
 def _cmd_run_notebooks(args) -> int:
     from .notebooks import run_notebooks
 
-    paths = run_notebooks(args.params, source_dir=args.source, output_dir=args.output, names=args.names or None)
+    paths = run_notebooks(args.params, source_dir=args.source, output_dir=args.output, names=args.names or None,
+                          jobs=args.jobs)
     for path in paths:
         print(f"executed {path}")
     return 0
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", default="params.yml")
     p.add_argument("--source", default="notebooks")
     p.add_argument("--output", default="book")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once, each in its own kernel (default 1)")
     p.add_argument("names", nargs="*", help="notebook names to run (default: all)")
     p.set_defaults(func=_cmd_run_notebooks)
     return parser

@@ -63,6 +63,7 @@ def run_notebooks(
     names: list[str] | None = None,
     kernel_name: str = "python3",
     overrides: dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> list[Path]:
     """Execute every ``source_dir/*.md`` notebook with papermill into ``output_dir``.
 
@@ -77,16 +78,19 @@ def run_notebooks(
     overrides : dict, optional
         Entries replacing those of the parameter file inside every notebook (injected as the
         notebook parameter ``overrides``; tests use it to run tiny versions).
+    jobs : int
+        Notebooks executed at once, each in its own kernel (:func:`start_order`). The caches they
+        share are computed once: a second kernel asking for a grid being computed waits for it
+        (:func:`hearlike.cache.file_lock`).
 
     Returns
     -------
     paths : list of Path
-        The executed notebooks. A failing notebook raises papermill's ``PapermillExecutionError``
-        naming the cell; its partial output is kept as ``<name>.failed.ipynb``.
+        The executed notebooks, in name order. A failing notebook raises papermill's
+        ``PapermillExecutionError`` naming the cell (the others still running are finished, none is
+        started after it); its partial output is kept as ``<name>.failed.ipynb``.
     """
-    import jupytext
-    import nbformat
-    import papermill as pm
+    from concurrent.futures import ThreadPoolExecutor
 
     params = load_params(params_file, overrides)
     # the kernels inherit the environment: no progress bars in the book, no network, and the inline
@@ -105,31 +109,59 @@ def run_notebooks(
     if not sources:
         raise FileNotFoundError(f"no jupytext notebook sources (*.md) in {source_dir}")
     output_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for source in sources:
-        notebook = jupytext.read(source)
-        notebook.metadata.setdefault("kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"})
-        injected = notebook_parameters(params, source.stem, relative_to=source.parent)
-        if overrides:
-            injected["overrides"] = dict(overrides)
-        target = output_dir / f"{source.stem}.ipynb"
-        started = time.perf_counter()
-        logger.info("executing %s -> %s", source, target)
-        with tempfile.TemporaryDirectory() as workdir, atomic_path(target) as tmp_out:
-            tmp_in = Path(workdir) / f"{source.stem}.ipynb"
-            nbformat.write(notebook, tmp_in)
-            try:
-                pm.execute_notebook(
-                    str(tmp_in), str(tmp_out), parameters=injected, kernel_name=kernel_name,
-                    cwd=str(source.parent.resolve()), progress_bar=False, log_output=False,
-                )
-            except Exception:
-                failed = output_dir / f"{source.stem}.failed.ipynb"
-                if tmp_out.exists():
-                    shutil.copyfile(tmp_out, failed)
-                    logger.error("%s failed; partial output kept in %s", source.name, failed)
-                raise
-            _fold_parameter_cells(tmp_out)
-        logger.info("executed %s in %.1f s", source.name, time.perf_counter() - started)
-        written.append(target)
-    return written
+
+    def run(source: Path) -> Path:
+        return _execute(source, output_dir, params, kernel_name=kernel_name, overrides=overrides)
+
+    if jobs <= 1:
+        return [run(source) for source in sources]
+    with ThreadPoolExecutor(max_workers=int(jobs)) as pool:  # each papermill call runs its own kernel process
+        futures = {source: pool.submit(run, source) for source in start_order(sources)}
+        try:
+            return [futures[source].result() for source in sources]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def start_order(sources: list[Path]) -> list[Path]:
+    """The order notebooks start in when several run at once: the first finding (its name starts
+    with a digit; it computes the study's metric grid, which the other findings read), then the
+    chapters (they do not read the grid, so they run while it is computed), then the other findings
+    (by then the grid is cached, or they wait for it)."""
+    findings = [s for s in sources if s.stem[:1].isdigit()]
+    return findings[:1] + [s for s in sources if not s.stem[:1].isdigit()] + findings[1:]
+
+
+def _execute(source: Path, output_dir: Path, params: Params, *, kernel_name: str,
+             overrides: dict[str, Any] | None) -> Path:
+    """Execute one jupytext ``source`` with papermill into ``output_dir/<stem>.ipynb`` (atomically)."""
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    notebook = jupytext.read(source)
+    notebook.metadata.setdefault("kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"})
+    injected = notebook_parameters(params, source.stem, relative_to=source.parent)
+    if overrides:
+        injected["overrides"] = dict(overrides)
+    target = output_dir / f"{source.stem}.ipynb"
+    started = time.perf_counter()
+    logger.info("executing %s -> %s", source, target)
+    with tempfile.TemporaryDirectory() as workdir, atomic_path(target) as tmp_out:
+        tmp_in = Path(workdir) / f"{source.stem}.ipynb"
+        nbformat.write(notebook, tmp_in)
+        try:
+            pm.execute_notebook(
+                str(tmp_in), str(tmp_out), parameters=injected, kernel_name=kernel_name,
+                cwd=str(source.parent.resolve()), progress_bar=False, log_output=False,
+            )
+        except Exception:
+            failed = output_dir / f"{source.stem}.failed.ipynb"
+            if tmp_out.exists():
+                shutil.copyfile(tmp_out, failed)
+                logger.error("%s failed; partial output kept in %s", source.name, failed)
+            raise
+        _fold_parameter_cells(tmp_out)
+    logger.info("executed %s in %.1f s", source.name, time.perf_counter() - started)
+    return target

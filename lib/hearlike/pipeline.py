@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from .cache import config_hash, read_netcdf
+from .cache import config_hash, file_lock, read_netcdf
 from .config import REFERENCE_PREFIX, TINY_PREFIX, Params
 
 logger = logging.getLogger(__name__)
@@ -282,8 +282,7 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
         See :func:`hearlike.grid.compute_grid`, plus ``group_null`` (model, layer, window, region,
         metric, permutation; float32): the subject-mean null samples.
     """
-    from .grid.nulls import needs_surrogates
-    from .grid.store import compute_grid_store, finished_store, grid_client
+    from .grid.store import finished_store
 
     if params.protocol == "paper":  # the reference study's protocol (hearlike.protocol.paper)
         return _paper_grid(params, recompute=recompute)
@@ -291,11 +290,18 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
     config = dict(grid_config(params), keep_sentences=keep)
     digest = config_hash(config)
     path = params.cache_dir / f"grid-{digest}.grid"
-    if recompute:
-        shutil.rmtree(path, ignore_errors=True)
-    cached = finished_store(path)
-    if cached is not None:
-        return cached
+    with file_lock(path.with_name(f"{path.name}.lock")):  # another process computing it: wait, then read it
+        if recompute:
+            shutil.rmtree(path, ignore_errors=True)
+        cached = finished_store(path)
+        return cached if cached is not None else _compute_metric_grid(params, path, config, digest, keep)
+
+
+def _compute_metric_grid(params: Params, path: Path, config: dict, digest: str, keep: bool) -> xr.Dataset:
+    """:func:`metric_grid`'s store computed (or resumed) at ``path``, on ``params.scheduler``'s cluster if any."""
+    from .grid.nulls import needs_surrogates
+    from .grid.store import compute_grid_store, grid_client
+
     # every subject's epochs and recordings stay in their cache files: a task reads its block's alone
     epochs = epochs_of(params, lazy=True)
     common = dict(windows=windows_of(params), regions=regions_of(params, epochs), metrics=params.all_metrics,
