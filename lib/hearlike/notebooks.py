@@ -7,7 +7,9 @@ parameter file (``params.yml``), so the study runs on other data or models witho
 
 from __future__ import annotations
 
+import functools
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -90,7 +92,7 @@ def run_notebooks(
         ``PapermillExecutionError`` naming the cell (the others still running are finished, none is
         started after it); its partial output is kept as ``<name>.failed.ipynb``.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor
 
     params = load_params(params_file, overrides)
     # the kernels inherit the environment: no progress bars in the book, no network, and the inline
@@ -110,12 +112,13 @@ def run_notebooks(
         raise FileNotFoundError(f"no jupytext notebook sources (*.md) in {source_dir}")
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    def run(source: Path) -> Path:
-        return _execute(source, output_dir, params, kernel_name=kernel_name, overrides=overrides)
-
+    run = functools.partial(_execute, output_dir=output_dir.resolve(), params_file=Path(params_file).resolve(),
+                            overrides=overrides, kernel_name=kernel_name, log_level=logging.getLogger().level)
+    sources = [source.resolve() for source in sources]
     if jobs <= 1:
         return [run(source) for source in sources]
-    with ThreadPoolExecutor(max_workers=int(jobs)) as pool:  # each papermill call runs its own kernel process
+    # processes, not threads: papermill changes the working directory of the process it runs in
+    with ProcessPoolExecutor(max_workers=int(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {source: pool.submit(run, source) for source in start_order(sources)}
         try:
             return [futures[source].result() for source in sources]
@@ -133,13 +136,17 @@ def start_order(sources: list[Path]) -> list[Path]:
     return findings[:1] + [s for s in sources if not s.stem[:1].isdigit()] + findings[1:]
 
 
-def _execute(source: Path, output_dir: Path, params: Params, *, kernel_name: str,
-             overrides: dict[str, Any] | None) -> Path:
-    """Execute one jupytext ``source`` with papermill into ``output_dir/<stem>.ipynb`` (atomically)."""
+def _execute(source: Path, *, output_dir: Path, params_file: Path, overrides: dict[str, Any] | None,
+             kernel_name: str, log_level: int = logging.WARNING) -> Path:
+    """Execute one jupytext ``source`` with papermill into ``output_dir/<stem>.ipynb`` (atomically);
+    runs in a worker process of its own when several notebooks run at once."""
     import jupytext
     import nbformat
     import papermill as pm
 
+    if not logging.getLogger().handlers:  # a spawned worker: log as its parent does
+        logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    params = load_params(params_file, overrides)
     notebook = jupytext.read(source)
     notebook.metadata.setdefault("kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"})
     injected = notebook_parameters(params, source.stem, relative_to=source.parent)
