@@ -263,3 +263,15 @@ def test_shift_null_with_factor_regions_matches_a_separate_grid_of_those_regions
     # the factor cells' geometry is selected from the whole grid's (its channel order): the same
     # surrogate Grams up to the float32 summation order
     np.testing.assert_allclose(one["null"].sel(metric=["procrustes"], region=["all"]), alone["null"], rtol=1e-6)
+
+
+def test_epochs_copied_as_blocks_equal_the_row_gather_at_the_edges_too():
+    from hearlike.eeg.surrogates import _copy_epochs
+
+    rng = np.random.default_rng(5)
+    signal = rng.standard_normal((200, 3)).astype(np.float32)
+    onsets = np.array([[-30, 0, 50], [180, 5, -1], [100, 190, 220]])  # inside, and past either end
+    for offsets in (np.arange(-4, 12), np.array([0, 1, 3, 4]), np.array([2])):
+        out = np.empty((*onsets.shape, len(offsets), 3), np.float32)
+        _copy_epochs(signal, onsets, offsets, out)
+        np.testing.assert_array_equal(out, np.take(signal, onsets[..., None] + offsets, axis=0, mode="clip"))
