@@ -52,9 +52,8 @@ def test_store_equals_one_grid_and_resumes(tmp_path):
     path = tmp_path / "grid.store"
     with pytest.raises(RuntimeError, match="interrupted"):  # a budget of 1 byte: one model per task
         compute_grid_store(path, failing, list(states), epochs, keep_sentences=True, states_budget_bytes=1, **KW)
-    assert sorted(f.name for f in (path / "chunks").glob("*.nc")) == [  # model a's chunks were written
-        "m000-s0000.nc", "m000-s0000.null.nc", "m000-s0001.nc", "m000-s0001.null.nc", "m000-s0002.nc",
-        "m000-s0002.null.nc"]
+    # model a's task was written: one chunk (model a × its block of 3 subjects) and its null samples
+    assert sorted(f.name for f in (path / "chunks").glob("*.nc")) == ["m000-s0000.nc", "m000-s0000.null.nc"]
     with pytest.raises(FileNotFoundError, match="no finished grid store; run hearlike.grid.store.compute_grid_store"):
         open_grid_store(path)
     calls.clear()
@@ -72,10 +71,11 @@ def test_per_sentence_scores_too_large_to_gather_stay_lazy_in_their_chunks(tmp_p
     whole = compute_grid(states, epochs, keep_null=True, keep_sentences=True, **KW)
     monkeypatch.setattr(grid_store, "SENTENCE_LOAD_LIMIT", 1)
     path = tmp_path / "big.store"
-    store = compute_grid_store(path, states.__getitem__, list(states), epochs, keep_sentences=True, **KW)
+    store = compute_grid_store(path, states.__getitem__, list(states), epochs, keep_sentences=True,
+                               subjects_per_task=2, **KW)
     assert store["sentence_excess"].chunks is not None and store["score"].chunks is None  # lazy / read
-    assert sorted(f.name for f in (path / "chunks").glob("*.nc")) == [f"m{m:03d}-s{s:04d}.nc" for m in range(2)
-                                                                       for s in range(3)]
+    # subjects_per_task=2: one group of both models × blocks of subjects (0, 1) and (2,), one chunk each
+    assert sorted(f.name for f in (path / "chunks").glob("*.nc")) == ["m000-s0000.nc", "m000-s0002.nc"]
     _check_equal(store.load(), whole)
     xr.testing.assert_identical(open_grid_store(path).load(), store.load())
 

@@ -252,9 +252,11 @@ def grid_config(params: Params) -> dict[str, Any]:
             "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind", "model_paths")
     values = params.to_dict()
     chosen = {k: values[k] for k in ("subjects", "runs") if values[k] is not None}  # unset: hashes as before
+    from .grid.store import STORE_LAYOUT
     from .metrics import METRICS_VERSION
 
-    return {k: values[k] for k in keys} | chosen | {"data": data_fingerprint(params), "metrics_version": METRICS_VERSION}
+    return {k: values[k] for k in keys} | chosen | {"data": data_fingerprint(params), "metrics_version": METRICS_VERSION,
+                                                      "store_layout": STORE_LAYOUT}
 
 
 def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute: bool = False) -> xr.Dataset:

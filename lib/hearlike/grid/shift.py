@@ -148,9 +148,10 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
     has_nan = bool((surrogates.onset_sample[:, words] < 0).any())
     full = max(plans, key=len)  # every cell of the grid, in the surrogates' channel order
     all_needs = set().union(*needs.values())
+    workspace = np.empty(step * per_surrogate, dtype=np.float32)  # one buffer for every batch's cut
     for p0 in range(0, n_perm, step):
         p1 = min(n_perm, p0 + step)
-        cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words))  # (subject, k, S·n, time, channel)
+        cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words, workspace=workspace))  # (subject, k, S·n, time, channel)
         cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
         geometry = {}
 

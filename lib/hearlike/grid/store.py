@@ -65,6 +65,9 @@ _SUMMARY = ("score", "null_mean", "null_sd", "p_value")  # float32; excess is co
 _SENTENCE = ("sentence_excess",)  # what the findings read of the per-sentence variables
 _COUNTERS = ("n_cell_sentences_rejected", "n_scores_undefined")
 _COMPRESS = {"zlib": True, "complevel": 4, "shuffle": True}
+#: the store's file layout (2: one chunk per task, gathered into ``cells.nc`` once done); part of
+#: ``pipeline.metric_grid``'s cache key, so a store of another layout is never resumed
+STORE_LAYOUT = 2
 
 
 #: significant bits kept of the per-sentence variables' float32 mantissas (of 23): each value is rounded
@@ -130,21 +133,23 @@ def _meta(probes, epochs, *, windows, regions, metrics, min_words, n_permutation
 
 
 def _chunk_path(store: Path, m: int, s: int, *, null: bool = False) -> Path:
+    """The chunk file of the task whose first model is ``m`` and first subject ``s`` (groups and blocks
+    are consecutive, so these name the task)."""
     return store / "chunks" / f"m{m:03d}-s{s:04d}{'.null' if null else ''}.nc"
 
 
 def run_chunk(store: str, models: Sequence[int], subjects: Sequence[int], states: Mapping[str, xr.DataArray],
               epochs: xr.DataArray, surrogates, grid_kwargs: Mapping[str, Any], layers: Sequence[str],
               keep_sentences: bool, count_rejected: bool = True) -> tuple:
-    """Compute a group of models against a block of subjects; write one chunk per (model, subject).
+    """Compute a group of models against a block of subjects; write them as one chunk (model × subject).
 
     ``states`` maps the names of the models ``models`` (their positions in the store) to their
     states, in that order; ``epochs`` (and ``surrogates``, or None) hold the subjects ``subjects``,
     in that order. One :func:`~hearlike.grid.compute_grid` call: the EEG geometry and the
     surrogate epochs of the block are prepared once for every model of the group, each model's
-    representations once for every subject of the block. Every chunk of the task is (re)written;
-    the task's counters go on its first chunk (``n_cell_sentences_rejected`` only when
-    ``count_rejected``: on one group's tasks, since it does not depend on the model). Returns
+    representations once for every subject of the block. The chunk is (re)written whole, its null
+    samples first (``.null.nc``); the task's counters are scalars (``n_cell_sentences_rejected`` only
+    when ``count_rejected``: on one group's tasks, since it does not depend on the model). Returns
     ``(models, subjects)``.
     """
     from . import compute_grid
@@ -156,19 +161,15 @@ def run_chunk(store: str, models: Sequence[int], subjects: Sequence[int], states
     ds = ds.drop_vars([c for c in ds.coords if c not in ds.dims or c in ("sentence",)])
     counts = {"n_cell_sentences_rejected": int(ds.attrs["n_cell_sentences_rejected"]) if count_rejected else 0,
               "n_scores_undefined": int(ds.attrs["n_scores_undefined"])}
-    for j, m in enumerate(models):
-        for k, s in enumerate(subjects):
-            one = ds.isel(model=[j], subject=[k])
-            _write(xr.Dataset({"null": one["null"].astype(np.float32)}), _chunk_path(store, m, s, null=True))
-            out = one[list(_SUMMARY)].astype(np.float32)
-            if keep_sentences:
-                out = out.assign({name: one[name].copy(data=bitround(one[name].values, SENTENCE_BITS))
-                                  for name in _SENTENCE})
-                for name in _SENTENCE:
-                    out[name].attrs[_BITROUND_ATTR] = SENTENCE_BITS
-            for name in _COUNTERS:  # counted per task: on its first chunk (their sum is what is read)
-                out[name] = xr.DataArray([[counts[name] if j == k == 0 else 0]], dims=("model", "subject"))
-            _write(out, _chunk_path(store, m, s))  # last: this file marks the chunk done
+    first = (store, models[0], subjects[0])
+    _write(xr.Dataset({"null": ds["null"].astype(np.float32)}), _chunk_path(*first, null=True))
+    out = ds[list(_SUMMARY)].astype(np.float32)
+    if keep_sentences:
+        out = out.assign({name: ds[name].copy(data=bitround(ds[name].values, SENTENCE_BITS)) for name in _SENTENCE})
+        for name in _SENTENCE:
+            out[name].attrs[_BITROUND_ATTR] = SENTENCE_BITS
+    out = out.assign({name: xr.DataArray(counts[name]) for name in _COUNTERS})  # summed over the tasks on reading
+    _write(out, _chunk_path(*first))  # last: this file marks the task done
     return list(models), list(subjects)
 
 
@@ -299,6 +300,9 @@ def compute_grid_store(
     kwargs = dict(windows=windows, regions=regions, metrics=list(metrics), n_permutations=int(n_permutations),
                   **grid_kwargs)
     _drop_unreadable(path)
+    if (path / "group_null.nc").exists() and not (path / "cells.nc").exists():
+        logger.warning("grid store %s has an earlier layout (no cells.nc); recomputing it", path)
+        shutil.rmtree(path)
     if (path / "group_null.nc").exists():
         return open_grid_store(path)
     probe, min_words = word_probe(epochs), grid_kwargs.get("min_words", 4)
@@ -338,8 +342,7 @@ def compute_grid_store(
         compact = bool(meta.attrs.get("compact_states", 0))  # as planned (an older store: states as loaded)
     n_subjects = epochs.sizes["subject"]
     blocks = _blocks(list(range(n_subjects)), block_size)
-    tasks = [(group, block) for g, group in enumerate(groups) for block in blocks
-             if not all(_chunk_path(path, m, s).exists() for m in group for s in block)]
+    tasks = [(group, block) for group in groups for block in blocks if not _chunk_path(path, group[0], block[0]).exists()]
     n_tasks = len(groups) * len(blocks)
     if len(tasks) < n_tasks:
         logger.info("resuming grid store %s: %d of %d tasks to do", path, len(tasks), n_tasks)
@@ -347,7 +350,7 @@ def compute_grid_store(
         load_states = functools.partial(load_for_grid, load_states, probe, min_words)
     _run_all(str(path), tasks, groups[0], models, load_states, epochs, surrogates, kwargs, layers, keep_sentences,
              client)
-    _finish(path, len(models), n_subjects)
+    _finish(path, groups, blocks)
     return open_grid_store(path)
 
 
@@ -417,35 +420,36 @@ def _run_all(path, tasks, first_group, models, load_states, epochs, surrogates, 
         del states
 
 
-def _finish(path: Path, n_models: int, n_subjects: int) -> None:
-    """Once every chunk is done: the chunks gathered into ``cells.nc`` (the per-sentence variables too
+def _finish(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequence[int]]) -> None:
+    """Once every task is done: their chunks gathered into ``cells.nc`` (the per-sentence variables too
     when they hold less than :data:`SENTENCE_LOAD_LIMIT` bytes) and the subject-mean null
-    (``group_null``) written, then the per-subject nulls and the gathered chunks removed.
+    (``group_null``) written, then the null chunks and the gathered chunks removed.
 
     ``group_null.nc`` is written last: it marks the store finished. A run killed before leaves every
     chunk in place and the next call finishes again; one killed after leaves files that are unused.
     """
-    groups = []
-    for m in range(n_models):  # one model's nulls at a time
+    n_subjects = sum(len(block) for block in blocks)
+    nulls = []
+    for group in groups:  # one group's nulls at a time
         total = None
-        for s in range(n_subjects):
-            with xr.open_dataset(_chunk_path(path, m, s, null=True), engine="h5netcdf") as ds:
-                null = ds["null"].load().astype(np.float64)
-            total = null.isel(subject=0) if total is None else total + null.isel(subject=0)
-        groups.append((total / n_subjects).astype(np.float32))
-    group = xr.concat(groups, dim="model")
+        for block in blocks:
+            with xr.open_dataset(_chunk_path(path, group[0], block[0], null=True), engine="h5netcdf") as ds:
+                part = ds["null"].astype(np.float64).sum("subject", skipna=False).load()
+            total = part if total is None else total + part
+        nulls.append((total / n_subjects).astype(np.float32))
+    group_null = xr.concat(nulls, dim="model")
     with xr.open_dataset(path / "meta.nc", engine="h5netcdf") as meta:
         kept = "sentence" in meta.sizes
         gather_sentences = kept and _sentence_bytes(meta) < SENTENCE_LOAD_LIMIT
     names = [*_SUMMARY, *_COUNTERS, *(_SENTENCE if gather_sentences else ())]
-    _write(_gather_chunks(path, n_models, n_subjects, names), path / "cells.nc")
-    _write(xr.Dataset({"group_null": group.drop_vars([c for c in group.coords if c not in group.dims])}),
+    _write(_gather_chunks(path, groups, blocks, names), path / "cells.nc")
+    _write(xr.Dataset({"group_null": group_null.drop_vars([c for c in group_null.coords if c not in group_null.dims])}),
            path / "group_null.nc")
-    for m in range(n_models):
-        for s in range(n_subjects):
-            os.remove(_chunk_path(path, m, s, null=True))
-            if gather_sentences or not kept:  # everything they held is in cells.nc
-                os.remove(_chunk_path(path, m, s))
+    for group in groups:
+        for block in blocks:
+            os.remove(_chunk_path(path, group[0], block[0], null=True))
+            if gather_sentences or not kept:  # everything it held is in cells.nc
+                os.remove(_chunk_path(path, group[0], block[0]))
 
 
 def _sentence_bytes(meta: xr.Dataset) -> int:
@@ -454,30 +458,33 @@ def _sentence_bytes(meta: xr.Dataset) -> int:
     return 4 * len(_SENTENCE) * int(np.prod([meta.sizes[d] for d in dims], dtype=np.int64))
 
 
-def _gather_chunks(path: Path, n_models: int, n_subjects: int, names: Sequence[str]) -> xr.Dataset:
-    """The variables ``names`` of every (model, subject) chunk as one Dataset, dims ``(model, subject,
-    ...)`` (each chunk's other dims in its order), without coordinates; read eagerly, one file at a time."""
-    values: dict[str, list] = {name: [] for name in names}
-    rest: dict[str, tuple] = {}
+def _gather_chunks(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequence[int]],
+                   names: Sequence[str]) -> xr.Dataset:
+    """The variables ``names`` of every task's chunk as one Dataset, dims ``(model, subject, ...)`` (the
+    chunks' other dims in their order; the counters summed over the tasks), without coordinates."""
+    rows: dict[str, list] = {name: [] for name in names}
+    dims: dict[str, tuple] = {}
     attrs: dict[str, dict] = {}
-    for m in range(n_models):
-        rows: dict[str, list] = {name: [] for name in names}
-        for s in range(n_subjects):
-            with xr.open_dataset(_chunk_path(path, m, s), engine="h5netcdf") as chunk:
+    for group in groups:
+        row: dict[str, list] = {name: [] for name in names}
+        for block in blocks:
+            with xr.open_dataset(_chunk_path(path, group[0], block[0]), engine="h5netcdf") as chunk:
                 for name in names:
-                    da = chunk[name].transpose("model", "subject", ...)
-                    rest[name], attrs[name] = da.dims[2:], dict(da.attrs)
-                    rows[name].append(da.values[0, 0])
+                    da = chunk[name].transpose("model", "subject", ...) if chunk[name].ndim else chunk[name]
+                    dims[name], attrs[name] = da.dims, dict(da.attrs)
+                    row[name].append(da.values)
         for name in names:
-            values[name].append(np.stack(rows[name]))
-    return xr.Dataset({name: (("model", "subject", *rest[name]), np.stack(values[name]), attrs[name]) for name in names})
+            row_values = row[name]
+            rows[name].append(np.concatenate(row_values, axis=1) if dims[name] else np.sum(row_values))
+    return xr.Dataset({name: (dims[name], np.concatenate(rows[name], axis=0) if dims[name] else np.sum(rows[name]),
+                              attrs[name]) for name in names})
 
 
 def finished_store(path: str | Path) -> xr.Dataset | None:
     """:func:`open_grid_store` of ``path`` if it holds a finished, readable store, else None."""
     path = Path(path)
     _drop_unreadable(path)
-    return open_grid_store(path) if (path / "group_null.nc").exists() else None
+    return open_grid_store(path) if (path / "group_null.nc").exists() and (path / "cells.nc").exists() else None
 
 
 #: per-sentence variables up to this size (bytes) are read into memory on opening; larger stay lazy
@@ -497,17 +504,15 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
         If ``path`` holds no finished grid store.
     """
     path = Path(path)
-    if not (path / "group_null.nc").exists():
+    if not (path / "group_null.nc").exists() or not (path / "cells.nc").exists():
         raise FileNotFoundError(f"{path}: no finished grid store; run hearlike.grid.store.compute_grid_store "
                                 "(it resumes an unfinished one)")
     meta = xr.open_dataset(path / "meta.nc", engine="h5netcdf").load()
-    if (path / "cells.nc").exists():
-        with xr.open_dataset(path / "cells.nc", engine="h5netcdf") as cells:
-            ds = cells.load()
-        if "sentence" in meta.sizes and _SENTENCE[0] not in ds:  # too large to gather: lazily from the chunks
-            ds = ds.assign({name: _open_chunks(path, meta)[name] for name in _SENTENCE})
-    else:  # a store of an earlier version: every variable in the chunks
-        ds = _open_chunks(path, meta)
+    with xr.open_dataset(path / "cells.nc", engine="h5netcdf") as cells:
+        ds = cells.load()
+    if "sentence" in meta.sizes and _SENTENCE[0] not in ds:  # too large to gather: lazily from the chunks
+        lazy = _open_chunks(path, meta, _SENTENCE)
+        ds = ds.assign({name: (lazy[name].dims, lazy[name].data, lazy[name].attrs) for name in _SENTENCE})
     # the coordinates come from meta.nc alone (the chunks' own are dropped: nothing to align)
     ds = ds.drop_vars(list(ds.coords)).assign_coords({k: (v.dims, v.values) for k, v in meta.coords.items()})
     with xr.open_dataset(path / "group_null.nc", engine="h5netcdf") as group_file:
@@ -523,16 +528,19 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
     for name in _SUMMARY:
         ds[name] = ds[name].load()
     ds["excess"] = ds["score"] - ds["null_mean"]
-    if "sentence_score" in ds and "sentence_excess" not in ds:  # a store of an earlier version
-        ds["sentence_excess"] = ds["sentence_score"] - ds["sentence_null_mean"]
     if _SENTENCE[0] in ds and sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
         for name in _SENTENCE:
             ds[name] = ds[name].load()
     return ds
 
 
-def _open_chunks(path: Path, meta: xr.Dataset) -> xr.Dataset:
-    """Every chunk file of the store at ``path`` as one lazy (dask) Dataset, dims model × subject × ..."""
-    files = [[str(_chunk_path(path, m, s)) for s in range(meta.sizes["subject"])] for m in range(meta.sizes["model"])]
-    return xr.open_mfdataset(files, combine="nested", concat_dim=["model", "subject"], engine="h5netcdf",
-                             data_vars="all", coords="minimal", compat="override", join="override")
+def _open_chunks(path: Path, meta: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
+    """The variables ``names`` of every task's chunk of the store at ``path`` as one lazy (dask) Dataset,
+    dims model × subject × ..."""
+    groups = json.loads(meta.attrs["model_groups"])
+    size = int(meta.attrs["subjects_per_task"])
+    files = [[str(_chunk_path(path, group[0], s)) for s in range(0, meta.sizes["subject"], size)] for group in groups]
+    ds = xr.open_mfdataset(files, combine="nested", concat_dim=["model", "subject"], engine="h5netcdf",
+                           data_vars="minimal", coords="minimal", compat="override", join="override",
+                           preprocess=lambda chunk: chunk[list(names)])
+    return ds
