@@ -264,7 +264,7 @@ def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute
 
     Computed in tasks of one group of models (as many as fit 1 GiB of states) × a block of
     subjects, the EEG side prepared once per task for the whole group, into a store on disk
-    (:mod:`hearlike.grid.store`: ``<cache_dir>/grid-<hash>.grid/``, one file per (model, subject),
+    (:mod:`hearlike.grid.store`: ``<cache_dir>/grid-<hash>.grid/``, one file per task,
     resumable), on the Dask cluster named by ``params.scheduler`` if any; returned lazily opened.
 
     Parameters

@@ -3,8 +3,8 @@
 :func:`compute_grid_store` runs :func:`hearlike.grid.compute_grid` on a group of models (those
 whose states fit ``states_budget_bytes`` together, once each reduced to per-sentence Gram
 pseudo-features: :mod:`hearlike.grid.compact`) against a block of subjects at a time, and
-writes each (model, subject) chunk, as its task finishes, as one compressed netCDF file of a
-store directory (``<store>/chunks/m<model>-s<subject>.nc``; ``<store>/meta.nc`` holds the
+writes each task's results, as it finishes, as one compressed netCDF chunk of a store directory
+(``<store>/chunks/m<first model>-s<first subject>.nc``; ``<store>/meta.nc`` holds the
 coordinates, attributes and the task plan), so
 
 * the EEG side -- the cells' word geometry and, under the ``shift`` null, the surrogate epochs
@@ -277,8 +277,8 @@ def compute_grid_store(
         Run the tasks on its cluster (see :func:`grid_client`); None: serially here.
     subjects_per_task : int
         Subjects computed together (each model's representations prepared once for them); memory
-        grows with it (their epochs, their per-sentence scores); resuming and writing stay per
-        (model, subject).
+        grows with it (their epochs, their per-sentence scores); a task is written, and resumed,
+        whole.
     states_budget_bytes : int
         Memory budget of one task's model states (float32 bytes, as loaded).
     epochs_budget_bytes : int
