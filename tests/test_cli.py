@@ -35,7 +35,7 @@ def test_extract_runs_a_registry_model_from_a_local_folder(tiny_params_file, tmp
     assert code == 0
     out = capsys.readouterr().out
     assert "whisper-large-v3-encoder" in out and "encoder_layer" in out
-    assert list((tmp_path / "cache" / "states").glob("*/whisper-large-v3-encoder__demo*.nc"))
+    assert list((tmp_path / "cache" / "states").glob("*/whisper-large-v3-encoder__stimuli-*.nc"))
 
 
 def test_unknown_model_is_a_clear_error(tiny_params_file, capsys):

@@ -62,3 +62,24 @@ def test_fingerprint_equals_a_fresh_walk(tiny_params_file, tiny_demo):
     cached = data_fingerprint(params)
     pipeline._FINGERPRINTS.clear()
     assert data_fingerprint(params) == cached
+
+
+def test_states_are_keyed_by_the_stimuli_alone(tiny_params_file, tiny_demo, tmp_path):
+    """Two copies of a dataset with the same audio and other EEG (the demo and its null twin) share
+    their model states; any change to an audio file's bytes separates them."""
+    from hearlike.pipeline import stimuli_fingerprint
+
+    first = shutil.copytree(tiny_demo, tmp_path / "a")
+    second = shutil.copytree(tiny_demo, tmp_path / "b")
+    eeg = next(p for p in sorted(second.rglob("*")) if p.is_file() and p.suffix in (".eeg", ".fif", ".edf", ".nc")
+               and "stimuli" not in p.parts)
+    eeg.write_bytes(eeg.read_bytes()[::-1])  # other EEG (or other reference states): the data differ
+    a, b = (load_params(tiny_params_file, {"data_root": str(root)}) for root in (first, second))
+    assert data_fingerprint(a) != data_fingerprint(b)
+    assert stimuli_fingerprint(a) == stimuli_fingerprint(b)  # copied files: other mtimes, same bytes
+
+    audio = sorted((second / "stimuli").rglob("*.wav"))[0]
+    data = bytearray(audio.read_bytes())
+    data[-1] ^= 1  # one bit of one sample
+    audio.write_bytes(bytes(data))
+    assert stimuli_fingerprint(a) != stimuli_fingerprint(b)

@@ -99,6 +99,35 @@ def data_fingerprint(params: Params) -> str:
     return digest.hexdigest()[:12]
 
 
+#: per audio file: (its stat signature, the sha256 of its bytes), so a file is hashed once per process
+_AUDIO_DIGESTS: dict[Path, tuple[tuple, str]] = {}
+
+
+def stimuli_fingerprint(params: Params) -> str:
+    """A short hash of everything the models hear and are told: the stimulus table (words, timings,
+    texts) and the bytes of every audio file it names.
+
+    Model states depend on nothing else of the dataset, so they are cached under it (not under
+    :func:`data_fingerprint`, which the EEG enters): datasets with the same stimuli and other EEG --
+    the demo and its null twin -- extract each model once. Each audio file is hashed once per
+    process, again only when its size, modification time or inode change.
+    """
+    import hashlib
+
+    table = stimuli_path(params)
+    digest = hashlib.sha256(table.read_bytes())
+    for rel in sorted(set(stimuli_of(params)["audio_path"].astype(str))):
+        path = (table.parent / rel).resolve()
+        stat = path.stat()
+        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        known = _AUDIO_DIGESTS.get(path)
+        if known is None or known[0] != signature:
+            known = (signature, hashlib.sha256(path.read_bytes()).hexdigest())
+            _AUDIO_DIGESTS[path] = known
+        digest.update(f"{rel}:{known[1]}\n".encode())
+    return digest.hexdigest()[:12]
+
+
 def _cache(params: Params, kind: str) -> Path:
     """``<cache_dir>/<kind>/<data fingerprint>``: caches of one version of the data."""
     return params.cache_dir / kind / data_fingerprint(params)
@@ -149,7 +178,8 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
         if states is None:
             raise FileNotFoundError(f"reference states {path} are missing; write the demo with `python -m hearlike demo`")
         return states
-    cache_dir = _cache(params, "states")
+    stimuli = stimuli_fingerprint(params)  # the states depend on the stimuli alone, not on the EEG
+    cache_dir = params.cache_dir / "states" / stimuli
     registry_key = key
     if model_path is None and key in params.model_paths:
         model_path = params.model_paths[key]
@@ -166,7 +196,7 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
         cache_dir = cache_dir / "tiny"
     return extract_states(
         registry_key, stimuli_of(params), stimuli_root=stimuli_path(params).parent, cache_dir=cache_dir,
-        model_path=model_path, dataset=params.dataset, device=params.device, trust_remote_code=trust_remote_code,
+        model_path=model_path, dataset=f"stimuli-{stimuli}", device=params.device, trust_remote_code=trust_remote_code,
         **params.extraction.as_kwargs(),
     )
 
