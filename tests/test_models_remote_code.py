@@ -352,7 +352,7 @@ def test_cli_extract_refuses_then_runs_with_the_flag(remote_folder, tiny_params_
     assert f"loading {folder} runs the Python code in that folder" in err and "--trust-remote-code" in err
     assert main([*command, "--trust-remote-code"]) == 0
     assert f"{KEY}: " in capsys.readouterr().out
-    (states,) = (tmp_path / "cache").rglob(f"{KEY}__demo.nc")
+    (states,) = (tmp_path / "cache").rglob(f"{KEY}__stimuli-*.nc")
     import xarray as xr
 
     with xr.open_dataset(states) as ds:

@@ -121,9 +121,7 @@ def run_notebooks(
         return [run(source) for source in sources]
     # the cores shared out between the kernels: spinning OpenMP/BLAS threads of one kernel on the cores of
     # another slowed the book's first finding 2x (442 s side by side against 213 s alone, 2 cores)
-    threads = str(max(1, (os.cpu_count() or 1) // int(jobs)))
-    for name in _THREAD_VARIABLES:
-        os.environ.setdefault(name, threads)
+    run = functools.partial(run, threads=max(1, (os.cpu_count() or 1) // int(jobs)))
     # processes, not threads: papermill changes the working directory of the process it runs in
     with ProcessPoolExecutor(max_workers=int(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {source: pool.submit(run, source) for source in start_order(sources)}
@@ -144,15 +142,19 @@ def start_order(sources: list[Path]) -> list[Path]:
 
 
 def _execute(source: Path, *, output_dir: Path, params_file: Path, overrides: dict[str, Any] | None,
-             kernel_name: str, log_level: int = logging.WARNING) -> Path:
+             kernel_name: str, log_level: int = logging.WARNING, threads: int | None = None) -> Path:
     """Execute one jupytext ``source`` with papermill into ``output_dir/<stem>.ipynb`` (atomically);
-    runs in a worker process of its own when several notebooks run at once."""
+    runs in a worker process of its own when several notebooks run at once, its kernel then limited
+    to ``threads`` OpenMP/BLAS threads (unless the environment sets them)."""
     import jupytext
     import nbformat
     import papermill as pm
 
     if not logging.getLogger().handlers:  # a spawned worker: log as its parent does
         logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    if threads is not None:  # the kernel inherits this worker's environment
+        for name in _THREAD_VARIABLES:
+            os.environ.setdefault(name, str(threads))
     params = load_params(params_file, overrides)
     notebook = jupytext.read(source)
     notebook.metadata.setdefault("kernelspec", {"name": kernel_name, "display_name": "Python 3", "language": "python"})
