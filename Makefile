@@ -26,6 +26,7 @@ help:
 	@echo "make book-check - open every page of _build/html in headless Chromium (1280 and 400 px); screenshots in _build/screenshots"
 	@echo "make test   - set up .venv and run the test suite"
 	@echo "make notebooks PARAMS=params-null.yml - re-execute the notebooks with another parameter file"
+	@echo "JOBS=n (default 2) - notebooks and demo datasets made at once (one kernel per core)"
 
 $(VENV)/bin/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; pass PYTHON=/path/to/python3.11"; exit 1; }
