@@ -103,21 +103,23 @@ def data_fingerprint(params: Params) -> str:
 _AUDIO_DIGESTS: dict[Path, tuple[tuple, str]] = {}
 
 
-def stimuli_fingerprint(params: Params) -> str:
+def stimuli_fingerprint(params: Params, table: pd.DataFrame | None = None) -> str:
     """A short hash of everything the models hear and are told: the stimulus table (words, timings,
     texts) and the bytes of every audio file it names.
 
     Model states depend on nothing else of the dataset, so they are cached under it (not under
     :func:`data_fingerprint`, which the EEG enters): datasets with the same stimuli and other EEG --
     the demo and its null twin -- extract each model once. Each audio file is hashed once per
-    process, again only when its size, modification time or inode change.
+    process, again only when its size, modification time or inode change. ``table``: the study's
+    :func:`stimuli_of`, when already read.
     """
     import hashlib
 
-    table = stimuli_path(params)
-    digest = hashlib.sha256(table.read_bytes())
-    for rel in sorted(set(stimuli_of(params)["audio_path"].astype(str))):
-        path = (table.parent / rel).resolve()
+    source = stimuli_path(params)
+    digest = hashlib.sha256(source.read_bytes())
+    table = stimuli_of(params) if table is None else table
+    for rel in sorted(set(table["audio_path"].astype(str))):
+        path = (source.parent / rel).resolve()
         stat = path.stat()
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
         known = _AUDIO_DIGESTS.get(path)
@@ -178,7 +180,8 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
         if states is None:
             raise FileNotFoundError(f"reference states {path} are missing; write the demo with `python -m hearlike demo`")
         return states
-    stimuli = stimuli_fingerprint(params)  # the states depend on the stimuli alone, not on the EEG
+    table = stimuli_of(params)
+    stimuli = stimuli_fingerprint(params, table)  # the states depend on the stimuli alone, not on the EEG
     cache_dir = params.cache_dir / "states" / stimuli
     registry_key = key
     if model_path is None and key in params.model_paths:
@@ -195,7 +198,7 @@ def model_states(params: Params, key: str, *, model_path: str | Path | None = No
                                  seed=params.seed)  # rebuilds a half-written folder
         cache_dir = cache_dir / "tiny"
     return extract_states(
-        registry_key, stimuli_of(params), stimuli_root=stimuli_path(params).parent, cache_dir=cache_dir,
+        registry_key, table, stimuli_root=stimuli_path(params).parent, cache_dir=cache_dir,
         model_path=model_path, dataset=f"stimuli-{stimuli}", device=params.device, trust_remote_code=trust_remote_code,
         **params.extraction.as_kwargs(),
     )

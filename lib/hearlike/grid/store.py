@@ -148,8 +148,9 @@ def run_chunk(store: str, models: Sequence[int], subjects: Sequence[int], states
     in that order. One :func:`~hearlike.grid.compute_grid` call: the EEG geometry and the
     surrogate epochs of the block are prepared once for every model of the group, each model's
     representations once for every subject of the block. The chunk is (re)written whole, its null
-    samples first (``.null.nc``); the task's counters are scalars (``n_cell_sentences_rejected`` only
-    when ``count_rejected``: on one group's tasks, since it does not depend on the model). Returns
+    samples first (``.null.nc``); the task's counters go on its first model and subject
+    (``n_cell_sentences_rejected`` only when ``count_rejected``: on one group's tasks, since it does
+    not depend on the model). Returns
     ``(models, subjects)``.
     """
     from . import compute_grid
@@ -168,9 +169,28 @@ def run_chunk(store: str, models: Sequence[int], subjects: Sequence[int], states
         out = out.assign({name: ds[name].copy(data=bitround(ds[name].values, SENTENCE_BITS)) for name in _SENTENCE})
         for name in _SENTENCE:
             out[name].attrs[_BITROUND_ATTR] = SENTENCE_BITS
-    out = out.assign({name: xr.DataArray(counts[name]) for name in _COUNTERS})  # summed over the tasks on reading
+    for name in _COUNTERS:  # counted per task: on its first (model, subject) (their sum is what is read)
+        out[name] = xr.DataArray(np.pad([[counts[name]]], [(0, len(models) - 1), (0, len(subjects) - 1)]),
+                                 dims=("model", "subject"))
     _write(out, _chunk_path(*first))  # last: this file marks the task done
     return list(models), list(subjects)
+
+
+def _finished(path: Path) -> bool:
+    """Whether the store at ``path`` is finished: ``cells.nc`` gathered and ``group_null.nc`` written (last)."""
+    return (path / "group_null.nc").exists() and (path / "cells.nc").exists()
+
+
+def _plan(meta: xr.Dataset) -> tuple[list[list[int]], list[list[int]]]:
+    """The store's tasks as planned on its first call (``meta.nc``): model groups, subject blocks."""
+    size = int(meta.attrs["subjects_per_task"])
+    return json.loads(meta.attrs["model_groups"]), _blocks(list(range(meta.sizes["subject"])), size)
+
+
+def _task_files(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequence[int]], *,
+                null: bool = False) -> list[list[Path]]:
+    """The chunk file of every task, nested group by block (the layout ``combine_nested`` reads)."""
+    return [[_chunk_path(path, group[0], block[0], null=null) for block in blocks] for group in groups]
 
 
 def _blocks(subjects: Sequence[int], size: int) -> list[list[int]]:
@@ -303,7 +323,7 @@ def compute_grid_store(
     if (path / "group_null.nc").exists() and not (path / "cells.nc").exists():
         logger.warning("grid store %s has an earlier layout (no cells.nc); recomputing it", path)
         shutil.rmtree(path)
-    if (path / "group_null.nc").exists():
+    if _finished(path):
         return open_grid_store(path)
     probe, min_words = word_probe(epochs), grid_kwargs.get("min_words", 4)
     if not (path / "meta.nc").exists():
@@ -336,12 +356,8 @@ def compute_grid_store(
         _write(meta, path / "meta.nc")
     with xr.open_dataset(path / "meta.nc", engine="h5netcdf") as meta:
         layers = [str(v) for v in meta["layer"].values]
-        # the plan of the first call (a store of an older version: one model per task)
-        groups = json.loads(meta.attrs.get("model_groups", json.dumps([[m] for m in range(len(models))])))
-        block_size = int(meta.attrs.get("subjects_per_task", max(1, int(subjects_per_task))))
-        compact = bool(meta.attrs.get("compact_states", 0))  # as planned (an older store: states as loaded)
-    n_subjects = epochs.sizes["subject"]
-    blocks = _blocks(list(range(n_subjects)), block_size)
+        groups, blocks = _plan(meta)  # the plan of the first call
+        compact = bool(meta.attrs["compact_states"])  # as planned
     tasks = [(group, block) for group in groups for block in blocks if not _chunk_path(path, group[0], block[0]).exists()]
     n_tasks = len(groups) * len(blocks)
     if len(tasks) < n_tasks:
@@ -430,10 +446,10 @@ def _finish(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequen
     """
     n_subjects = sum(len(block) for block in blocks)
     nulls = []
-    for group in groups:  # one group's nulls at a time
+    for row in _task_files(path, groups, blocks, null=True):  # one group's nulls at a time
         total = None
-        for block in blocks:
-            with xr.open_dataset(_chunk_path(path, group[0], block[0], null=True), engine="h5netcdf") as ds:
+        for file in row:
+            with xr.open_dataset(file, engine="h5netcdf") as ds:
                 part = ds["null"].astype(np.float64).sum("subject", skipna=False).load()
             total = part if total is None else total + part
         nulls.append((total / n_subjects).astype(np.float32))
@@ -441,15 +457,19 @@ def _finish(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequen
     with xr.open_dataset(path / "meta.nc", engine="h5netcdf") as meta:
         kept = "sentence" in meta.sizes
         gather_sentences = kept and _sentence_bytes(meta) < SENTENCE_LOAD_LIMIT
+    files = _task_files(path, groups, blocks)
     names = [*_SUMMARY, *_COUNTERS, *(_SENTENCE if gather_sentences else ())]
-    _write(_gather_chunks(path, groups, blocks, names), path / "cells.nc")
+    cells = xr.combine_nested([[xr.load_dataset(f, engine="h5netcdf")[names] for f in row] for row in files],
+                              concat_dim=["model", "subject"], data_vars="all", coords="minimal", compat="override",
+                              join="override", combine_attrs="override")  # keeps the bit-rounding attribute
+    _write(cells.drop_vars(list(cells.coords)), path / "cells.nc")
     _write(xr.Dataset({"group_null": group_null.drop_vars([c for c in group_null.coords if c not in group_null.dims])}),
            path / "group_null.nc")
-    for group in groups:
-        for block in blocks:
-            os.remove(_chunk_path(path, group[0], block[0], null=True))
-            if gather_sentences or not kept:  # everything it held is in cells.nc
-                os.remove(_chunk_path(path, group[0], block[0]))
+    for file in (f for row in _task_files(path, groups, blocks, null=True) for f in row):
+        os.remove(file)
+    if gather_sentences or not kept:  # everything the chunks held is in cells.nc
+        for file in (f for row in files for f in row):
+            os.remove(file)
 
 
 def _sentence_bytes(meta: xr.Dataset) -> int:
@@ -458,33 +478,11 @@ def _sentence_bytes(meta: xr.Dataset) -> int:
     return 4 * len(_SENTENCE) * int(np.prod([meta.sizes[d] for d in dims], dtype=np.int64))
 
 
-def _gather_chunks(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequence[int]],
-                   names: Sequence[str]) -> xr.Dataset:
-    """The variables ``names`` of every task's chunk as one Dataset, dims ``(model, subject, ...)`` (the
-    chunks' other dims in their order; the counters summed over the tasks), without coordinates."""
-    rows: dict[str, list] = {name: [] for name in names}
-    dims: dict[str, tuple] = {}
-    attrs: dict[str, dict] = {}
-    for group in groups:
-        row: dict[str, list] = {name: [] for name in names}
-        for block in blocks:
-            with xr.open_dataset(_chunk_path(path, group[0], block[0]), engine="h5netcdf") as chunk:
-                for name in names:
-                    da = chunk[name].transpose("model", "subject", ...) if chunk[name].ndim else chunk[name]
-                    dims[name], attrs[name] = da.dims, dict(da.attrs)
-                    row[name].append(da.values)
-        for name in names:
-            row_values = row[name]
-            rows[name].append(np.concatenate(row_values, axis=1) if dims[name] else np.sum(row_values))
-    return xr.Dataset({name: (dims[name], np.concatenate(rows[name], axis=0) if dims[name] else np.sum(rows[name]),
-                              attrs[name]) for name in names})
-
-
 def finished_store(path: str | Path) -> xr.Dataset | None:
     """:func:`open_grid_store` of ``path`` if it holds a finished, readable store, else None."""
     path = Path(path)
     _drop_unreadable(path)
-    return open_grid_store(path) if (path / "group_null.nc").exists() and (path / "cells.nc").exists() else None
+    return open_grid_store(path) if _finished(path) else None
 
 
 #: per-sentence variables up to this size (bytes) are read into memory on opening; larger stay lazy
@@ -504,7 +502,7 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
         If ``path`` holds no finished grid store.
     """
     path = Path(path)
-    if not (path / "group_null.nc").exists() or not (path / "cells.nc").exists():
+    if not _finished(path):
         raise FileNotFoundError(f"{path}: no finished grid store; run hearlike.grid.store.compute_grid_store "
                                 "(it resumes an unfinished one)")
     meta = xr.open_dataset(path / "meta.nc", engine="h5netcdf").load()
@@ -525,22 +523,14 @@ def open_grid_store(path: str | Path) -> xr.Dataset:
     for name in _COUNTERS:
         ds.attrs[name] = int(ds[name].sum())
     ds = ds.drop_vars(list(_COUNTERS))
-    for name in _SUMMARY:
-        ds[name] = ds[name].load()
     ds["excess"] = ds["score"] - ds["null_mean"]
-    if _SENTENCE[0] in ds and sum(ds[name].nbytes for name in _SENTENCE) < SENTENCE_LOAD_LIMIT:
-        for name in _SENTENCE:
-            ds[name] = ds[name].load()
     return ds
 
 
 def _open_chunks(path: Path, meta: xr.Dataset, names: Sequence[str]) -> xr.Dataset:
     """The variables ``names`` of every task's chunk of the store at ``path`` as one lazy (dask) Dataset,
     dims model × subject × ..."""
-    groups = json.loads(meta.attrs["model_groups"])
-    size = int(meta.attrs["subjects_per_task"])
-    files = [[str(_chunk_path(path, group[0], s)) for s in range(0, meta.sizes["subject"], size)] for group in groups]
-    ds = xr.open_mfdataset(files, combine="nested", concat_dim=["model", "subject"], engine="h5netcdf",
-                           data_vars="minimal", coords="minimal", compat="override", join="override",
-                           preprocess=lambda chunk: chunk[list(names)])
-    return ds
+    files = [[str(f) for f in row] for row in _task_files(path, *_plan(meta))]
+    return xr.open_mfdataset(files, combine="nested", concat_dim=["model", "subject"], engine="h5netcdf",
+                             data_vars="minimal", coords="minimal", compat="override", join="override",
+                             preprocess=lambda chunk: chunk[list(names)])
