@@ -23,7 +23,9 @@ before, 1.4 s after sharing one word geometry (centred Gram, correlation RDM, en
 :mod:`hearlike.geometry`) between all metrics and gathering the model words contiguously -- the
 24 per-metric Gram products, their float64 casts and centrings were 80 % of the time. At 100
 permutations (15.7 s -> 7.5 s) the rest is the nuclear norms of Procrustes and SVCCA: one small
-``eigvalsh`` per layer × cell × sentence × permutation (~70 %), inherent to those two metrics.
+``eigvalsh`` per layer × cell × sentence × permutation (~70 %), inherent to those two metrics. Since
+2026-12-06 they are one compiled loop (:mod:`hearlike.metrics.nuclear`: ~2× LAPACK per matrix, and
+no broadcast copies of the factors); ``HEARLIKE_COMPILED=0`` times the LAPACK path in the same run.
 
     python bench/grid.py --quick              # tiny sizes in-process, seconds (tests/test_bench_grid.py)
     python bench/grid.py                      # the anchor at 0 and 100 permutations (~10 min on 2 busy cores)
@@ -132,7 +134,13 @@ def measure(tool, data_kw, n_perm, metric, threads):
     import torch
 
     torch.set_num_threads(threads)
+    import numpy as np
+
     import hearlike.grid  # noqa: F401  (imports are not timed)
+    from hearlike.metrics import nuclear
+
+    if nuclear.AVAILABLE:  # nor numba's import and the compiled loop's load from its cache
+        nuclear.nuclear_norms(np.ones((1, 2, 1)), np.ones((1, 2, 1)))
 
     data = make_data(**data_kw)
     run = _runner(tool)

@@ -20,6 +20,7 @@ null adds one block's continuous recordings: ~120 MB a subject at this size).
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
 import resource
 import sys
@@ -91,12 +92,15 @@ def _run(mode, paths, args, out):
     regions = {"all": names, **{f"r{i}": names[(i * size) % len(names) :][:size] for i in range(6)}}
     windows = [(f"w{i}", 250 * i, 250 * (i + 1)) for i in range(4)]
     with tempfile.TemporaryDirectory() as tmp:
-        compute_grid_store(Path(tmp) / "g.store", lambda name: states, ["m"], epochs, windows=windows,
-                           regions=regions, metrics=list(METRICS), n_permutations=args.permutations,
-                           null_kind="swap", factor_regions=["all"])
+        store = Path(tmp) / "g.store"
+        compute_grid_store(store, lambda name: states, [f"m{i}" for i in range(args.models)], epochs,
+                           windows=windows, regions=regions, metrics=list(METRICS),
+                           n_permutations=args.permutations, null_kind="swap", factor_regions=["all"])
+        with xr.open_dataset(store / "meta.nc", engine="h5netcdf") as meta:
+            groups = len(json.loads(meta.attrs["model_groups"]))
     out.put({"mode": mode, "wall_s": time.perf_counter() - start,
              "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-             "states_gb": states.nbytes / 1e9,
+             "states_gb": states.nbytes / 1e9, "groups": groups,
              "block": subject_block_size(epochs, 4, EPOCHS_BUDGET_BYTES)})
 
 
@@ -109,6 +113,7 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=40)
     parser.add_argument("--features", type=int, default=512)
     parser.add_argument("--permutations", type=int, default=10)
+    parser.add_argument("--models", type=int, default=1, help="models of one group (the same states each)")
     parser.add_argument("--modes", nargs="+", default=["lazy", "read"], choices=["lazy", "read"])
     args = parser.parse_args(argv)
     ctx = mp.get_context("spawn")
@@ -117,10 +122,10 @@ def main(argv=None):
                                channels=args.channels, samples=args.samples)
         per_subject = paths[0].stat().st_size / 1e9
         print(f"{args.subjects} subjects × {per_subject:.2f} GB of epochs ({args.sentences} sentences, "
-              f"{args.channels} channels × {args.samples} samples); one model: {args.layers} layers × "
-              f"{args.features} features; 4 windows × 7 regions, {len(METRICS)} metrics, "
+              f"{args.channels} channels × {args.samples} samples); {args.models} model(s): {args.layers} layers × "
+              f"{args.features} features each; 4 windows × 7 regions, {len(METRICS)} metrics, "
               f"{args.permutations} permutations (swap null), 1 thread")
-        print(f"{'epochs':>7} {'subjects/task':>13} {'wall s':>8} {'peak RSS GB':>12}")
+        print(f"{'epochs':>7} {'subjects/task':>13} {'model groups':>12} {'wall s':>8} {'peak RSS GB':>12}")
         rows = []
         for mode in args.modes:
             out = ctx.Queue()
@@ -131,7 +136,8 @@ def main(argv=None):
                 raise SystemExit(f"bench/memory.py: the {mode!r} run failed (exit code {proc.exitcode}); see above")
             row = out.get(timeout=60)
             rows.append(row)
-            print(f"{mode:>7} {row['block']:>13} {row['wall_s']:>8.1f} {row['peak_gb']:>12.2f}", flush=True)
+            print(f"{mode:>7} {row['block']:>13} {row['groups']:>12} {row['wall_s']:>8.1f} {row['peak_gb']:>12.2f}",
+                  flush=True)
     return rows
 
 

@@ -16,6 +16,14 @@ _EPS = float(np.finfo(np.float64).eps)
 def _tridiagonal_eigenvalues(a, d, e):  # pragma: no cover - compiled
     """Eigenvalues of the symmetric matrix whose lower triangle is ``a (k, k)`` (overwritten), into
     ``d (k,)`` (``e (k,)`` is workspace). Returns False if the QL iteration did not converge."""
+    _householder_tridiagonal(a, d, e)
+    return _ql_eigenvalues(d, e)
+
+
+@njit(cache=True, nogil=True)
+def _householder_tridiagonal(a, d, e):  # pragma: no cover - compiled
+    """Reduce the lower triangle ``a (k, k)`` (overwritten) to tridiagonal form: diagonal into
+    ``d``, subdiagonal into ``e[1:]`` (``e[i] = T[i, i-1]``)."""
     k = a.shape[0]
     # Householder reduction of rows k-1 .. 1 to tridiagonal form (d: diagonal, e[i]: a[i, i-1])
     for i in range(k - 1, 0, -1):
@@ -56,7 +64,13 @@ def _tridiagonal_eigenvalues(a, d, e):  # pragma: no cover - compiled
             e[i] = a[i, last]
     for i in range(k):
         d[i] = a[i, i]
-    # implicit QL with Wilkinson's shift on the tridiagonal (d, e), e renumbered to e[i] = T[i+1, i]
+
+
+@njit(cache=True, nogil=True)
+def _ql_eigenvalues(d, e):  # pragma: no cover - compiled
+    """Eigenvalues of the tridiagonal ``(d, e[1:])`` into ``d``: implicit QL with Wilkinson's shift
+    (``e`` renumbered to ``e[i] = T[i+1, i]`` and overwritten). False if it did not converge."""
+    k = d.shape[0]
     for i in range(1, k):
         e[i - 1] = e[i]
     e[k - 1] = 0.0

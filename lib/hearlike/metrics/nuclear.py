@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 __all__ = ["AVAILABLE", "nuclear_norms"]
 
-#: whether the compiled path can run here (numba is a dependency; it is imported, and the loop
-#: compiled or read from numba's cache, on first use: ~1 s, ~5 s the first time on a machine)
-AVAILABLE = importlib.util.find_spec("numba") is not None
+#: whether the compiled path runs here: numba is installed (a dependency; imported, and the loop
+#: compiled or read from numba's cache, on first use: ~1 s, ~5 s the first time on a machine) and
+#: the environment variable ``HEARLIKE_COMPILED`` is not ``0`` (set it to time or debug the LAPACK path)
+AVAILABLE = importlib.util.find_spec("numba") is not None and os.environ.get("HEARLIKE_COMPILED", "1") != "0"
 
 
 @functools.cache
