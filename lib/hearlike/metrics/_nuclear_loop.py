@@ -121,6 +121,19 @@ def _ql_eigenvalues(d, e):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _nonzero_columns(f, used):  # pragma: no cover - compiled
+    """The indices of the columns of ``f (n, r)`` holding a non-zero into ``used``; returns their count."""
+    count = 0
+    for j in range(f.shape[1]):
+        for t in range(f.shape[0]):
+            if f[t, j] != 0.0:
+                used[count] = j
+                count += 1
+                break
+    return count
+
+
+@njit(cache=True, nogil=True)
 def product_nuclear_norms(x, y, ix, iy, ok, out):  # pragma: no cover - compiled
     """``out[b] = ‖x[ix[b]]ᵀ y[iy[b]]‖_*`` for ``x (Bx, n, r)``, ``y (By, n, s)`` float64; NaN where
     ``ok[b]`` is False.
@@ -144,20 +157,8 @@ def product_nuclear_norms(x, y, ix, iy, ok, out):  # pragma: no cover - compiled
             continue
         xb = x[ix[b]]
         yb = y[iy[b]]
-        rows = 0
-        for i in range(rows_max):
-            for t in range(n):
-                if xb[t, i] != 0.0:
-                    used_x[rows] = i
-                    rows += 1
-                    break
-        cols = 0
-        for j in range(cols_max):
-            for t in range(n):
-                if yb[t, j] != 0.0:
-                    used_y[cols] = j
-                    cols += 1
-                    break
+        rows = _nonzero_columns(xb, used_x)
+        cols = _nonzero_columns(yb, used_y)
         k = min(rows, cols)
         if k == 0:
             out[b] = 0.0
