@@ -295,7 +295,7 @@ def grid_config(params: Params) -> dict[str, Any]:
 def metric_grid(params: Params, *, keep_sentences: bool | None = None, recompute: bool = False) -> xr.Dataset:
     """The metric grid (model, layer, subject, window, region, metric) of the study, cached.
 
-    Computed in tasks of one group of models (as many as fit 1 GiB of states) × a block of
+    Computed in tasks of one group of models (as many as fit 2 GiB of reduced states) × a block of
     subjects, the EEG side prepared once per task for the whole group, into a store on disk
     (:mod:`hearlike.grid.store`: ``<cache_dir>/grid-<hash>.grid/``, one file per task,
     resumable), on the Dask cluster named by ``params.scheduler`` if any; returned lazily opened.
