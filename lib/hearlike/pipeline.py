@@ -66,6 +66,11 @@ def _data_files(root: Path) -> list[tuple[str, os.stat_result]]:
     return sorted(found, key=lambda item: Path(item[0]))
 
 
+def _stat_signature(stat) -> tuple:
+    """What changes when a file is edited, even in place keeping its size and modification time."""
+    return stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino
+
+
 def data_fingerprint(params: Params) -> str:
     """A short hash identifying the dataset's content, so caches never outlive the data they came from.
 
@@ -86,7 +91,7 @@ def data_fingerprint(params: Params) -> str:
         raise FileNotFoundError(f"data_root {root} (from {params.source}) is not a folder; "
                                 "write the demo with `python -m hearlike demo` or point data_root at the dataset")
     files = _data_files(root)
-    signature = hash(tuple((rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) for rel, st in files))
+    signature = hash(tuple((rel, *_stat_signature(st)) for rel, st in files))
     known = _FINGERPRINTS.get(root.resolve())
     if known is not None and known[0] == signature:
         return known[1]
@@ -120,8 +125,7 @@ def stimuli_fingerprint(params: Params, table: pd.DataFrame | None = None) -> st
     table = stimuli_of(params) if table is None else table
     for rel in sorted(set(table["audio_path"].astype(str))):
         path = (source.parent / rel).resolve()
-        stat = path.stat()
-        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        signature = _stat_signature(path.stat())
         known = _AUDIO_DIGESTS.get(path)
         if known is None or known[0] != signature:
             known = (signature, hashlib.sha256(path.read_bytes()).hexdigest())

@@ -447,8 +447,8 @@ def _finish(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequen
     chunk in place and the next call finishes again; one killed after leaves files that are unused.
     """
     n_subjects = sum(len(block) for block in blocks)
-    nulls = []
-    for row in _task_files(path, groups, blocks, null=True):  # one group's nulls at a time
+    nulls, null_files = [], _task_files(path, groups, blocks, null=True)
+    for row in null_files:  # one group's nulls at a time
         total = None
         for file in row:
             with xr.open_dataset(file, engine="h5netcdf") as ds:
@@ -467,7 +467,7 @@ def _finish(path: Path, groups: Sequence[Sequence[int]], blocks: Sequence[Sequen
     _write(cells.drop_vars(list(cells.coords)), path / "cells.nc")
     _write(xr.Dataset({"group_null": group_null.drop_vars([c for c in group_null.coords if c not in group_null.dims])}),
            path / "group_null.nc")
-    for file in (f for row in _task_files(path, groups, blocks, null=True) for f in row):
+    for file in (f for row in null_files for f in row):
         os.remove(file)
     if gather_sentences or not kept:  # everything the chunks held is in cells.nc
         for file in (f for row in files for f in row):

@@ -121,24 +121,12 @@ def _ql_eigenvalues(d, e):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _nonzero_columns(f, used):  # pragma: no cover - compiled
-    """The indices of the columns of ``f (n, r)`` holding a non-zero into ``used``; returns their count."""
-    count = 0
-    for j in range(f.shape[1]):
-        for t in range(f.shape[0]):
-            if f[t, j] != 0.0:
-                used[count] = j
-                count += 1
-                break
-    return count
+def product_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, out):  # pragma: no cover - compiled
+    """``out[b] = ‖x[ix[b]]ᵀ y[iy[b]]‖_*`` for ``x (Bx, n, r)``, ``y (By, n, s)`` float64.
 
-
-@njit(cache=True, nogil=True)
-def product_nuclear_norms(x, y, ix, iy, ok, out):  # pragma: no cover - compiled
-    """``out[b] = ‖x[ix[b]]ᵀ y[iy[b]]‖_*`` for ``x (Bx, n, r)``, ``y (By, n, s)`` float64; NaN where
-    ``ok[b]`` is False.
-
-    Zero columns of ``x`` or ``y`` (SVCCA's dropped components) give zero rows or columns of the
+    Per factor, prepared once (not per product): ``cols_x[i, :count_x[i]]`` are the columns of
+    ``x[i]`` that hold a non-zero, ``count_x[i] < 0`` marks a factor with a non-finite entry (NaN);
+    the same for ``y``. Zero columns (SVCCA's dropped components) give zero rows or columns of the
     product and are left out of it: the Gram is then smaller and its zero eigenvalues are not
     computed as round-off whose square roots (~1e-8) would be added to the norm.
     """
@@ -149,16 +137,16 @@ def product_nuclear_norms(x, y, ix, iy, ok, out):  # pragma: no cover - compiled
     a = np.empty((kmax, kmax))
     d = np.empty(kmax)
     e = np.empty(kmax)
-    used_x = np.empty(rows_max, dtype=np.int64)
-    used_y = np.empty(cols_max, dtype=np.int64)
     for b in range(out.shape[0]):
-        if not ok[b]:
+        rows = count_x[ix[b]]
+        cols = count_y[iy[b]]
+        if rows < 0 or cols < 0:
             out[b] = np.nan
             continue
         xb = x[ix[b]]
         yb = y[iy[b]]
-        rows = _nonzero_columns(xb, used_x)
-        cols = _nonzero_columns(yb, used_y)
+        used_x = cols_x[ix[b]]
+        used_y = cols_y[iy[b]]
         k = min(rows, cols)
         if k == 0:
             out[b] = 0.0

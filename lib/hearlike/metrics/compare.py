@@ -27,7 +27,8 @@ def _nuclear(rep_x: Tensor, rep_y: Tensor) -> Tensor:
     (a symmetric eigensolver is ~1.4× faster than an SVD for these small matrices).
     """
     if rep_x.device.type == "cpu" and _compiled.AVAILABLE:
-        return torch.from_numpy(_compiled.nuclear_norms(rep_x.numpy(), rep_y.numpy(), threads=torch.get_num_threads())).to(rep_x.dtype)
+        norms = _compiled.nuclear_norms(rep_x.numpy(), rep_y.numpy(), threads=torch.get_num_threads())
+        return torch.from_numpy(norms).to(rep_x.dtype)
     m = (rep_x.transpose(-1, -2) @ rep_y).to(torch.float64)
     gram = m.transpose(-1, -2) @ m
     # NaN reps (rejected or flat sentences): NaN; tested on the (smaller) reps, not on every product

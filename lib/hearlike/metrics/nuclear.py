@@ -64,29 +64,36 @@ def nuclear_norms(x: np.ndarray, y: np.ndarray, *, threads: int = 1) -> np.ndarr
     if x.ndim < 2 or y.ndim < 2 or x.shape[-2] != y.shape[-2]:
         raise ValueError(f"nuclear_norms: expected x (..., n, r) and y (..., n, s), got {x.shape} and {y.shape}")
     shape = np.broadcast_shapes(x.shape[:-2], y.shape[:-2])
-    ix, iy = _batch_index(x, shape), _batch_index(y, shape)
     xf = np.ascontiguousarray(x.reshape(-1, *x.shape[-2:]))
     yf = np.ascontiguousarray(y.reshape(-1, *y.shape[-2:]))
-    ok = np.isfinite(xf).all(axis=(1, 2))[ix] & np.isfinite(yf).all(axis=(1, 2))[iy]
-    out = np.zeros(ix.shape[0])
+    out = np.zeros(int(np.prod(shape, dtype=np.int64)))
     if out.shape[0] and min(x.shape[-1], y.shape[-1]) > 0:
-        _run(xf, yf, ix, iy, ok, out, threads)
+        _run(xf, yf, _batch_index(x, shape), _batch_index(y, shape), out, threads)
     return out.reshape(shape)
+
+
+def _columns(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per factor of ``f (B, n, r)``: its non-zero columns first ``(B, r)`` and their count ``(B,)``,
+    -1 for a factor holding a non-finite entry (the compiled loop's inputs, prepared once per factor)."""
+    nonzero = (f != 0).any(axis=1)
+    order = np.argsort(~nonzero, axis=1, kind="stable").astype(np.int64)
+    count = np.where(np.isfinite(f).all(axis=(1, 2)), nonzero.sum(axis=1), -1).astype(np.int64)
+    return order, count
 
 
 #: products per thread below which one thread does them all
 _PER_THREAD = 4096
 
 
-def _run(xf, yf, ix, iy, ok, out, threads):
+def _run(xf, yf, ix, iy, out, threads):
     """The compiled loop, split into ``threads`` contiguous parts (it releases the GIL)."""
     kernel = _kernel()
+    factors = (*_columns(xf), *_columns(yf))
     threads = max(1, min(int(threads), out.shape[0] // _PER_THREAD))
     if threads == 1:
-        kernel(xf, yf, ix, iy, ok, out)
+        kernel(xf, yf, ix, iy, *factors, out)
         return
     bounds = np.linspace(0, out.shape[0], threads + 1).astype(np.int64)
+    parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda k: kernel(xf, yf, ix[bounds[k]:bounds[k + 1]], iy[bounds[k]:bounds[k + 1]],
-                                                       ok[bounds[k]:bounds[k + 1]], out[bounds[k]:bounds[k + 1]]),
-                      range(threads)))
+        list(pool.map(lambda part: kernel(xf, yf, ix[part], iy[part], *factors, out[part]), parts))
