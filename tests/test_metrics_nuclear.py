@@ -92,3 +92,48 @@ def test_threads_split_gives_the_same_numbers(monkeypatch):
     x = rng.standard_normal((31, 9, 8))
     y = rng.standard_normal((1, 9, 8))
     assert np.array_equal(nuclear_norms(x, y, threads=3), nuclear_norms(x, y))
+
+
+def _one_at_a_time(x, y):
+    """Every product through the one-at-a-time loop (the side-by-side loop's reference)."""
+    _, one = nuclear._kernels()
+    (cx, nx), (cy, ny) = nuclear._columns(x), nuclear._columns(y)
+    b = np.arange(x.shape[0])
+    out = np.empty(x.shape[0])
+    one(x, y, b, b, cx, nx, cy, ny, out)
+    return out
+
+
+def test_lanes_equal_the_one_at_a_time_loop():
+    """Products of many sizes (zero columns at random: SVCCA's kept components), in groups that do
+    not fill the lanes, NaN and empty ones among them: the same numbers, bit for bit."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((203, 10, 9))
+    y = rng.standard_normal((203, 10, 9))
+    for f in (x, y):
+        kept = rng.integers(0, 10, f.shape[0])  # 0 .. 9 non-zero columns, scattered among the 9
+        for i, k in enumerate(kept):
+            f[i, :, rng.permutation(9)[k:]] = 0.0
+    x[17, 3, 2] = np.nan
+    got, ref = nuclear_norms(x, y), _one_at_a_time(x, y)
+    assert np.isnan(got[17]) and np.isnan(ref[17])
+    assert np.array_equal(got, ref, equal_nan=True)
+    assert (got == 0).sum() >= 10  # factors without a non-zero column
+    keep = ~np.isnan(got)
+    np.testing.assert_allclose(got[keep], _svd_nuclear(x[keep], y[keep]), rtol=1e-9, atol=1e-12)
+
+
+def test_flagged_lanes_are_recomputed(monkeypatch):
+    """Products the side-by-side loop flags (an exact zero met, no convergence) are redone one at a
+    time: here every third is flagged and its value spoilt, and the result is still exact."""
+    lanes, one = nuclear._kernels()
+
+    def spoiling(x, y, ix, iy, cx, nx, cy, ny, order, out, redo):
+        lanes(x, y, ix, iy, cx, nx, cy, ny, order, out, redo)
+        out[order[::3]] = -1.0
+        redo[order[::3]] = True
+
+    monkeypatch.setattr(nuclear, "_kernels", lambda: (spoiling, one))
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((40, 8, 7)), rng.standard_normal((40, 8, 7))
+    assert np.array_equal(nuclear_norms(x, y), _one_at_a_time(x, y))

@@ -1,4 +1,14 @@
-"""The compiled loop of :mod:`hearlike.metrics.nuclear` (numba; imported on first use only)."""
+"""The compiled loops of :mod:`hearlike.metrics.nuclear` (numba; imported on first use only).
+
+Two loops compute the same numbers with the same operations in the same order:
+
+- :func:`lane_nuclear_norms`, the fast one, takes the products :data:`LANES` at a time and runs
+  each step of their algorithm for every lane before the next step. The lanes are independent, so
+  the processor overlaps their chains of dependent square roots and divisions, which a single
+  matrix leaves waiting on each other (~1.8x faster at the grid's 11 x 11 matrices).
+- :func:`product_nuclear_norms` takes one product at a time. It redoes the few products the lanes
+  flag (an exact zero met by the QL iteration, or no convergence), and is the reference of the tests.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,9 @@ from numba import njit
 #: QL sweeps per eigenvalue before giving up (NaN); 2-3 are typical, LAPACK allows 30 per eigenvalue
 _MAX_SWEEPS = 60
 _EPS = float(np.finfo(np.float64).eps)
+#: products computed side by side by :func:`lane_nuclear_norms` (a compile-time constant: each step's
+#: loop over the lanes is unrolled, which lets their independent arithmetic overlap)
+LANES = 8
 
 
 @njit(cache=True, nogil=True)
@@ -177,3 +190,217 @@ def product_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, out): 
             if d[i] > 0.0:
                 total += math.sqrt(d[i])
         out[b] = total
+
+
+# --------------------------------------------------------------------------------------------
+# the same algorithm, LANES products side by side (arrays (..., LANES): one column per lane)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def lane_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, order, out, redo):  # pragma: no cover
+    """``out[b] = ‖x[ix[b]]ᵀ y[iy[b]]‖_*`` for every ``b`` in ``order``, :data:`LANES` products at a time.
+
+    Inputs as :func:`product_nuclear_norms`. ``order`` lists the products to compute, sorted so that
+    those with the same number of used columns on both sides (``count_x[ix[b]]``, ``count_y[iy[b]]``,
+    each >= 1) are adjacent: a group of lanes shares its matrix sizes. ``redo[b]`` is set where the QL
+    iteration met an exact zero (the one-at-a-time loop deflates there) or did not converge: those
+    ``out[b]`` must be recomputed by :func:`product_nuclear_norms`.
+    """
+    n, rows_max, cols_max = x.shape[1], x.shape[2], y.shape[2]
+    kmax = min(rows_max, cols_max)
+    xg = np.empty((n, rows_max, LANES))
+    yg = np.empty((n, cols_max, LANES))
+    m = np.empty((rows_max, cols_max, LANES))
+    a = np.empty((kmax, kmax, LANES))
+    d = np.empty((kmax, LANES))
+    e = np.empty((kmax, LANES))
+    work = np.empty((8, LANES))
+    flags = np.zeros(LANES, dtype=np.bool_)
+    lanes = np.empty(LANES, dtype=np.int64)
+    start = 0
+    while start < order.shape[0]:
+        rows = count_x[ix[order[start]]]
+        cols = count_y[iy[order[start]]]
+        size = 1  # the group: up to LANES products of these sizes; the lanes left over repeat its last
+        while (size < LANES and start + size < order.shape[0] and count_x[ix[order[start + size]]] == rows
+               and count_y[iy[order[start + size]]] == cols):
+            size += 1
+        for lane in range(LANES):
+            lanes[lane] = order[start + min(lane, size - 1)]
+            flags[lane] = False
+        for lane in range(LANES):  # the used columns of both factors, lane-major
+            b = lanes[lane]
+            xb, yb, used_x, used_y = x[ix[b]], y[iy[b]], cols_x[ix[b]], cols_y[iy[b]]
+            for t in range(n):
+                for i in range(rows):
+                    xg[t, i, lane] = xb[t, used_x[i]]
+                for j in range(cols):
+                    yg[t, j, lane] = yb[t, used_y[j]]
+        k = min(rows, cols)
+        _lane_gram(xg, yg, m, a, n, rows, cols)
+        _lane_householder(a, d, e, k, work)
+        _lane_ql(d, e, k, work, flags)
+        for lane in range(size):
+            total = 0.0
+            for i in range(k):
+                if d[i, lane] > 0.0:
+                    total += math.sqrt(d[i, lane])
+            out[lanes[lane]] = total
+            redo[lanes[lane]] = flags[lane]
+        start += size
+
+
+@njit(cache=True, nogil=True)
+def _lane_gram(xg, yg, m, a, n, rows, cols):  # pragma: no cover - compiled
+    """Per lane the product ``m = xgᵀ yg (rows, cols)`` and the lower triangle of its smaller Gram into ``a``."""
+    for i in range(rows):
+        for j in range(cols):
+            for lane in range(LANES):
+                m[i, j, lane] = 0.0
+            for t in range(n):
+                for lane in range(LANES):
+                    m[i, j, lane] += xg[t, i, lane] * yg[t, j, lane]
+    for i in range(min(rows, cols)):
+        for j in range(i + 1):
+            for lane in range(LANES):
+                a[i, j, lane] = 0.0
+            if cols <= rows:
+                for t in range(rows):
+                    for lane in range(LANES):
+                        a[i, j, lane] += m[t, i, lane] * m[t, j, lane]
+            else:
+                for t in range(cols):
+                    for lane in range(LANES):
+                        a[i, j, lane] += m[i, t, lane] * m[j, t, lane]
+
+
+@njit(cache=True, nogil=True)
+def _lane_householder(a, d, e, k, work):  # pragma: no cover - compiled
+    """:func:`_householder_tridiagonal` of each lane's ``a[:k, :k]``. A zero row, which the
+    one-at-a-time loop skips, is divided by 1 instead of 0 here: every update it makes is then zero."""
+    scale, h, hsafe, f_sum, hh, acc, fj, gj = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7]
+    for i in range(k - 1, 0, -1):
+        last = i - 1
+        if last == 0:
+            for lane in range(LANES):
+                e[i, lane] = a[i, last, lane]
+            continue
+        for lane in range(LANES):
+            scale[lane] = 0.0
+            h[lane] = 0.0
+        for j in range(last + 1):
+            for lane in range(LANES):
+                scale[lane] += abs(a[i, j, lane])
+        for lane in range(LANES):
+            scale[lane] = scale[lane] if scale[lane] != 0.0 else 1.0
+        for j in range(last + 1):
+            for lane in range(LANES):
+                a[i, j, lane] /= scale[lane]
+                h[lane] += a[i, j, lane] * a[i, j, lane]
+        for lane in range(LANES):
+            f = a[i, last, lane]
+            root = math.sqrt(h[lane])
+            g = -root if f >= 0.0 else root
+            e[i, lane] = scale[lane] * g
+            reduced = h[lane] - f * g
+            a[i, last, lane] = f - g
+            hsafe[lane] = reduced if reduced != 0.0 else 1.0
+            f_sum[lane] = 0.0
+        for j in range(last + 1):  # p = A u / h into e[:i]
+            for lane in range(LANES):
+                acc[lane] = 0.0
+            for q in range(j + 1):
+                for lane in range(LANES):
+                    acc[lane] += a[j, q, lane] * a[i, q, lane]
+            for q in range(j + 1, last + 1):
+                for lane in range(LANES):
+                    acc[lane] += a[q, j, lane] * a[i, q, lane]
+            for lane in range(LANES):
+                e[j, lane] = acc[lane] / hsafe[lane]
+                f_sum[lane] += e[j, lane] * a[i, j, lane]
+        for lane in range(LANES):
+            hh[lane] = f_sum[lane] / (hsafe[lane] + hsafe[lane])
+        for j in range(last + 1):  # A -= u qᵀ + q uᵀ
+            for lane in range(LANES):
+                f = a[i, j, lane]
+                g = e[j, lane] - hh[lane] * f
+                e[j, lane] = g
+                fj[lane] = f
+                gj[lane] = g
+            for q in range(j + 1):
+                for lane in range(LANES):
+                    a[j, q, lane] -= fj[lane] * e[q, lane] + gj[lane] * a[i, q, lane]
+    for i in range(k):
+        for lane in range(LANES):
+            d[i, lane] = a[i, i, lane]
+
+
+@njit(cache=True, nogil=True)
+def _lane_ql(d, e, k, work, flags):  # pragma: no cover - compiled
+    """:func:`_ql_eigenvalues` of each lane's ``(d[:k], e[1:k])``. Each sweep chases every lane whose
+    top eigenvalue has not converged, each from its own split point; the others keep their values.
+    A lane that meets an exact zero, or needs more than :data:`_MAX_SWEEPS` sweeps, is flagged and
+    left alone (its values are then meaningless)."""
+    s_, c_, g_, p_, split, active, sweeps = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
+    for i in range(1, k):
+        for lane in range(LANES):
+            e[i - 1, lane] = e[i, lane]
+    for lane in range(LANES):
+        e[k - 1, lane] = 0.0
+        sweeps[lane] = 0.0
+    for first in range(k - 1):
+        while True:
+            for lane in range(LANES):
+                split[lane] = k - 1.0
+            for j in range(k - 2, first - 1, -1):  # the first negligible off-diagonal from first on
+                for lane in range(LANES):
+                    small = abs(e[j, lane]) <= _EPS * (abs(d[j, lane]) + abs(d[j + 1, lane]))
+                    split[lane] = j if small else split[lane]
+            top = first
+            for lane in range(LANES):
+                on = split[lane] != first and not flags[lane]
+                sweeps[lane] += 1.0 if on else 0.0
+                if sweeps[lane] > _MAX_SWEEPS:
+                    flags[lane] = True
+                    on = False
+                active[lane] = 1.0 if on else 0.0
+                if on and split[lane] > top:
+                    top = int(split[lane])
+            if top == first:
+                break
+            for lane in range(LANES):  # Wilkinson's shift, as the one-at-a-time loop
+                on = active[lane] != 0.0
+                mm = int(split[lane]) if on else first + 1
+                ef = e[first, lane] if on else 1.0
+                g = (d[first + 1, lane] - d[first, lane]) / (2.0 * ef)
+                r = math.sqrt(g * g + 1.0)
+                g_[lane] = d[mm, lane] - d[first, lane] + ef / (g + (r if g >= 0.0 else -r))
+                s_[lane] = 1.0
+                c_[lane] = 1.0
+                p_[lane] = 0.0
+            for i in range(top - 1, first - 1, -1):  # chase the bulge: lanes with i < their split
+                for lane in range(LANES):
+                    on = active[lane] != 0.0 and i < split[lane]
+                    f = s_[lane] * e[i, lane]
+                    b = c_[lane] * e[i, lane]
+                    r = math.sqrt(f * f + g_[lane] * g_[lane])
+                    zero = r == 0.0
+                    inv = 1.0 / (1.0 if zero else r)
+                    s = f * inv
+                    c = g_[lane] * inv
+                    g = d[i + 1, lane] - p_[lane]
+                    r2 = (d[i, lane] - g) * s + 2.0 * c * b
+                    p = s * r2
+                    e[i + 1, lane] = r if on else e[i + 1, lane]
+                    d[i + 1, lane] = g + p if on else d[i + 1, lane]
+                    g_[lane] = c * r2 - b if on else g_[lane]
+                    s_[lane] = s if on else s_[lane]
+                    c_[lane] = c if on else c_[lane]
+                    p_[lane] = p if on else p_[lane]
+                    flags[lane] = flags[lane] or (on and zero)
+            for lane in range(LANES):
+                if active[lane] != 0.0:
+                    d[first, lane] -= p_[lane]
+                    e[first, lane] = g_[lane]
+                    e[int(split[lane]), lane] = 0.0

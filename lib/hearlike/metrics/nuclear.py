@@ -36,11 +36,12 @@ AVAILABLE = importlib.util.find_spec("numba") is not None and os.environ.get("HE
 
 
 @functools.cache
-def _kernel():
-    """The compiled loop (numba imported, and the loop compiled or read from its cache, here)."""
-    from ._nuclear_loop import product_nuclear_norms
+def _kernels():
+    """The compiled loops (numba imported, and the loops compiled or read from its cache, here):
+    ``(lane_nuclear_norms, product_nuclear_norms)``."""
+    from ._nuclear_loop import lane_nuclear_norms, product_nuclear_norms
 
-    return product_nuclear_norms
+    return lane_nuclear_norms, product_nuclear_norms
 
 
 def _batch_index(arr: np.ndarray, shape: tuple) -> np.ndarray:
@@ -86,14 +87,34 @@ _PER_THREAD = 4096
 
 
 def _run(xf, yf, ix, iy, out, threads):
-    """The compiled loop, split into ``threads`` contiguous parts (it releases the GIL)."""
-    kernel = _kernel()
-    factors = (*_columns(xf), *_columns(yf))
-    threads = max(1, min(int(threads), out.shape[0] // _PER_THREAD))
-    if threads == 1:
-        kernel(xf, yf, ix, iy, *factors, out)
+    """The compiled loops over the products ``(ix[b], iy[b])`` into ``out``, split into ``threads``
+    contiguous parts (the loops release the GIL).
+
+    NaN factors and empty products are settled here; the others go to the side-by-side loop sorted
+    by their sizes, and the few it flags to the one-at-a-time loop.
+    """
+    lanes, one_at_a_time = _kernels()
+    (cols_x, count_x), (cols_y, count_y) = _columns(xf), _columns(yf)
+    rows, cols = count_x[ix], count_y[iy]
+    out[(rows < 0) | (cols < 0)] = np.nan
+    todo = np.flatnonzero(np.minimum(rows, cols) > 0)  # (zero where a factor has no non-zero column)
+    order = todo[np.lexsort((cols[todo], rows[todo]))]
+    redo = np.zeros(out.shape[0], dtype=bool)
+    threads = max(1, min(int(threads), order.shape[0] // _PER_THREAD))
+    bounds = np.linspace(0, order.shape[0], threads + 1).astype(np.int64)
+    parts = [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    _map(lambda part: lanes(xf, yf, ix, iy, cols_x, count_x, cols_y, count_y, part, out, redo), parts)
+    flagged = np.flatnonzero(redo)
+    if flagged.size:
+        part = np.empty(flagged.size)
+        one_at_a_time(xf, yf, ix[flagged], iy[flagged], cols_x, count_x, cols_y, count_y, part)
+        out[flagged] = part
+
+
+def _map(fn, parts):
+    """``fn`` over ``parts``, in threads when there are several."""
+    if len(parts) == 1:
+        fn(parts[0])
         return
-    bounds = np.linspace(0, out.shape[0], threads + 1).astype(np.int64)
-    parts = [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda part: kernel(xf, yf, ix[part], iy[part], *factors, out[part]), parts))
+    with ThreadPoolExecutor(len(parts)) as pool:
+        list(pool.map(fn, parts))
