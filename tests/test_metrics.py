@@ -200,6 +200,20 @@ def test_spearman_matches_scipy_with_ties():
     assert got == pytest.approx(want, abs=1e-12)
 
 
+def test_average_ranks_equal_scipy_rows_with_and_without_ties():
+    """Rows ranked by their sort order and rows with ties (ranked by search) in one batch: scipy's
+    average ranks for every row; a row holding a NaN keeps it out of the other rows' ranks."""
+    rng = np.random.default_rng(5)
+    v = rng.integers(0, 40, (30, 12)).astype(float)  # many rows with ties
+    v[::3] = rng.standard_normal((10, 12))  # and rows without
+    v[7] = 2.0  # one constant row
+    got = geometry._average_ranks(torch.as_tensor(v)).numpy()
+    np.testing.assert_array_equal(got, ss.rankdata(v, axis=-1))
+    v[4, 2] = np.nan
+    with_nan = geometry._average_ranks(torch.as_tensor(v)).numpy()
+    np.testing.assert_array_equal(np.delete(with_nan, 4, axis=0), np.delete(got, 4, axis=0))
+
+
 def test_dcor_matches_dcor_package():
     dcor_pkg = pytest.importorskip("dcor")
     x, y = _pair(n=11, seed=7)
