@@ -36,19 +36,15 @@ def _gram(x: Tensor) -> Tensor:
 def _squared_distances(gram: Tensor) -> Tensor:
     """Squared Euclidean distances between words from their centred Gram, exact zero diagonal: ``(..., n, n)``."""
     diag = torch.diagonal(gram, dim1=-2, dim2=-1)
-    d2 = (diag.unsqueeze(-1) + diag.unsqueeze(-2) - 2 * gram).clamp_min(0)
-    eye = torch.eye(d2.shape[-1], dtype=torch.bool, device=d2.device)
-    return d2.masked_fill(eye, 0.0)
+    d2 = (diag.unsqueeze(-1) + diag.unsqueeze(-2)).sub_(gram, alpha=2).clamp_min_(0)  # in place: one new tensor
+    d2.diagonal(dim1=-2, dim2=-1).zero_()
+    return d2
 
 
 def _double_centre(m: Tensor) -> Tensor:
     """``H m H`` with ``H = I - 11ᵀ/n`` (row, column and grand means removed)."""
-    return (
-        m
-        - m.mean(dim=-1, keepdim=True)
-        - m.mean(dim=-2, keepdim=True)
-        + m.mean(dim=(-1, -2), keepdim=True)
-    )
+    # the same operations in the same order as m - row - col + grand, in place on one new tensor
+    return (m - m.mean(dim=-1, keepdim=True)).sub_(m.mean(dim=-2, keepdim=True)).add_(m.mean(dim=(-1, -2), keepdim=True))
 
 
 def _u_centre(m: Tensor) -> Tensor:
