@@ -321,11 +321,20 @@ def _timeline(table, sentences, *, seed, subject_index, sfreq_hz):
     return order, starts, onset_samples, n_times
 
 
+def _fft_length(n_times):
+    """The noise is filtered at the next length with small prime factors (zero-padded, then cut back):
+    a recording's own length is often a large prime, whose FFT is ~10x slower."""
+    from scipy.fft import next_fast_len
+
+    return next_fast_len(n_times, real=True)
+
+
 def _pink(rng, n_channels, n_times, sfreq_hz):
-    spectrum = np.fft.rfft(rng.standard_normal((n_channels, n_times)), axis=1)
-    freqs = np.fft.rfftfreq(n_times, 1 / sfreq_hz)
+    n_fft = _fft_length(n_times)
+    spectrum = np.fft.rfft(rng.standard_normal((n_channels, n_times)), n=n_fft, axis=1)
+    freqs = np.fft.rfftfreq(n_fft, 1 / sfreq_hz)
     spectrum /= np.sqrt(np.maximum(freqs, 0.5))
-    return np.fft.irfft(spectrum, n=n_times, axis=1)
+    return np.fft.irfft(spectrum, n=n_fft, axis=1)[:, :n_times]
 
 
 def _background(rng, positions, names, n_times, sfreq_hz):
@@ -339,10 +348,11 @@ def _background(rng, positions, names, n_times, sfreq_hz):
     out = pink * (AMPLITUDES_UV["pink_noise_rms"] / pink.std())
     # alpha: one posterior source, narrow band around the subject's peak, waxing and waning
     peak_hz = rng.uniform(9.0, 11.0)
-    spectrum = np.fft.rfft(rng.standard_normal(n_times))
-    freqs = np.fft.rfftfreq(n_times, 1 / sfreq_hz)
+    n_fft = _fft_length(n_times)
+    spectrum = np.fft.rfft(rng.standard_normal(n_times), n=n_fft)
+    freqs = np.fft.rfftfreq(n_fft, 1 / sfreq_hz)
     spectrum[np.abs(freqs - peak_hz) > 1.0] = 0
-    alpha = np.fft.irfft(spectrum, n=n_times)
+    alpha = np.fft.irfft(spectrum, n=n_fft)[:n_times]
     alpha *= AMPLITUDES_UV["alpha_rms"] / alpha.std()
     out += _envelope(positions, names, ["Oz", "POz"], 0.06)[:, None] * alpha[None]
     # line noise and drifts
