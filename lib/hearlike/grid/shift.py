@@ -75,6 +75,18 @@ def _take_channels(cut: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.take(cut.numpy(), index.numpy(), axis=-1))
 
 
+def _flat_features(x: torch.Tensor) -> torch.Tensor:
+    """``(..., n, time, channel) -> (..., n, time·channel)``: a view where the window's samples are
+    contiguous (every channel), else one copy -- on a CPU NumPy's, ~1.4x faster than torch's for a
+    region's short runs of channels."""
+    try:
+        return x.view(*x.shape[:-2], -1)
+    except RuntimeError:
+        if x.device.type != "cpu":
+            return x.reshape(*x.shape[:-2], -1)
+        return torch.from_numpy(np.ascontiguousarray(x.numpy())).view(*x.shape[:-2], -1)
+
+
 def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device) -> WordGeometry:
     """The word geometry, leading dims ``(subject·k, W·R, S)``, of every cell of a batch of surrogates.
 
@@ -102,7 +114,7 @@ def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device
             for c in members:
                 tt = cells[c][1]
                 x = xr_[:, :, :, tt[0] : tt[-1] + 1] if len(tt) else xr_[:, :, :, :0]
-                x = x.reshape(*x.shape[:3], -1).to(device=device)  # (subject·k, S, n, time·channel)
+                x = _flat_features(x).to(device=device)  # (subject·k, S, n, time·channel)
                 x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
                 gram = (x @ x.transpose(-1, -2)).to(dtype)
                 per_cell[c] = geometry_from_gram(gram, x.sum(dim=-1).to(dtype), x.shape[-1], needs=needs)
