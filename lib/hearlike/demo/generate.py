@@ -329,8 +329,7 @@ def _fft_length(n_times):
     return next_fast_len(n_times, real=True)
 
 
-def _pink(rng, n_channels, n_times, sfreq_hz):
-    n_fft = _fft_length(n_times)
+def _pink(rng, n_channels, n_times, sfreq_hz, n_fft):
     spectrum = np.fft.rfft(rng.standard_normal((n_channels, n_times)), n=n_fft, axis=1)
     freqs = np.fft.rfftfreq(n_fft, 1 / sfreq_hz)
     spectrum /= np.sqrt(np.maximum(freqs, 0.5))
@@ -344,11 +343,11 @@ def _background(rng, positions, names, n_times, sfreq_hz):
     distance = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
     mixing = np.exp(-(distance**2) / (2 * 0.03**2))
     mixing /= np.sqrt((mixing**2).sum(axis=1, keepdims=True))
-    pink = mixing @ _pink(rng, n_channels, n_times, sfreq_hz)
+    n_fft = _fft_length(n_times)
+    pink = mixing @ _pink(rng, n_channels, n_times, sfreq_hz, n_fft)
     out = pink * (AMPLITUDES_UV["pink_noise_rms"] / pink.std())
     # alpha: one posterior source, narrow band around the subject's peak, waxing and waning
     peak_hz = rng.uniform(9.0, 11.0)
-    n_fft = _fft_length(n_times)
     spectrum = np.fft.rfft(rng.standard_normal(n_times), n=n_fft)
     freqs = np.fft.rfftfreq(n_fft, 1 / sfreq_hz)
     spectrum[np.abs(freqs - peak_hz) > 1.0] = 0
