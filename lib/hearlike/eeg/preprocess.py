@@ -225,9 +225,10 @@ def find_bad_channels(
     """
     data = raw.get_data(picks=picks, reject_by_annotation="omit")
     step = max(1, data.shape[1] // 200_000)  # a robust SD needs no more samples than this
-    data = data[:, ::step]
-    centred = data - np.median(data, axis=1, keepdims=True)
-    std = 1.4826 * np.median(np.abs(centred), axis=1)  # robust SD: brief artifacts do not count
+    data = np.array(data[:, ::step])  # our own copy: the medians below partition it in place (same values)
+    median = np.median(data, axis=1, keepdims=True, overwrite_input=True)
+    deviation = np.abs(np.subtract(data, median, out=data), out=data)
+    std = 1.4826 * np.median(deviation, axis=1, overwrite_input=True)  # robust SD: brief artifacts do not count
     reasons: dict[str, str] = {}
     flat = std < flat_std_v
     for name, s in zip(np.array(picks)[flat], std[flat]):
