@@ -340,7 +340,6 @@ def project(args, device="cpu"):
     out = {"device": device, "assumptions": STUDY, "groups": groups}
     data = {layers: make_shift_data(sentences=sentences, layers=layers, features=1024, channels=64, samples=154,
                                     subjects=subjects) for layers in (l1, l2)}
-    floor = 0.0
     for null_kind in ("swap", "shift"):
         t1, t2 = (min(_study_grid_seconds(null_kind, data[layers], n_perm=n_perm, device=device)
                       for _ in range(repeats)) for layers in (l1, l2))
@@ -348,8 +347,7 @@ def project(args, device="cpu"):
         # a layer costs the shift null at least what it costs the swap null (the same comparisons, one
         # per layer × cell × sentence × permutation); its own difference of two timings is swamped by
         # the run-to-run noise of its ~10x larger EEG side, so the larger of the two is used
-        per_layer = max(own, floor)
-        floor = per_layer if null_kind == "swap" else floor
+        per_layer = own if null_kind == "swap" else max(own, out["swap"]["per_layer_unit_s"])
         fixed = max(0.0, t1 - l1 * per_layer * units / scale) / units * scale  # s per subject·sentence and task group
         seconds = sum(d["subjects"] * d["sentences"] * (STUDY_MODELS * STUDY_LAYERS * per_layer + groups[name] * fixed)
                       for name, d in STUDY.items())

@@ -216,6 +216,8 @@ def lane_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, order, ou
     d = np.empty((kmax, LANES))
     e = np.empty((kmax, LANES))
     work = np.empty((8, LANES))
+    steps = np.empty((2, LANES), dtype=np.int64)  # the QL's split point and sweep count per lane
+    active = np.empty(LANES, dtype=np.bool_)
     flags = np.zeros(LANES, dtype=np.bool_)
     lanes = np.empty(LANES, dtype=np.int64)
     start = 0
@@ -240,7 +242,7 @@ def lane_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, order, ou
         k = min(rows, cols)
         _lane_gram(xg, yg, m, a, n, rows, cols)
         _lane_householder(a, d, e, k, work)
-        _lane_ql(d, e, k, work, flags)
+        _lane_ql(d, e, k, work, steps, active, flags)
         for lane in range(size):
             total = 0.0
             for i in range(k):
@@ -337,22 +339,23 @@ def _lane_householder(a, d, e, k, work):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _lane_ql(d, e, k, work, flags):  # pragma: no cover - compiled
+def _lane_ql(d, e, k, work, steps, active, flags):  # pragma: no cover - compiled
     """:func:`_ql_eigenvalues` of each lane's ``(d[:k], e[1:k])``. Each sweep chases every lane whose
     top eigenvalue has not converged, each from its own split point; the others keep their values.
     A lane that meets an exact zero, or needs more than :data:`_MAX_SWEEPS` sweeps, is flagged and
     left alone (its values are then meaningless)."""
-    s_, c_, g_, p_, split, active, sweeps = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
+    s_, c_, g_, p_ = work[0], work[1], work[2], work[3]
+    split, sweeps = steps[0], steps[1]
     for i in range(1, k):
         for lane in range(LANES):
             e[i - 1, lane] = e[i, lane]
     for lane in range(LANES):
         e[k - 1, lane] = 0.0
-        sweeps[lane] = 0.0
+        sweeps[lane] = 0
     for first in range(k - 1):
         while True:
             for lane in range(LANES):
-                split[lane] = k - 1.0
+                split[lane] = k - 1
             for j in range(k - 2, first - 1, -1):  # the first negligible off-diagonal from first on
                 for lane in range(LANES):
                     small = abs(e[j, lane]) <= _EPS * (abs(d[j, lane]) + abs(d[j + 1, lane]))
@@ -360,18 +363,18 @@ def _lane_ql(d, e, k, work, flags):  # pragma: no cover - compiled
             top = first
             for lane in range(LANES):
                 on = split[lane] != first and not flags[lane]
-                sweeps[lane] += 1.0 if on else 0.0
+                sweeps[lane] += 1 if on else 0
                 if sweeps[lane] > _MAX_SWEEPS:
                     flags[lane] = True
                     on = False
-                active[lane] = 1.0 if on else 0.0
+                active[lane] = on
                 if on and split[lane] > top:
-                    top = int(split[lane])
+                    top = split[lane]
             if top == first:
                 break
             for lane in range(LANES):  # Wilkinson's shift, as the one-at-a-time loop
-                on = active[lane] != 0.0
-                mm = int(split[lane]) if on else first + 1
+                on = active[lane]
+                mm = split[lane] if on else first + 1
                 ef = e[first, lane] if on else 1.0
                 g = (d[first + 1, lane] - d[first, lane]) / (2.0 * ef)
                 r = math.sqrt(g * g + 1.0)
@@ -381,7 +384,7 @@ def _lane_ql(d, e, k, work, flags):  # pragma: no cover - compiled
                 p_[lane] = 0.0
             for i in range(top - 1, first - 1, -1):  # chase the bulge: lanes with i < their split
                 for lane in range(LANES):
-                    on = active[lane] != 0.0 and i < split[lane]
+                    on = active[lane] and i < split[lane]
                     f = s_[lane] * e[i, lane]
                     b = c_[lane] * e[i, lane]
                     r = math.sqrt(f * f + g_[lane] * g_[lane])
@@ -400,7 +403,7 @@ def _lane_ql(d, e, k, work, flags):  # pragma: no cover - compiled
                     p_[lane] = p if on else p_[lane]
                     flags[lane] = flags[lane] or (on and zero)
             for lane in range(LANES):
-                if active[lane] != 0.0:
+                if active[lane]:
                     d[first, lane] -= p_[lane]
                     e[first, lane] = g_[lane]
-                    e[int(split[lane]), lane] = 0.0
+                    e[split[lane], lane] = 0.0

@@ -99,7 +99,9 @@ def _run(xf, yf, ix, iy, out, threads):
     rows, cols = count_x[ix], count_y[iy]
     out[(rows < 0) | (cols < 0)] = np.nan
     todo = np.flatnonzero(np.minimum(rows, cols) > 0)  # (zero where a factor has no non-zero column)
-    order = todo[np.lexsort((cols[todo], rows[todo]))]
+    sizes = rows[todo] * (int(cols.max(initial=0)) + 1) + cols[todo]
+    uniform = sizes.size == 0 or sizes.min() == sizes.max()  # the usual case: no sort needed
+    order = todo if uniform else todo[np.argsort(sizes, kind="stable")]
     redo = np.zeros(out.shape[0], dtype=bool)
     threads = max(1, min(int(threads), order.shape[0] // _PER_THREAD))
     bounds = np.linspace(0, order.shape[0], threads + 1).astype(np.int64)
