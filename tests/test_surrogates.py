@@ -275,3 +275,26 @@ def test_epochs_copied_as_blocks_equal_the_row_gather_at_the_edges_too():
         out = np.empty((*onsets.shape, len(offsets), 3), np.float32)
         _copy_epochs(signal, onsets, offsets, out)
         np.testing.assert_array_equal(out, np.take(signal, onsets[..., None] + offsets, axis=0, mode="clip"))
+
+
+def test_compiled_epoch_copy_with_baseline_equals_the_numpy_path(monkeypatch):
+    """The compiled copy removes each epoch's baseline in the same float32 operations as NumPy:
+    identical numbers, epochs past either end of the signal included."""
+    from hearlike.eeg import surrogates
+
+    if not surrogates.COMPILED:
+        pytest.skip("numba is not installed or HEARLIKE_COMPILED=0")
+    rng = np.random.default_rng(6)
+    signal = (rng.standard_normal((300, 5)) * 1e-5 + 3e-5).astype(np.float32)
+    onsets = rng.integers(-20, 310, size=(4, 7))
+    offsets = np.arange(-5, 15)
+    for baseline in (offsets < 0, None):
+        compiled = np.empty((*onsets.shape, len(offsets), 5), np.float32)
+        surrogates._copy_epochs(signal, onsets, offsets, compiled, baseline=baseline)
+        monkeypatch.setattr(surrogates, "COMPILED", False)
+        reference = np.empty_like(compiled)
+        surrogates._copy_epochs(signal, onsets, offsets, reference, baseline=baseline)
+        monkeypatch.setattr(surrogates, "COMPILED", True)
+        np.testing.assert_array_equal(compiled, reference)
+        if baseline is not None:
+            assert np.abs(compiled[..., baseline, :].mean(axis=-2)).max() < 1e-11

@@ -25,6 +25,7 @@ What
 
 from __future__ import annotations
 
+import functools
 import logging
 import zlib
 from dataclasses import dataclass, replace
@@ -33,6 +34,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from ..metrics.nuclear import AVAILABLE as COMPILED
 from .recording import baseline_mask, sample_offsets
 
 logger = logging.getLogger(__name__)
@@ -170,33 +172,53 @@ class SurrogateEpochs:
             onsets = self.onset_sample[j, words]
             starts = onsets[None, :] + self.shifts[j][np.ix_(index, words)]  # (k, w): the onsets moved
             block = out[j]
-            _copy_epochs(signal, starts, self.offsets, block)  # (k, w, t, channel)
-            if self.baseline is not None:
-                block -= block[:, :, self.baseline].mean(axis=2, keepdims=True)
+            _copy_epochs(signal, starts, self.offsets, block, baseline=self.baseline)  # (k, w, t, channel)
             block[:, onsets < 0] = np.nan
         return out
 
 
-def _copy_epochs(signal: np.ndarray, onsets: np.ndarray, offsets: np.ndarray, out: np.ndarray) -> None:
-    """``out[k, w] = signal[onsets[k, w] + offsets]``, rows clipped to the signal.
+def _copy_epochs(signal: np.ndarray, onsets: np.ndarray, offsets: np.ndarray, out: np.ndarray, *,
+                 baseline: np.ndarray | None = None) -> None:
+    """``out[k, w] = signal[onsets[k, w] + offsets]``, rows clipped to the signal, each epoch's mean
+    over the samples ``baseline`` (a boolean mask over ``offsets``) removed per channel.
 
     signal (n_samples, n_channels); onsets (K, W) int; offsets (T,) int; out (K, W, T, n_channels),
-    C-contiguous. With consecutive offsets (an epoch's samples) an epoch inside the signal is one
-    contiguous block of rows: copied as a slice, ~7x faster than ``np.take``'s row-by-row gather (which
-    the epochs reaching past either end of the signal, and non-consecutive offsets, still use).
+    C-contiguous. With consecutive offsets (an epoch's samples) into float32 arrays, one compiled
+    pass copies each epoch and removes its baseline (:mod:`._epoch_loop`; ~3x faster than the
+    NumPy path, the same numbers). Otherwise, or without numba (``HEARLIKE_COMPILED=0``), NumPy: an
+    epoch inside the signal is one contiguous block of rows, copied as a slice (~7x faster than
+    ``np.take``'s row-by-row gather, which the epochs reaching past either end of the signal, and
+    non-consecutive offsets, still use), then the baseline means are removed.
     """
-    if len(offsets) < 2 or not np.all(np.diff(offsets) == 1):
-        np.take(signal, onsets[..., None] + offsets, axis=0, out=out, mode="clip")
+    consecutive = len(offsets) >= 2 and bool(np.all(np.diff(offsets) == 1))
+    if (consecutive and COMPILED and signal.dtype == out.dtype == np.float32 and signal.flags.c_contiguous
+            and out.flags.c_contiguous):
+        rows = (np.flatnonzero(baseline) if baseline is not None else np.zeros(0)).astype(np.int64)
+        starts = (np.asarray(onsets, dtype=np.int64) + int(offsets[0])).ravel()
+        _kernel()(signal, starts, rows, out.reshape(-1, len(offsets), signal.shape[1]))
         return
-    n_times = len(offsets)
-    starts = (onsets + offsets[0]).ravel()
-    epochs = out.reshape(-1, n_times, signal.shape[1])
-    inside = (starts >= 0) & (starts + n_times <= len(signal))
-    for i, start in zip(np.flatnonzero(inside).tolist(), starts[inside].tolist()):
-        epochs[i] = signal[start:start + n_times]
-    edge = np.flatnonzero(~inside)
-    if edge.size:
-        epochs[edge] = np.take(signal, starts[edge, None] + np.arange(n_times), axis=0, mode="clip")
+    if not consecutive:
+        np.take(signal, onsets[..., None] + offsets, axis=0, out=out, mode="clip")
+    else:
+        n_times = len(offsets)
+        starts = (onsets + offsets[0]).ravel()
+        epochs = out.reshape(-1, n_times, signal.shape[1])
+        inside = (starts >= 0) & (starts + n_times <= len(signal))
+        for i, start in zip(np.flatnonzero(inside).tolist(), starts[inside].tolist()):
+            epochs[i] = signal[start:start + n_times]
+        edge = np.flatnonzero(~inside)
+        if edge.size:
+            epochs[edge] = np.take(signal, starts[edge, None] + np.arange(n_times), axis=0, mode="clip")
+    if baseline is not None:
+        out -= out[..., baseline, :].mean(axis=-2, keepdims=True)
+
+
+@functools.cache
+def _kernel():
+    """The compiled copy (numba imported, and the loop compiled or read from its cache, here)."""
+    from ._epoch_loop import copy_baselined_epochs
+
+    return copy_baselined_epochs
 
 
 def surrogate_epochs(recordings: Mapping[str, xr.Dataset], epochs: xr.DataArray, *, n_surrogates: int,

@@ -67,9 +67,11 @@ def random_frame_states(*, n_models: int, n_layers: int = 2, n_features: int = 6
 
 
 def null_twin(params: Params) -> Params:
-    """The same parameters on the demo's null twin (``data/demo-null`` beside ``data/demo``; its own cache)."""
-    return params.replace(dataset="demo-null", data_root=str(params.data_root.parent / "demo-null"),
-                          cache_dir=str(params.cache_dir.parent / "demo-null"))
+    """The same parameters on the demo's null twin (``data/demo-null`` beside ``data/demo``).
+
+    The cache folder stays the same, as in ``params-null.yml``: every cache is keyed by the data it
+    comes from, so the twin's epochs computed here are the ones the book's null-twin grid reads."""
+    return params.replace(dataset="demo-null", data_root=str(params.data_root.parent / "demo-null"))
 
 
 def calibration_data(hearlike: Params, paper: Params) -> list[tuple[str, Params, Params]]:
