@@ -298,3 +298,57 @@ def test_compiled_epoch_copy_with_baseline_equals_the_numpy_path(monkeypatch):
         np.testing.assert_array_equal(compiled, reference)
         if baseline is not None:
             assert np.abs(compiled[..., baseline, :].mean(axis=-2)).max() < 1e-11
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_cut_block_by_block_is_the_plain_cut_rearranged(monkeypatch, compiled):
+    from hearlike.eeg import surrogates as module
+
+    if compiled and not module.COMPILED:
+        pytest.skip("numba is not installed or HEARLIKE_COMPILED=0")
+    monkeypatch.setattr(module, "COMPILED", compiled)
+    epochs, recordings, _ = _study(planted_gain=0.5, n_subjects=2, n_sentences=8, n_words=5, seed=4)
+    surrogates = surrogate_epochs(recordings, epochs, n_surrogates=3, params=EEG, seed=0)
+    words = np.arange(epochs.sizes["word"])
+    plain = surrogates.cut(slice(0, 3), words)  # (subject, k, word, time, channel)
+    bounds = [0, 2, 3, 6]
+    blocked = surrogates.cut(slice(0, 3), words, blocks=bounds)
+    n_times = plain.shape[3]
+    assert blocked.shape == (*plain.shape[:3], n_times * 6)
+    for c0, c1 in zip(bounds[:-1], bounds[1:]):
+        np.testing.assert_array_equal(blocked[..., n_times * c0 : n_times * c1],
+                                      plain[..., c0:c1].reshape(*plain.shape[:3], -1))
+    with pytest.raises(ValueError, match="blocks must rise from 0 to the 6 channels"):
+        surrogates.cut(slice(0, 3), words, blocks=[0, 4])
+
+
+def test_shift_null_of_regions_summed_from_channel_blocks_matches_a_slow_loop():
+    """Disjoint regions and all channels: each cell's Gram is summed from its channel blocks' Grams
+    (views of a cut laid out block by block); every null sample equals an explicit loop's."""
+    epochs, recordings, models = _study(planted_gain=0.5, n_subjects=2, n_sentences=8, n_words=5, seed=2)
+    names = list(epochs.channel.values)
+    regions = {"all": names, "front": names[:2], "middle": names[2:3], "back": names[3:]}
+    metrics, n_perm = ["spearman_rsa", "linear_cka", "dcor"], 4
+    surrogates = surrogate_epochs(recordings, epochs, n_surrogates=n_perm, params=EEG, seed=0)
+    grid = hg.compute_grid(models, epochs, windows=WINDOWS, regions=regions, metrics=metrics, n_permutations=n_perm,
+                           null_kind="shift", surrogates=surrogates, min_words=4, keep_null=True)
+    times_ms = epochs.time.values * 1000
+    sentences = list(dict.fromkeys(epochs.sentence_id.values.tolist()))
+    states = models["latent"]
+    for name in metrics:
+        for s_index, subject in enumerate(epochs.subject.values):
+            for window, start, stop in WINDOWS:
+                tt = (times_ms >= start - 1e-6) & (times_ms < stop - 1e-6)
+                for region, channels in regions.items():
+                    ch = [names.index(c) for c in channels]
+                    null = np.zeros(n_perm)
+                    for sentence in sentences:
+                        rows = np.nonzero(epochs.sentence_id.values == sentence)[0]
+                        x = torch.as_tensor(states.values[0, rows], dtype=torch.float64)
+                        cut = surrogates.cut(slice(0, n_perm), rows)[s_index]  # (k, word, time, channel)
+                        for k in range(n_perm):
+                            fake = cut[k][:, tt][:, :, ch].reshape(len(rows), -1)
+                            null[k] += float(METRICS[name](x, torch.as_tensor(fake, dtype=torch.float64)))
+                    cell = dict(model="latent", layer="decoder.0", subject=subject, window=window, region=region,
+                                metric=name)
+                    np.testing.assert_allclose(grid["null"].sel(**cell).values, null / len(sentences), atol=2e-6)

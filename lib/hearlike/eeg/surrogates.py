@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import mmap
 import zlib
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
@@ -151,20 +152,31 @@ class SurrogateEpochs:
             return self
         return replace(self, signals=[np.ascontiguousarray(_read_signal(signal)[:, channels]) for signal in self.signals])
 
-    def cut(self, surrogates: slice, words: np.ndarray, *, workspace: np.ndarray | None = None) -> np.ndarray:
+    def cut(self, surrogates: slice, words: np.ndarray, *, workspace: np.ndarray | None = None,
+            blocks: Sequence[int] | None = None) -> np.ndarray:
         """Surrogate epochs ``(n_subjects, n_surrogates_in_slice, len(words), n_times, n_channels)``, float32 volts.
 
         Subject first and time before channels (the layout the surrogate null reads fastest).
         ``words`` indexes the epochs' word axis; words without an onset are NaN. ``workspace``, a
         flat float32 array at least that large, holds the result (overwritten) instead of a new
-        array: a cut writes hundreds of MB, and fresh memory costs a page fault per 4 KiB on first
-        write, which took 90 % of the cut's time.
+        array (:func:`cut_buffer`): a cut writes hundreds of MB, and memory written for the first
+        time costs a page fault per page.
+
+        ``blocks``, channel boundaries ``[0, b_1, ..., n_channels]``, lays each epoch out block by
+        block instead: shape ``(n_subjects, n_surrogates_in_slice, len(words), n_times ·
+        n_channels)``, block ``[b_a, b_a+1)`` at ``n_times · b_a`` as ``(n_times, block width)``. Any
+        window of samples of one block is then a contiguous run of each epoch (a view, where the
+        plain layout needs a copy of a region's channels).
         """
         words = np.asarray(words, dtype=np.int64)
         index = np.arange(self.n_surrogates)[surrogates]
-        shape = (len(self.signals), len(index), len(words), len(self.offsets), self.n_channels)
+        n_times, n_channels = len(self.offsets), self.n_channels
+        bounds = np.asarray([0, n_channels] if blocks is None else blocks, dtype=np.int64)
+        if bounds[0] != 0 or bounds[-1] != n_channels or np.any(np.diff(bounds) <= 0):
+            raise ValueError(f"cut: blocks must rise from 0 to the {n_channels} channels, got {bounds.tolist()}")
+        shape = (len(self.signals), len(index), len(words), n_times, n_channels)
         if workspace is None:
-            out = np.empty(shape, dtype=np.float32)
+            out = cut_buffer(int(np.prod(shape))).reshape(shape)
         else:
             out = workspace[: int(np.prod(shape))].reshape(shape)
         for j, signal in enumerate(self.signals):
@@ -172,37 +184,54 @@ class SurrogateEpochs:
             onsets = self.onset_sample[j, words]
             starts = onsets[None, :] + self.shifts[j][np.ix_(index, words)]  # (k, w): the onsets moved
             block = out[j]
-            _copy_epochs(signal, starts, self.offsets, block, baseline=self.baseline)  # (k, w, t, channel)
+            _copy_epochs(signal, starts, self.offsets, block, baseline=self.baseline, bounds=bounds)
             block[:, onsets < 0] = np.nan
-        return out
+        return out if blocks is None else out.reshape(*shape[:3], n_times * n_channels)
+
+
+def cut_buffer(size: int) -> np.ndarray:
+    """A new float32 array of ``size`` values for :meth:`SurrogateEpochs.cut`, in memory mapped
+    without transparent huge pages.
+
+    NumPy asks the kernel for huge pages for large arrays; where the kernel then compacts memory
+    to find them on the first write (``defrag`` = ``madvise``, common), writing a fresh 256 MB cut
+    took 3 s, 10x the copy itself, and varied from run to run (``bench/RESULTS.md``). Ordinary
+    pages cost ~0.2 s per 256 MB. Freed with the array.
+    """
+    if size <= 0:
+        return np.empty(0, dtype=np.float32)
+    return np.frombuffer(mmap.mmap(-1, 4 * int(size)), dtype=np.float32)
 
 
 def _copy_epochs(signal: np.ndarray, onsets: np.ndarray, offsets: np.ndarray, out: np.ndarray, *,
-                 baseline: np.ndarray | None = None) -> None:
+                 baseline: np.ndarray | None = None, bounds: np.ndarray | None = None) -> None:
     """``out[k, w] = signal[onsets[k, w] + offsets]``, rows clipped to the signal, each epoch's mean
     over the samples ``baseline`` (a boolean mask over ``offsets``) removed per channel.
 
     signal (n_samples, n_channels); onsets (K, W) int; offsets (T,) int; out (K, W, T, n_channels),
-    C-contiguous. With consecutive offsets (an epoch's samples) into float32 arrays, one compiled
-    pass copies each epoch and removes its baseline (:mod:`._epoch_loop`; ~3x faster than the
-    NumPy path, the same numbers). Otherwise, or without numba (``HEARLIKE_COMPILED=0``), NumPy: an
-    epoch inside the signal is one contiguous block of rows, copied as a slice (~7x faster than
-    ``np.take``'s row-by-row gather, which the epochs reaching past either end of the signal, and
-    non-consecutive offsets, still use), then the baseline means are removed.
+    C-contiguous, holding each epoch block by block of channels when ``bounds`` (channel boundaries
+    from 0 to n_channels, see :meth:`SurrogateEpochs.cut`) has more than one block. With consecutive
+    offsets (an epoch's samples) into float32 arrays, one compiled pass copies each epoch and removes
+    its baseline (:mod:`._epoch_loop`; ~2x faster than the NumPy path, the same numbers). Otherwise,
+    or without numba (``HEARLIKE_COMPILED=0``), NumPy: an epoch inside the signal is one contiguous
+    block of rows, copied as a slice (~7x faster than ``np.take``'s row-by-row gather, which the
+    epochs reaching past either end of the signal, and non-consecutive offsets, still use), then the
+    baseline means are removed and the blocks laid out.
     """
-    consecutive = len(offsets) >= 2 and bool(np.all(np.diff(offsets) == 1))
+    n_times, n_channels = len(offsets), signal.shape[1]
+    bounds = np.asarray([0, n_channels] if bounds is None else bounds, dtype=np.int64)
+    consecutive = n_times >= 2 and bool(np.all(np.diff(offsets) == 1))
     if (consecutive and COMPILED and signal.dtype == out.dtype == np.float32 and signal.flags.c_contiguous
             and out.flags.c_contiguous):
         rows = (np.flatnonzero(baseline) if baseline is not None else np.zeros(0)).astype(np.int64)
         starts = (np.asarray(onsets, dtype=np.int64) + int(offsets[0])).ravel()
-        _kernel()(signal, starts, rows, out.reshape(-1, len(offsets), signal.shape[1]))
+        _kernel()(signal, starts, rows, bounds, out.reshape(-1, n_times * n_channels))
         return
     if not consecutive:
         np.take(signal, onsets[..., None] + offsets, axis=0, out=out, mode="clip")
     else:
-        n_times = len(offsets)
         starts = (onsets + offsets[0]).ravel()
-        epochs = out.reshape(-1, n_times, signal.shape[1])
+        epochs = out.reshape(-1, n_times, n_channels)
         inside = (starts >= 0) & (starts + n_times <= len(signal))
         for i, start in zip(np.flatnonzero(inside).tolist(), starts[inside].tolist()):
             epochs[i] = signal[start:start + n_times]
@@ -211,6 +240,11 @@ def _copy_epochs(signal: np.ndarray, onsets: np.ndarray, offsets: np.ndarray, ou
             epochs[edge] = np.take(signal, starts[edge, None] + np.arange(n_times), axis=0, mode="clip")
     if baseline is not None:
         out -= out[..., baseline, :].mean(axis=-2, keepdims=True)
+    if len(bounds) > 2:  # block by block: (..., T, C) -> each block's (..., T, width) in turn
+        plain = out.copy()
+        flat = out.reshape(*out.shape[:-2], n_times * n_channels)
+        for c0, c1 in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            flat[..., n_times * c0 : n_times * c1] = plain[..., c0:c1].reshape(*out.shape[:-2], -1)
 
 
 @functools.cache

@@ -247,6 +247,7 @@ class ShiftNull(Null):
         # lazily opened recordings are read here, once, not at every cut
         self.surrogates = surrogates.for_subjects(range(self.n_subjects)).with_channels(plan["order"])
         self.plans = {tuple(range(len(cells))): (cells, plan, None)}
+        self.workspace = {}  # the buffer the surrogates are cut into, kept between buckets
         if factor_pairs is not None and len(factor_pairs) < len(cells):
             # the factor metrics' cells get their own plan (their Grams summed as in a grid of only them)
             subset = [cells[j] for j in factor_pairs]
@@ -263,6 +264,7 @@ class ShiftNull(Null):
         null, sentence_null = shift_null_bucket(
             self.surrogates, kept, self.plans, bucket.epoch_pos, n_perm=self.n_permutations,
             n_subjects=self.n_subjects, dtype=self.dtype, device=self.device, chunk=self.chunk,
+            workspace=self.workspace,
         )
         for s in kept:
             key = (s.metric_index, s.model_index)

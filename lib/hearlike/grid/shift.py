@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..eeg.surrogates import cut_buffer
 from ..geometry import WordGeometry, geometry_from_gram
 from .compare import Scored, compare_all
 
@@ -75,6 +76,53 @@ def _take_channels(cut: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.take(cut.numpy(), index.numpy(), axis=-1))
 
 
+def channel_bounds(plan: dict, n_channels: int) -> list[int] | None:
+    """The channel boundaries of every region of a plan whose regions are all contiguous slices
+    (``[0, ..., n_channels]``; each region is then a run of whole blocks), else None.
+
+    A cut laid out block by block (:meth:`hearlike.eeg.SurrogateEpochs.cut` with ``blocks``) has
+    every block × window as a view; each cell's Gram is the sum of its blocks' Grams.
+    """
+    if plan["membership"] is not None or not all(isinstance(key, tuple) for key in plan["blocks"]):
+        return None
+    return sorted({0, n_channels}.union(*(key for key in plan["blocks"])))
+
+
+def _blocked_geometry(cut, cells, plan, bounds, n_times, *, has_nan, needs, dtype, device) -> list[WordGeometry]:
+    """Each cell's word geometry (leading dims ``(subject·k, S)``) from a cut laid out block by block.
+
+    ``cut (subject·k, S, n, n_times · n_channels)`` (:meth:`hearlike.eeg.SurrogateEpochs.cut` with
+    ``blocks=bounds``). Per window, each block's Gram matrix and feature sums come from a view of
+    the cut (no copy), once, in float32 (as the plain layout's per-cell Grams), then in ``dtype``;
+    a cell sums those of its region's blocks (the all-channel region reuses every block's).
+    """
+    per_cell = [None] * len(cells)
+    region_of = {c: key for key, members in plan["blocks"].items() for c in members}
+    by_window: dict[tuple, list[int]] = {}
+    for c, (_, tt) in enumerate(cells):
+        by_window.setdefault((int(tt[0]), int(tt[-1]) + 1) if len(tt) else (0, 0), []).append(c)
+    for (t0, t1), members in by_window.items():
+        parts = {}  # block start -> (gram, sums) of this window
+
+        def block(c0, c1):
+            if c0 not in parts:
+                width = c1 - c0
+                x = cut[..., n_times * c0 + t0 * width : n_times * c0 + t1 * width].to(device=device)
+                x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
+                parts[c0] = ((x @ x.transpose(-1, -2)).to(dtype), x.sum(dim=-1).to(dtype))
+            return parts[c0]
+
+        for c in members:
+            r0, r1 = region_of[c]
+            inside = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if r0 <= a and b <= r1]
+            grams, sums = zip(*(block(a, b) for a, b in inside))
+            gram, total = grams[0], sums[0]
+            for g, v in zip(grams[1:], sums[1:]):
+                gram, total = gram + g, total + v
+            per_cell[c] = geometry_from_gram(gram, total, (r1 - r0) * (t1 - t0), needs=needs)
+    return per_cell
+
+
 def _flat_features(x: torch.Tensor) -> torch.Tensor:
     """``(..., n, time, channel) -> (..., n, time·channel)``: a view where the window's samples are
     contiguous (every channel), else one copy -- on a CPU NumPy's, ~1.4x faster than torch's for a
@@ -87,17 +135,23 @@ def _flat_features(x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(x.numpy())).view(*x.shape[:-2], -1)
 
 
-def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device) -> WordGeometry:
+def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device, bounds=None,
+                        n_times: int | None = None) -> WordGeometry:
     """The word geometry, leading dims ``(subject·k, W·R, S)``, of every cell of a batch of surrogates.
 
     ``cut (subject·k, S, n, time, channel)`` holds the surrogate epochs, channels in ``plan["order"]``.
     Each cell's Gram matrix is computed once -- from the region's contiguous channel slice, or,
     when many regions overlap, as per-channel Grams summed into regions (:func:`shift_plan`) --
-    and its geometry from it (:func:`hearlike.geometry.geometry_from_gram`).
+    and its geometry from it (:func:`hearlike.geometry.geometry_from_gram`). With ``bounds``
+    (:func:`channel_bounds`), ``cut (subject·k, S, n, n_times · channel)`` is laid out block by
+    block and the Grams are sums of blocks' (:func:`_blocked_geometry`).
     """
     per_cell = [None] * len(cells)  # each with leading dims (subject·k, S)
     membership = plan["membership"]
-    if membership is not None:  # many overlapping regions: per-channel Grams, summed into regions
+    if bounds is not None:
+        per_cell = _blocked_geometry(cut, cells, plan, bounds, n_times, has_nan=has_nan, needs=needs, dtype=dtype,
+                                     device=device)
+    elif membership is not None:  # many overlapping regions: per-channel Grams, summed into regions
         for key, members in plan["by_window"].items():
             x = cut[:, :, :, key[0] : key[1] + 1].to(device=device)  # (subject·k, S, n, time, channel)
             x = torch.nan_to_num(x, nan=0.0) if has_nan else x
@@ -121,8 +175,20 @@ def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device
     return WordGeometry.cat([g.map(lambda t: t.unsqueeze(1)) for g in per_cell], dim=1)
 
 
+def _workspace(held: dict | None, size: int) -> np.ndarray:
+    """A float32 buffer of at least ``size`` values for the surrogates' cut
+    (:func:`hearlike.eeg.surrogates.cut_buffer`); ``held`` (a dict, or None for a new buffer each
+    call) keeps it between calls, grown when too small, so its pages are faulted in once per grid."""
+    buffer = None if held is None else held.get("buffer")
+    if buffer is None or buffer.size < size:
+        buffer = cut_buffer(size)
+        if held is not None:
+            held["buffer"] = buffer
+    return buffer
+
+
 def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_pos, *, n_perm, n_subjects, dtype,
-                      device, chunk):
+                      device, chunk, workspace: dict | None = None):
     """Null scores of one bucket under the timing-preserving surrogates (``null_kind="shift"``).
 
     Surrogate epochs (channels in the surrogates' order) are cut for a few surrogates at a time,
@@ -138,6 +204,8 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
         None)}`` for every set of cells a metric is computed over; the channel index reorders the
         cut surrogates' channels into that plan's order. The plan of every cell comes first: when a
         metric needs it, the other sets' geometries are selected from its geometry.
+    workspace : dict, optional
+        Keeps the buffer the surrogates are cut into between calls (:func:`_workspace`).
 
     Returns
     -------
@@ -160,10 +228,15 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
     has_nan = bool((surrogates.onset_sample[:, words] < 0).any())
     full = max(plans, key=len)  # every cell of the grid, in the surrogates' channel order
     all_needs = set().union(*needs.values())
-    workspace = np.empty(step * per_surrogate, dtype=np.float32)  # one buffer for every batch's cut
+    # the cut laid out by channel block when only the whole grid's plan reads it (the others select from it)
+    bounds = channel_bounds(plans[full][1], surrogates.n_channels) if full in needs else None
+    bounds = bounds if bounds is not None and len(bounds) > 2 else None
+    n_times = len(surrogates.offsets)
+    buffer = _workspace(workspace, step * per_surrogate)  # one buffer for every batch's cut
     for p0 in range(0, n_perm, step):
         p1 = min(n_perm, p0 + step)
-        cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words, workspace=workspace))  # (subject, k, S·n, time, channel)
+        # (subject, k, S·n, time, channel), or (subject, k, S·n, time · channel) block by block
+        cut = torch.as_tensor(surrogates.cut(slice(p0, p1), words, workspace=buffer, blocks=bounds))
         cut = cut.reshape(-1, n_sent, n, *cut.shape[3:])  # (subject·k, S, n, time, channel)
         geometry = {}
 
@@ -175,7 +248,8 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
                     cells, plan, channels = plans[key]
                     geometry[key] = _surrogate_geometry(
                         cut if channels is None else _take_channels(cut, channels), cells, plan, has_nan=has_nan,
-                        needs=all_needs if key == full else needs[key], dtype=dtype, device=device)
+                        needs=all_needs if key == full else needs[key], dtype=dtype, device=device,
+                        bounds=bounds if key == full else None, n_times=n_times)
             return geometry[key]
 
         for group in by_metric.values():
