@@ -50,13 +50,14 @@ def _double_centre(m: Tensor) -> Tensor:
 def _u_centre(m: Tensor) -> Tensor:
     """U-centring (Székely & Rizzo 2014, eq. 2.2); needs ``n >= 4``; zero diagonal."""
     n = m.shape[-1]
-    eye = torch.eye(n, dtype=torch.bool, device=m.device)
-    m = m.masked_fill(eye, 0.0)
-    row = m.sum(dim=-1, keepdim=True)
-    col = m.sum(dim=-2, keepdim=True)
-    total = m.sum(dim=(-1, -2), keepdim=True)
-    u = m - row / (n - 2) - col / (n - 2) + total / ((n - 1) * (n - 2))
-    return u.masked_fill(eye, 0.0)
+    u = m.clone()  # the same operations in the same order as m - row - col + total, in place on one new tensor
+    u.diagonal(dim1=-2, dim2=-1).zero_()
+    row = u.sum(dim=-1, keepdim=True)
+    col = u.sum(dim=-2, keepdim=True)
+    total = u.sum(dim=(-1, -2), keepdim=True)
+    u.sub_(row / (n - 2)).sub_(col / (n - 2)).add_(total / ((n - 1) * (n - 2)))
+    u.diagonal(dim1=-2, dim2=-1).zero_()
+    return u
 
 
 def _unit(m: Tensor) -> Tensor:
