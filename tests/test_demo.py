@@ -248,3 +248,41 @@ def test_describe_demo_renders_the_generative_model_of_the_generate_module(roots
     assert "The null twin (``null=True``)" in text and ":func:`" not in text
     assert "Changes from hearlike 0.1.0" not in text  # change history lives in git, not in the book
     assert text.endswith("| seed | 3 |") and "| subjects | 2 |" in text
+
+
+def test_word_locked_responses_equal_the_convolution_of_the_impulse_trains():
+    """The demo adds each word's response kernels from its onset on; the same as convolving each
+    kernel with the channels' impulse trains (a word near the end is cut at the recording's end)."""
+    from hearlike.demo.generate import _kernels, _stimulus_locked
+
+    rng = np.random.default_rng(1)
+    n_words, n_channels, n_features, sfreq, n_times = 12, 5, 3, 100.0, 700
+    patterns = {"a0": rng.standard_normal(n_channels), "features": rng.standard_normal((n_words, n_features)),
+                "a_features": rng.standard_normal((n_features, n_channels)), "n0": rng.standard_normal(n_channels),
+                "meaning_scale": rng.standard_normal(n_words), "meaning_pattern": rng.standard_normal((n_words, n_channels)),
+                "salience": rng.standard_normal(n_words), "salience_pattern": rng.standard_normal(n_channels)}
+    onsets = np.sort(rng.choice(n_times - 30, n_words, replace=False))
+    onsets[-1] = n_times - 20  # its kernels (80 samples) run past the end
+    got = _stimulus_locked(patterns, onsets, n_times, sfreq, gain_early=0.5, gain_n400=2.0)
+    weights = [0.5 * (patterns["a0"][None] + patterns["features"] @ patterns["a_features"]),
+               2.0 * (patterns["n0"][None] + patterns["meaning_scale"][:, None] * patterns["meaning_pattern"]),
+               2.0 * patterns["salience"][:, None] * patterns["salience_pattern"][None]]
+    expected = np.zeros((n_channels, n_times))
+    for w, kernel in zip(weights, _kernels(sfreq)):
+        for c in range(n_channels):
+            train = np.zeros(n_times)
+            train[onsets] = w[:, c]
+            expected[c] += np.convolve(train, kernel)[:n_times]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    assert np.abs(got).max() > 1.0
+
+
+def test_sinusoids_by_angle_addition_equal_one_sine_per_channel_and_sample():
+    from hearlike.demo.generate import _sinusoids
+
+    rng = np.random.default_rng(2)
+    t = np.arange(2000) / 500.0
+    amplitude, phase = rng.uniform(0.5, 1.5, 7), rng.uniform(0, 2 * np.pi, 7)
+    waves = [(amplitude, 50.0, phase), (amplitude[::-1], 0.03, phase[::-1])]
+    expected = sum(a[:, None] * np.sin(2 * np.pi * f * t[None] + p[:, None]) for a, f, p in waves)
+    np.testing.assert_allclose(_sinusoids(waves, t), expected, rtol=0, atol=1e-12)
