@@ -42,7 +42,7 @@ from .recording import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the epoch computation changes so old caches are recomputed.
-EPOCHS_FORMAT_VERSION = 1
+EPOCHS_FORMAT_VERSION = 2  # 2: resampled on whole periods of the two rates (no stretched time axis)
 _STIMULUS_COLUMNS = ("sentence_id", "word_index", "word")
 _MAX_LISTED = 20
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+from fractions import Fraction
 from typing import Any
 
 import mne
@@ -330,6 +331,24 @@ def _set_mastoid_reference(raw: mne.io.BaseRaw, mastoids: list[str], nan_channel
     raw.set_eeg_reference(mastoids, verbose="error")
 
 
+def _crop_to_whole_periods(raw: mne.io.BaseRaw, resample_hz: float) -> None:
+    """Drop the last samples (fewer than one period of the two rates, e.g. 125 samples from 500 to
+    128 Hz) so that the recording is a whole number of periods long.
+
+    MNE's polyphase resampling takes its ratio from the lengths (``round(n · new / old) / n``). On a
+    whole number of periods that ratio is the rates' own (32/125), an anti-alias filter of ~2,500
+    taps; on any other length it is a ratio of two large coprime numbers, a filter of millions of
+    taps designed per recording (0.4 s of preprocessing each), and a time axis stretched by up to
+    half a sample over the recording. The dropped samples (< 0.25 s at the end) hold no word epoch
+    but one that reaches the recording's last quarter second.
+    """
+    sfreq = float(raw.info["sfreq"])
+    ratio = Fraction(float(resample_hz)).limit_denominator(10**6) / Fraction(sfreq).limit_denominator(10**6)
+    extra = raw.n_times % ratio.denominator
+    if extra and raw.n_times > extra:
+        raw.crop(tmin=0.0, tmax=raw.times[raw.n_times - extra - 1], include_tmax=True, verbose="error")
+
+
 def preprocess_raw(
     raw: mne.io.BaseRaw,
     *,
@@ -398,6 +417,7 @@ def preprocess_raw(
     ica_removed = _run_ica(raw, scalp, p, len(interpolated)) if p["ica"] else None
     raw.pick(scalp, verbose="error")
     if p["resample_hz"] is not None and raw.info["sfreq"] != p["resample_hz"]:
+        _crop_to_whole_periods(raw, p["resample_hz"])
         raw.resample(p["resample_hz"], method="polyphase", verbose="error")
     report = {
         "bad_channels": {ch: reasons[ch] for ch in interpolated},
