@@ -394,7 +394,7 @@ def _stimulus_locked(patterns, onset_samples, n_times, sfreq_hz, *, gain_early, 
 
     Each word adds its three response kernels (early, N400, late), weighted per channel, from its
     onset on (cut at the recording's end). Added word by word: the impulse trains are sparse, and
-    their FFT convolution took ~1.2 s per subject, this ~20 ms (the same sums up to round-off).
+    their FFT convolution took ~1.2 s per subject, this ~70 ms (the same sums up to round-off).
     """
     kernels = np.stack(_kernels(sfreq_hz))  # (3, kernel samples)
     early = patterns["a0"][None] + patterns["features"] @ patterns["a_features"]

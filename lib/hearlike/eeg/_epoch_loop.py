@@ -3,8 +3,8 @@
 :func:`copy_baselined_epochs` cuts epochs of consecutive samples out of a continuous signal and
 removes each epoch's baseline mean per channel, in one pass: the same numbers, in the same float32
 operations and order, as the NumPy slice copy and ``block -= block[..., baseline, :].mean(...)`` it
-replaces, without a Python iteration per epoch (the shift null cuts millions of epochs). It can
-also lay each epoch out by channel block (see :meth:`hearlike.eeg.SurrogateEpochs.cut`).
+replaces, without a Python iteration per epoch (the shift null cuts millions of epochs), and lays
+each epoch out by channel block in the same pass (see :meth:`hearlike.eeg.SurrogateEpochs.cut`).
 """
 
 from __future__ import annotations

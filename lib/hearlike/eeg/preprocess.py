@@ -339,13 +339,14 @@ def _crop_to_whole_periods(raw: mne.io.BaseRaw, resample_hz: float) -> None:
     whole number of periods that ratio is the rates' own (32/125), an anti-alias filter of ~2,500
     taps; on any other length it is a ratio of two large coprime numbers, a filter of millions of
     taps designed per recording (0.4 s of preprocessing each), and a time axis stretched by up to
-    half a sample over the recording. The dropped samples (< 0.25 s at the end) hold no word epoch
-    but one that reaches the recording's last quarter second.
+    half a sample over the recording. Only a word epoch reaching into the dropped samples (< 0.25 s
+    at the end) changes: it is rejected as past the recording's end. Rates whose period is over a
+    second (no small ratio) are left to MNE as they are.
     """
     sfreq = float(raw.info["sfreq"])
     ratio = Fraction(float(resample_hz)).limit_denominator(10**6) / Fraction(sfreq).limit_denominator(10**6)
     extra = raw.n_times % ratio.denominator
-    if extra and raw.n_times > extra:
+    if extra and raw.n_times > extra and ratio.denominator <= sfreq:
         raw.crop(tmin=0.0, tmax=raw.times[raw.n_times - extra - 1], include_tmax=True, verbose="error")
 
 

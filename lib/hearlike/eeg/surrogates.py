@@ -193,10 +193,10 @@ def cut_buffer(size: int) -> np.ndarray:
     """A new float32 array of ``size`` values for :meth:`SurrogateEpochs.cut`, in memory mapped
     without transparent huge pages.
 
-    NumPy asks the kernel for huge pages for large arrays; where the kernel then compacts memory
-    to find them on the first write (``defrag`` = ``madvise``, common), writing a fresh 256 MB cut
-    took 3 s, 10x the copy itself, and varied from run to run (``bench/RESULTS.md``). Ordinary
-    pages cost ~0.2 s per 256 MB. Freed with the array.
+    NumPy asks the kernel for huge pages for arrays of 4 MB and more; where the kernel then compacts
+    memory to find them on the first write (``defrag`` = ``madvise``, common), writing a fresh 256 MB
+    ``np.empty`` took 3.2 s here, far more than the copy itself, and varied with the machine's memory
+    state (``bench/RESULTS.md``). Mapped without them, 0.21 s. Freed with the array.
     """
     if size <= 0:
         return np.empty(0, dtype=np.float32)
@@ -211,8 +211,10 @@ def _copy_epochs(signal: np.ndarray, onsets: np.ndarray, offsets: np.ndarray, ou
     signal (n_samples, n_channels); onsets (K, W) int; offsets (T,) int; out (K, W, T, n_channels),
     C-contiguous, holding each epoch block by block of channels when ``bounds`` (channel boundaries
     from 0 to n_channels, see :meth:`SurrogateEpochs.cut`) has more than one block. With consecutive
-    offsets (an epoch's samples) into float32 arrays, one compiled pass copies each epoch and removes
-    its baseline (:mod:`._epoch_loop`; ~2x faster than the NumPy path, the same numbers). Otherwise,
+    offsets (an epoch's samples) into float32 arrays, one compiled pass copies each epoch, removes
+    its baseline and lays out its blocks (:mod:`._epoch_loop`; the same numbers, as fast as the NumPy
+    path's slice copies alone, which need a pass more for the baseline and a copy more for the
+    blocks). Otherwise,
     or without numba (``HEARLIKE_COMPILED=0``), NumPy: an epoch inside the signal is one contiguous
     block of rows, copied as a slice (~7x faster than ``np.take``'s row-by-row gather, which the
     epochs reaching past either end of the signal, and non-consecutive offsets, still use), then the
