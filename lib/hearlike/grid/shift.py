@@ -76,16 +76,25 @@ def _take_channels(cut: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.take(cut.numpy(), index.numpy(), axis=-1))
 
 
-def channel_bounds(plan: dict, n_channels: int) -> list[int] | None:
+def _channel_bounds(plan: dict, n_channels: int) -> list[int] | None:
     """The channel boundaries of every region of a plan whose regions are all contiguous slices
-    (``[0, ..., n_channels]``; each region is then a run of whole blocks), else None.
+    (``[0, ..., n_channels]``; each region is then a run of whole blocks); None when a region is not
+    a slice, or when there is one block only (the plain layout is then the same).
 
     A cut laid out block by block (:meth:`hearlike.eeg.SurrogateEpochs.cut` with ``blocks``) has
     every block × window as a view; each cell's Gram is the sum of its blocks' Grams.
     """
     if plan["membership"] is not None or not all(isinstance(key, tuple) for key in plan["blocks"]):
         return None
-    return sorted({0, n_channels}.union(*(key for key in plan["blocks"])))
+    bounds = sorted({0, n_channels}.union(*(key for key in plan["blocks"])))
+    return bounds if len(bounds) > 2 else None
+
+
+def _gram_and_sums(x: torch.Tensor, *, has_nan: bool, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x xᵀ, x 1)`` of features ``x (..., n, f)`` in ``dtype``, the product in ``x``'s own dtype; NaN
+    features (rejected epochs, masked in the real cell) count as zeros."""
+    x = torch.nan_to_num(x, nan=0.0) if has_nan else x
+    return (x @ x.transpose(-1, -2)).to(dtype), x.sum(dim=-1).to(dtype)
 
 
 def _blocked_geometry(cut, cells, plan, bounds, n_times, *, has_nan, needs, dtype, device) -> list[WordGeometry]:
@@ -108,18 +117,14 @@ def _blocked_geometry(cut, cells, plan, bounds, n_times, *, has_nan, needs, dtyp
             if c0 not in parts:
                 width = c1 - c0
                 x = cut[..., n_times * c0 + t0 * width : n_times * c0 + t1 * width].to(device=device)
-                x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
-                parts[c0] = ((x @ x.transpose(-1, -2)).to(dtype), x.sum(dim=-1).to(dtype))
+                parts[c0] = _gram_and_sums(x, has_nan=has_nan, dtype=dtype)
             return parts[c0]
 
         for c in members:
             r0, r1 = region_of[c]
-            inside = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if r0 <= a and b <= r1]
-            grams, sums = zip(*(block(a, b) for a, b in inside))
-            gram, total = grams[0], sums[0]
-            for g, v in zip(grams[1:], sums[1:]):
-                gram, total = gram + g, total + v
-            per_cell[c] = geometry_from_gram(gram, total, (r1 - r0) * (t1 - t0), needs=needs)
+            grams, sums = zip(*(block(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if r0 <= a and b <= r1))
+            per_cell[c] = geometry_from_gram(sum(grams[1:], grams[0]), sum(sums[1:], sums[0]), (r1 - r0) * (t1 - t0),
+                                             needs=needs)
     return per_cell
 
 
@@ -143,7 +148,7 @@ def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device
     Each cell's Gram matrix is computed once -- from the region's contiguous channel slice, or,
     when many regions overlap, as per-channel Grams summed into regions (:func:`shift_plan`) --
     and its geometry from it (:func:`hearlike.geometry.geometry_from_gram`). With ``bounds``
-    (:func:`channel_bounds`), ``cut (subject·k, S, n, n_times · channel)`` is laid out block by
+    (:func:`_channel_bounds`), ``cut (subject·k, S, n, n_times · channel)`` is laid out block by
     block and the Grams are sums of blocks' (:func:`_blocked_geometry`).
     """
     per_cell = [None] * len(cells)  # each with leading dims (subject·k, S)
@@ -169,9 +174,8 @@ def _surrogate_geometry(cut, cells, plan, *, has_nan: bool, needs, dtype, device
                 tt = cells[c][1]
                 x = xr_[:, :, :, tt[0] : tt[-1] + 1] if len(tt) else xr_[:, :, :, :0]
                 x = _flat_features(x).to(device=device)  # (subject·k, S, n, time·channel)
-                x = torch.nan_to_num(x, nan=0.0) if has_nan else x  # rejected in the real cell: masked
-                gram = (x @ x.transpose(-1, -2)).to(dtype)
-                per_cell[c] = geometry_from_gram(gram, x.sum(dim=-1).to(dtype), x.shape[-1], needs=needs)
+                gram, sums = _gram_and_sums(x, has_nan=has_nan, dtype=dtype)
+                per_cell[c] = geometry_from_gram(gram, sums, x.shape[-1], needs=needs)
     return WordGeometry.cat([g.map(lambda t: t.unsqueeze(1)) for g in per_cell], dim=1)
 
 
@@ -229,8 +233,7 @@ def shift_null_bucket(surrogates, scored: Sequence[Scored], plans: dict, epoch_p
     full = max(plans, key=len)  # every cell of the grid, in the surrogates' channel order
     all_needs = set().union(*needs.values())
     # the cut laid out by channel block when only the whole grid's plan reads it (the others select from it)
-    bounds = channel_bounds(plans[full][1], surrogates.n_channels) if full in needs else None
-    bounds = bounds if bounds is not None and len(bounds) > 2 else None
+    bounds = _channel_bounds(plans[full][1], surrogates.n_channels) if full in needs else None
     n_times = len(surrogates.offsets)
     buffer = _workspace(workspace, step * per_surrogate)  # one buffer for every batch's cut
     for p0 in range(0, n_perm, step):
