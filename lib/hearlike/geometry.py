@@ -12,10 +12,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["GEOMETRY_PARTS", "WordGeometry", "geometry_from_gram", "gram_features", "word_geometry"]
+__all__ = ["GEOMETRY_PARTS", "WordGeometry", "cell_geometry", "gathered_geometry", "geometry_from_gram", "gram_features",
+           "word_geometry"]
 
 # --------------------------------------------------------------------------------------------
 # small building blocks on (..., n, n) matrices
@@ -181,6 +183,83 @@ def word_geometry(x: Tensor, *, needs=GEOMETRY_PARTS) -> WordGeometry:
         x.shape[-2], x.dtype,
     )
 
+
+
+def gathered_geometry(values, layer: int, positions, width: int, *, needs=GEOMETRY_PARTS) -> WordGeometry:
+    """The float64 :class:`WordGeometry` of a model layer's words ``values[layer, positions, :width]``,
+    leading dim the sentences, in one compiled pass per part (numba; :mod:`._geometry_loop`).
+
+    The same numbers as :func:`word_geometry` of the gathered float64 words, to rounding (~1e-16
+    relative: the sums run in another order), without the gathered copy: each sentence's words are
+    cast, centred and multiplied while they are in cache, 3-4x faster than the torch path on a CPU
+    (``bench/RESULTS.md``). The correlation distances come from the row-centred words' Gram matrix,
+    where :func:`word_geometry` subtracts ``d·mean_i·mean_j`` from the raw one.
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_layers, n_words_total, n_features), float32 or float64, C-contiguous
+    layer : int
+    positions : ndarray, shape (n_sentences, n), int
+        Each sentence's rows of ``values[layer]``, in word order.
+    width : int
+        Features used (a layer's unpadded width).
+    needs : sequence of str
+        The parts to compute (:data:`GEOMETRY_PARTS`).
+    """
+    from ._geometry_loop import word_grams
+
+    positions = np.ascontiguousarray(positions, dtype=np.int64)
+    return _compiled_geometry(
+        lambda centre_words, gram, energy: word_grams(values, int(layer), positions, int(width), centre_words, gram,
+                                                      energy),
+        positions.shape, needs)
+
+
+def cell_geometry(values, positions, channels, times, *, needs=GEOMETRY_PARTS) -> WordGeometry:
+    """The float64 :class:`WordGeometry` of one EEG cell's words for every subject, leading dims
+    ``(n_subjects, n_sentences)``, compiled like :func:`gathered_geometry`.
+
+    A word's features are ``values[subject, word][channels][:, times]`` (channel-major); a NaN (a
+    rejected epoch) counts as zero, as in the torch path (``torch.nan_to_num``).
+
+    Parameters
+    ----------
+    values : ndarray, shape (n_subjects, n_words_total, n_channels, n_times), float32 or float64, C-contiguous
+    positions : ndarray, shape (n_sentences, n), int
+        Each sentence's epochs, in word order.
+    channels, times : ndarray of int
+        The cell's channel and sample indices.
+    needs : sequence of str
+    """
+    from ._geometry_loop import cell_grams
+
+    positions = np.ascontiguousarray(positions, dtype=np.int64)
+    channels = np.ascontiguousarray(channels, dtype=np.int64)
+    times = np.ascontiguousarray(times, dtype=np.int64)
+    return _compiled_geometry(
+        lambda centre_words, gram, energy: cell_grams(values, positions, channels, times, centre_words, gram, energy),
+        (values.shape[0], *positions.shape), needs)
+
+
+def _compiled_geometry(run, shape, needs) -> WordGeometry:
+    """Call ``run(centre_words, gram (*lead, n, n), energy (*lead))`` once per Gram part needed.
+
+    ``shape`` is ``(*lead, n)``; the word-centred Gram gives ``gram``, the row-centred one the
+    correlation distances; ``energy`` is written by every pass (the same sums).
+    """
+    *lead, n = shape
+    energy = np.empty(lead if "energy" in needs else [0] * len(lead))
+    grams = {}
+    for part, centre_words in (("gram", True), ("correlation", False)):
+        if part in needs or (part == "gram" and "correlation" not in needs):  # energy alone: one pass
+            grams[part] = np.empty((*lead, n, n))
+            run(centre_words, grams[part], energy)
+    return WordGeometry(
+        torch.from_numpy(grams["gram"]) if "gram" in needs else None,
+        _correlation_upper(torch.from_numpy(grams["correlation"])) if "correlation" in needs else None,
+        torch.from_numpy(energy) if "energy" in needs else None,
+        n, torch.float64,
+    )
 
 
 def geometry_from_gram(gram: Tensor, row_sums: Tensor, n_features, *, needs=GEOMETRY_PARTS) -> WordGeometry:

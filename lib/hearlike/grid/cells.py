@@ -17,7 +17,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..metrics import WordGeometry, get_metric, word_geometry
+from ..geometry import cell_geometry, gathered_geometry
+from ..metrics import WordGeometry, get_metric, nuclear, word_geometry
 
 logger = logging.getLogger(__name__)
 
@@ -235,15 +236,20 @@ def model_geometry(values, model, layers, groups, positions, n, *, needs, dtype,
     n_sent = positions.shape[0]
     values = np.asarray(values)
     block = chunk if torch.device(device).type == "cuda" else min(chunk, CPU_BLOCK)
+    compiled = _compiled_gather(values, dtype, device)
     out = []
     for start, stop, width in groups:
         step = max(1, block // max(1, n * width))  # sentences per block
         for layer in range(start, stop):
-            parts = []
-            for s0 in range(0, n_sent, step):
-                x = torch.from_numpy(np.ascontiguousarray(values[layer, positions[s0 : s0 + step].reshape(-1), :width]))
-                parts.append(word_geometry(x.to(device=device, dtype=dtype).reshape(-1, n, width), needs=needs))
-            geometry = WordGeometry.cat(parts, dim=0)
+            if compiled:
+                geometry = gathered_geometry(values, layer, positions, width, needs=needs)
+            else:
+                parts = []
+                for s0 in range(0, n_sent, step):
+                    rows = positions[s0 : s0 + step].reshape(-1)
+                    x = torch.from_numpy(np.ascontiguousarray(values[layer, rows, :width]))
+                    parts.append(word_geometry(x.to(device=device, dtype=dtype).reshape(-1, n, width), needs=needs))
+                geometry = WordGeometry.cat(parts, dim=0)
             # a NaN state makes its sentence's geometry NaN: tested there (n² numbers, not n·d)
             if any(bool(torch.isnan(t).any()) for t in (geometry.gram, geometry.correlation, geometry.energy)
                    if t is not None):
@@ -253,6 +259,19 @@ def model_geometry(values, model, layers, groups, positions, n, *, needs, dtype,
                 )
             out.append(_unsqueeze(geometry))  # (1, S, ...)
     return WordGeometry.cat(out, dim=0)
+
+
+#: whether word geometry is gathered by the compiled loops on a CPU (numba present and
+#: ``HEARLIKE_COMPILED`` not ``0``; see :func:`_compiled_gather`)
+COMPILED_GATHER = nuclear.AVAILABLE
+
+
+def _compiled_gather(values: np.ndarray, dtype, device, *, ndim: int = 3) -> bool:
+    """Whether the geometry is gathered by the compiled loops (:func:`hearlike.geometry.gathered_geometry`,
+    :func:`~hearlike.geometry.cell_geometry`): :data:`COMPILED_GATHER`, float64 on a CPU, float32 or
+    float64 C-contiguous states ``(layer, word, feature)`` or epochs ``(subject, word, channel, time)``."""
+    return (COMPILED_GATHER and dtype == torch.float64 and torch.device(device).type == "cpu"
+            and values.dtype in (np.float32, np.float64) and values.ndim == ndim and values.flags.c_contiguous)
 
 
 def eeg_geometry(values, cells, positions, n, *, needs, dtype, device, chunk) -> WordGeometry:
@@ -265,6 +284,9 @@ def eeg_geometry(values, cells, positions, n, *, needs, dtype, device, chunk) ->
     """
     n_subj = values.shape[0]
     n_sent = positions.shape[0]
+    if _compiled_gather(values, dtype, device, ndim=4):
+        return _flatten_cells(WordGeometry.cat(
+            [_unsqueeze(cell_geometry(values, positions, ch, tt, needs=needs), 1) for ch, tt in cells], dim=1))
     words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
     per_cell = []
     for ch, tt in cells:
@@ -295,6 +317,15 @@ def eeg_valid(values, cells, positions) -> np.ndarray:
     """``(n_cells, n_sentences)``: False where a (subject, sentence) has a rejected (NaN) epoch in the
     cell; those sentences are left out of that cell's means (ordered like :func:`eeg_geometry`)."""
     n_sent, n = positions.shape
+    if _compiled_gather(values, torch.float64, "cpu", ndim=4):
+        from .._geometry_loop import cell_nans
+
+        pos = np.ascontiguousarray(positions, dtype=np.int64)
+        bad = np.empty((len(cells), values.shape[0], n_sent), dtype=bool)
+        for c, (ch, tt) in enumerate(cells):
+            cell_nans(values, pos, np.ascontiguousarray(ch, dtype=np.int64), np.ascontiguousarray(tt, dtype=np.int64),
+                      bad[c])
+        return ~bad.transpose(1, 0, 2).reshape(-1, n_sent)
     words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
     per_cell = []
     for ch, tt in cells:
