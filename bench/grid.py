@@ -140,8 +140,15 @@ def measure(tool, data_kw, n_perm, metric, threads):
     import hearlike.grid  # noqa: F401  (imports are not timed)
     from hearlike.metrics import nuclear
 
-    if nuclear.AVAILABLE:  # nor numba's import and the compiled loop's load from its cache
+    if nuclear.AVAILABLE:  # nor numba's import and the compiled loops' load from its cache
+        from hearlike.geometry import cell_geometry, gathered_geometry
+        from hearlike.grid.cells import eeg_valid
+
         nuclear.nuclear_norms(np.ones((1, 2, 1)), np.ones((1, 2, 1)))
+        gathered_geometry(np.ones((1, 4, 2), np.float32), 0, np.arange(4).reshape(1, 4), 2)  # the states' dtype
+        eeg = np.ones((1, 4, 1, 2), np.float32)  # the epochs' dtype
+        cell_geometry(eeg, np.arange(4).reshape(1, 4), np.arange(1), np.arange(2))
+        eeg_valid(eeg, [(np.arange(1), np.arange(2))], np.arange(4).reshape(1, 4))
 
     data = make_data(**data_kw)
     run = _runner(tool)
