@@ -35,9 +35,10 @@ def word_frame_weights(onsets, offsets, frame_times, *, method: str = "mean") ->
     """
     if method not in POOLING_METHODS:
         raise ValueError(f"pooling method {method!r} is not one of {POOLING_METHODS}")
-    onsets = torch.as_tensor(np.asarray(onsets, dtype=np.float64))
-    offsets = torch.as_tensor(np.asarray(offsets, dtype=np.float64))
-    times = torch.as_tensor(np.asarray(frame_times, dtype=np.float64))
+    # copies: read-only inputs (an xarray coordinate's values) would make read-only tensors
+    onsets = torch.tensor(np.asarray(onsets, dtype=np.float64))
+    offsets = torch.tensor(np.asarray(offsets, dtype=np.float64))
+    times = torch.tensor(np.asarray(frame_times, dtype=np.float64))
     if onsets.numel() == 0:
         raise ValueError("no words to pool: the word list is empty")
     if times.numel() == 0:
