@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["GEOMETRY_PARTS", "WordGeometry", "cell_geometry", "gathered_geometry", "geometry_from_gram", "gram_features",
-           "word_geometry"]
+__all__ = ["GEOMETRY_PARTS", "WordGeometry", "cell_geometry", "cell_rejected", "gathered_geometry", "geometry_from_gram",
+           "gram_features", "word_geometry"]
 
 # --------------------------------------------------------------------------------------------
 # small building blocks on (..., n, n) matrices
@@ -239,6 +239,18 @@ def cell_geometry(values, positions, channels, times, *, needs=GEOMETRY_PARTS) -
     return _compiled_geometry(
         lambda centre_words, gram, energy: cell_grams(values, positions, channels, times, centre_words, gram, energy),
         (values.shape[0], *positions.shape), needs)
+
+
+def cell_rejected(values, positions, channels, times) -> np.ndarray:
+    """``(n_subjects, n_sentences)`` bool: whether a sentence has a NaN (a rejected epoch) in the EEG
+    cell ``channels × times``, scanned by a compiled loop (arguments as in :func:`cell_geometry`)."""
+    from ._geometry_loop import cell_nans
+
+    positions = np.ascontiguousarray(positions, dtype=np.int64)
+    out = np.empty((values.shape[0], positions.shape[0]), dtype=bool)
+    cell_nans(values, positions, np.ascontiguousarray(channels, dtype=np.int64),
+              np.ascontiguousarray(times, dtype=np.int64), out)
+    return out
 
 
 def _compiled_geometry(run, shape, needs) -> WordGeometry:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..geometry import cell_geometry, gathered_geometry
+from ..geometry import cell_geometry, cell_rejected, gathered_geometry
 from ..metrics import WordGeometry, get_metric, nuclear, word_geometry
 
 logger = logging.getLogger(__name__)
@@ -268,8 +268,9 @@ COMPILED_GATHER = nuclear.AVAILABLE
 
 def _compiled_gather(values: np.ndarray, dtype, device, *, ndim: int = 3) -> bool:
     """Whether the geometry is gathered by the compiled loops (:func:`hearlike.geometry.gathered_geometry`,
-    :func:`~hearlike.geometry.cell_geometry`): :data:`COMPILED_GATHER`, float64 on a CPU, float32 or
-    float64 C-contiguous states ``(layer, word, feature)`` or epochs ``(subject, word, channel, time)``."""
+    :func:`~hearlike.geometry.cell_geometry`, :func:`~hearlike.geometry.cell_rejected`):
+    :data:`COMPILED_GATHER`, float64 on a CPU, float32 or float64 C-contiguous states ``(layer, word,
+    feature)`` or epochs ``(subject, word, channel, time)``."""
     return (COMPILED_GATHER and dtype == torch.float64 and torch.device(device).type == "cpu"
             and values.dtype in (np.float32, np.float64) and values.ndim == ndim and values.flags.c_contiguous)
 
@@ -318,14 +319,8 @@ def eeg_valid(values, cells, positions) -> np.ndarray:
     cell; those sentences are left out of that cell's means (ordered like :func:`eeg_geometry`)."""
     n_sent, n = positions.shape
     if _compiled_gather(values, torch.float64, "cpu", ndim=4):
-        from .._geometry_loop import cell_nans
-
-        pos = np.ascontiguousarray(positions, dtype=np.int64)
-        bad = np.empty((len(cells), values.shape[0], n_sent), dtype=bool)
-        for c, (ch, tt) in enumerate(cells):
-            cell_nans(values, pos, np.ascontiguousarray(ch, dtype=np.int64), np.ascontiguousarray(tt, dtype=np.int64),
-                      bad[c])
-        return ~bad.transpose(1, 0, 2).reshape(-1, n_sent)
+        bad = np.stack([cell_rejected(values, positions, ch, tt) for ch, tt in cells], axis=1)  # (subject, cell, S)
+        return ~bad.reshape(-1, n_sent)
     words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
     per_cell = []
     for ch, tt in cells:
