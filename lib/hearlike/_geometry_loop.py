@@ -1,5 +1,6 @@
-"""The compiled loops of :func:`hearlike.geometry.gathered_geometry` and
-:func:`hearlike.geometry.cell_geometry` (numba; imported on first use only).
+"""The compiled loops of :func:`hearlike.geometry.gathered_geometry`,
+:func:`~hearlike.geometry.cell_geometry` and :func:`~hearlike.geometry.cell_rejected` (numba;
+imported on first use only).
 
 Each sentence's words are gathered (a model layer's rows, or an EEG cell's channels × samples), cast
 to float64, centred and multiplied into their Gram matrix one sentence at a time: the words of a
