@@ -257,15 +257,16 @@ def _compiled_geometry(run, shape, needs) -> WordGeometry:
     """Call ``run(centre_words, gram (*lead, n, n), energy (*lead))`` once per Gram part needed.
 
     ``shape`` is ``(*lead, n)``; the word-centred Gram gives ``gram``, the row-centred one the
-    correlation distances; ``energy`` is written by every pass (the same sums).
+    correlation distances; ``energy`` is written by the first pass only.
     """
     *lead, n = shape
-    energy = np.empty(lead if "energy" in needs else [0] * len(lead))
+    skip = np.empty([0] * len(lead))
+    energy = np.empty(lead) if "energy" in needs else skip
     grams = {}
     for part, centre_words in (("gram", True), ("correlation", False)):
         if part in needs or (part == "gram" and "correlation" not in needs):  # energy alone: one pass
             grams[part] = np.empty((*lead, n, n))
-            run(centre_words, grams[part], energy)
+            run(centre_words, grams[part], skip if len(grams) > 1 else energy)
     return WordGeometry(
         torch.from_numpy(grams["gram"]) if "gram" in needs else None,
         _correlation_upper(torch.from_numpy(grams["correlation"])) if "correlation" in needs else None,

@@ -241,7 +241,7 @@ def _scored_bucket(bucket: Bucket, model_positions, setup: dict, *, layers, sums
             labels = np.asarray(da["layer"].values).astype(str).tolist()
             if model not in model_geom:
                 model_geom[model] = model_geometry(da.values, model, labels, layer_groups(da), model_positions[m],
-                                                   bucket.n, needs=needs, **options)
+                                                   needs=needs, **options)
             model_rep = metric.prepare_geometry(model_geom[model])
             s = Scored(k, m, metric, [layers.index(lab) for lab in labels], model_rep, eeg_rep, flat, pairs, valid)
             sums.add_observed(s, bucket, observed_scores(s, chunk=setup["chunk"]))

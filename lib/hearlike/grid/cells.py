@@ -225,31 +225,24 @@ def layer_groups(da: xr.DataArray) -> list[tuple[int, int, int]]:
 CPU_BLOCK = 2**18
 
 
-def model_geometry(values, model, layers, groups, positions, n, *, needs, dtype, device, chunk) -> WordGeometry:
+def model_geometry(values, model, layers, groups, positions, *, needs, dtype, device, chunk) -> WordGeometry:
     """The :class:`~hearlike.metrics.WordGeometry` of every layer for one bucket, leading dims
     ``(n_layers, n_sentences)``: one Gram matrix per layer and sentence, shared by every metric.
 
-    The words are gathered per layer and block of sentences into a contiguous float tensor (a
-    strided gather makes the Gram products several times slower); on a CPU a block holds at most
-    :data:`CPU_BLOCK` elements so that its passes stay in cache, on a GPU up to ``chunk``.
+    On a CPU in float64 a compiled loop gathers, centres and multiplies each sentence's words
+    (:func:`hearlike.geometry.gathered_geometry`); else torch, per block of sentences
+    (:func:`_torch_layer_geometry`).
     """
-    n_sent = positions.shape[0]
     values = np.asarray(values)
-    block = chunk if torch.device(device).type == "cuda" else min(chunk, CPU_BLOCK)
-    compiled = _compiled_gather(values, dtype, device)
+    compiled = _compiled_gather(values, 3, dtype=dtype, device=device)
     out = []
     for start, stop, width in groups:
-        step = max(1, block // max(1, n * width))  # sentences per block
         for layer in range(start, stop):
             if compiled:
                 geometry = gathered_geometry(values, layer, positions, width, needs=needs)
             else:
-                parts = []
-                for s0 in range(0, n_sent, step):
-                    rows = positions[s0 : s0 + step].reshape(-1)
-                    x = torch.from_numpy(np.ascontiguousarray(values[layer, rows, :width]))
-                    parts.append(word_geometry(x.to(device=device, dtype=dtype).reshape(-1, n, width), needs=needs))
-                geometry = WordGeometry.cat(parts, dim=0)
+                geometry = _torch_layer_geometry(values[layer], positions, width, needs=needs, dtype=dtype,
+                                                 device=device, chunk=chunk)
             # a NaN state makes its sentence's geometry NaN: tested there (n² numbers, not n·d)
             if any(bool(torch.isnan(t).any()) for t in (geometry.gram, geometry.correlation, geometry.energy)
                    if t is not None):
@@ -261,12 +254,26 @@ def model_geometry(values, model, layers, groups, positions, n, *, needs, dtype,
     return WordGeometry.cat(out, dim=0)
 
 
+def _torch_layer_geometry(values, positions, width, *, needs, dtype, device, chunk) -> WordGeometry:
+    """One layer's geometry (leading dim the sentences) with torch: the words of a block of sentences
+    gathered into a contiguous tensor (a strided gather makes the products several times slower), a
+    block of at most :data:`CPU_BLOCK` elements on a CPU (its passes stay in cache), ``chunk`` on a GPU."""
+    n_sent, n = positions.shape
+    block = chunk if torch.device(device).type == "cuda" else min(chunk, CPU_BLOCK)
+    step = max(1, block // max(1, n * width))  # sentences per block
+    parts = []
+    for s0 in range(0, n_sent, step):
+        x = torch.from_numpy(np.ascontiguousarray(values[positions[s0 : s0 + step].reshape(-1), :width]))
+        parts.append(word_geometry(x.to(device=device, dtype=dtype).reshape(-1, n, width), needs=needs))
+    return WordGeometry.cat(parts, dim=0)
+
+
 #: whether word geometry is gathered by the compiled loops on a CPU (numba present and
 #: ``HEARLIKE_COMPILED`` not ``0``; see :func:`_compiled_gather`)
 COMPILED_GATHER = nuclear.AVAILABLE
 
 
-def _compiled_gather(values: np.ndarray, dtype, device, *, ndim: int = 3) -> bool:
+def _compiled_gather(values: np.ndarray, ndim: int, *, dtype=torch.float64, device="cpu") -> bool:
     """Whether the geometry is gathered by the compiled loops (:func:`hearlike.geometry.gathered_geometry`,
     :func:`~hearlike.geometry.cell_geometry`, :func:`~hearlike.geometry.cell_rejected`):
     :data:`COMPILED_GATHER`, float64 on a CPU, float32 or float64 C-contiguous states ``(layer, word,
@@ -285,7 +292,7 @@ def eeg_geometry(values, cells, positions, n, *, needs, dtype, device, chunk) ->
     """
     n_subj = values.shape[0]
     n_sent = positions.shape[0]
-    if _compiled_gather(values, dtype, device, ndim=4):
+    if _compiled_gather(values, 4, dtype=dtype, device=device):
         return _flatten_cells(WordGeometry.cat(
             [_unsqueeze(cell_geometry(values, positions, ch, tt, needs=needs), 1) for ch, tt in cells], dim=1))
     words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
@@ -318,7 +325,7 @@ def eeg_valid(values, cells, positions) -> np.ndarray:
     """``(n_cells, n_sentences)``: False where a (subject, sentence) has a rejected (NaN) epoch in the
     cell; those sentences are left out of that cell's means (ordered like :func:`eeg_geometry`)."""
     n_sent, n = positions.shape
-    if _compiled_gather(values, torch.float64, "cpu", ndim=4):
+    if _compiled_gather(values, 4):
         bad = np.stack([cell_rejected(values, positions, ch, tt) for ch, tt in cells], axis=1)  # (subject, cell, S)
         return ~bad.reshape(-1, n_sent)
     words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
