@@ -37,7 +37,7 @@ def _same_geometry(got, want, needs):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n", [4, 5, 12])  # the four-column blocks, their remainders, the anchor's length
+@pytest.mark.parametrize("n", [2, 4, 5, 9, 12])  # 4 x 4 tiles of n - 1 or n rows, padded; the anchor's n
 def test_gathered_model_geometry_equals_word_geometry_of_the_gathered_words(dtype, n):
     """A layer's words gathered, cast, centred and multiplied in one compiled pass: the numbers of
     word_geometry on the gathered float64 words, for every part, a narrower layer width included,
@@ -90,16 +90,18 @@ def test_cell_geometry_equals_the_torch_path_with_rejected_epochs(monkeypatch):
     for positions in (np.arange(15).reshape(3, 5), 15 + rng.permutation(14).reshape(2, 7)):
         n = positions.shape[1]
         for needs in NEEDS:
-            got = grid_cells.eeg_geometry(values, cells, positions, n, needs=needs, dtype=torch.float64, device="cpu",
-                                          chunk=2**20)
+            got, got_valid = grid_cells.eeg_geometry(values, cells, positions, n, needs=needs, dtype=torch.float64,
+                                                     device="cpu", chunk=2**20)
             valid = grid_cells.eeg_valid(values, cells, positions)
             monkeypatch.setattr(grid_cells, "COMPILED_GATHER", False)
-            want = grid_cells.eeg_geometry(values, cells, positions, n, needs=needs, dtype=torch.float64, device="cpu",
-                                           chunk=2**20)
-            want_valid = grid_cells.eeg_valid(values, cells, positions)
+            want, want_valid = grid_cells.eeg_geometry(values, cells, positions, n, needs=needs, dtype=torch.float64,
+                                                       device="cpu", chunk=2**20)
+            scanned = grid_cells.eeg_valid(values, cells, positions)
             monkeypatch.setattr(grid_cells, "COMPILED_GATHER", True)
             _same_geometry(got, want, needs)
-            np.testing.assert_array_equal(valid, want_valid)
+            # the NaN found while gathering = the compiled scan = NumPy's isnan
+            for mask in (got_valid, want_valid, valid):
+                np.testing.assert_array_equal(mask, scanned)
         assert not valid.all()  # a rejected epoch is in each set of sentences
 
 
@@ -113,9 +115,11 @@ def test_one_cell_geometry_is_the_gathered_cell():
     _same_geometry(cell_geometry(values, positions, channels, times), want, GEOMETRY_PARTS)
 
 
-def test_the_grid_gives_the_same_numbers_with_and_without_the_compiled_gathers(monkeypatch):
+@pytest.mark.parametrize("null_kind", ["swap", "shuffle"])
+def test_the_grid_gives_the_same_numbers_with_and_without_the_compiled_gathers(monkeypatch, null_kind):
     """End to end: ragged sentences, a rejected epoch, several layers of two widths, every study
-    metric and a permutation null: the same scores and null samples to rounding."""
+    metric and a permutation null (the shuffle null's inner products in the compiled loop of
+    :mod:`hearlike.grid._null_loop`): the same scores and null samples to rounding."""
     lengths = [5, 6, 5, 7, 6, 8, 5]
     epochs = make_epochs(lengths, n_subjects=2)
     values = epochs.values.copy()
@@ -123,9 +127,30 @@ def test_the_grid_gives_the_same_numbers_with_and_without_the_compiled_gathers(m
     epochs = epochs.copy(data=values)
     states = {"m": make_states(lengths, 3, 16, widths=[16, 16, 9])}
     kw = dict(windows=WINDOWS, regions=REGIONS, metrics=list(STUDY_METRICS), n_permutations=5, seed=0, keep_null=True,
-              null_kind="swap")
+              null_kind=null_kind)
     got = hg.compute_grid(states, epochs, **kw)
     monkeypatch.setattr(grid_cells, "COMPILED_GATHER", False)
     want = hg.compute_grid(states, epochs, **kw)
     for var in ("score", "null"):
         _close(got[var].values, want[var].values, rtol=1e-9)
+
+
+@pytest.mark.parametrize("permute_eeg", [True, False])
+def test_permuted_inner_products_equal_the_permuted_reps_contracted(permute_eeg):
+    """The compiled null of "gram" metrics: each sentence's EEG reps reordered by the permutations
+    (or the model's by their inverses) and contracted with the other side, as permute_rep + einsum."""
+    from hearlike.grid.nulls import _permuted_inner
+    from hearlike.metrics import permute_rep
+
+    rng = np.random.default_rng(5)
+    n_layers, n_cells, n_sent, n, n_perm = 4, 3, 6, 7, 5
+    a = torch.from_numpy(rng.standard_normal((n_layers, n_sent, n, n)))
+    b = torch.from_numpy(rng.standard_normal((n_cells, n_sent, n, n)))
+    perms = torch.from_numpy(np.stack([[rng.permutation(n) for _ in range(n_sent)] for _ in range(n_perm)]))
+    permuted = permute_rep(b.unsqueeze(0), perms.unsqueeze(1), kind="gram")  # (P, C, S, n, n)
+    want = torch.einsum("lsij,pcsij->plcs", a, permuted)
+    given = perms if permute_eeg else torch.argsort(perms, dim=-1)
+    got = _permuted_inner(a, b, given, permute_eeg=permute_eeg)
+    assert got.shape == (n_perm, n_layers, n_cells, n_sent)
+    _close(got, want)
+    assert not torch.allclose(want, torch.einsum("lsij,csij->lcs", a, b).expand_as(want))  # the order matters

@@ -6,8 +6,17 @@ Each sentence's words are gathered (a model layer's rows, or an EEG cell's chann
 to float64, centred and multiplied into their Gram matrix one sentence at a time: the words of a
 sentence (12 × 1024 float64 at the benchmark's anchor, 96 KiB) stay in the core's cache between
 the steps, which the torch path runs as separate passes over memory (gather, cast, NaN to zero,
-centring, batched product). Only the upper triangle is formed (the Gram is symmetric), four
-columns at a time so that a row is read once per four products.
+centring, batched product).
+
+- **Centring without a pass of its own.** The word-centred Gram ``H x xᵀ H`` is the same for
+  ``y = x - 1 x₀ᵀ`` (every word minus the first one), which the gather writes as it reads: ``H y yᵀ
+  H`` is then centred on the small ``n × n`` matrix. Subtracting the first word removes any common
+  offset (e.g. an LLM's massive features) before the products, so this keeps the precision of
+  centring the words themselves. The row-centred words of the correlation distances subtract each
+  word's mean feature right after its row is read, while the row is in L1.
+- **Products in 4 × 4 tiles** (upper triangle of tiles only, the Gram is symmetric): sixteen sums
+  in registers per pass over the features, two loads per four products; the rows are padded with
+  zeros to a multiple of four.
 """
 
 from __future__ import annotations
@@ -21,60 +30,85 @@ _FLAGS = {"reassoc", "contract"}
 
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS, inline="always")
-def _centred_gram(rows, centre_words, mean, out):  # pragma: no cover - compiled
-    """Centre ``rows (n, width)`` float64 in place (the mean word, or each word's mean feature) and
-    write their Gram matrix into ``out (n, n)``; ``mean (width,)`` is scratch."""
-    n, width = rows.shape
-    if centre_words:
-        mean[:] = 0.0
-        for i in range(n):
+def _tile_products(rows, m, out, off):  # pragma: no cover - compiled
+    """Write the Gram matrix of ``rows[:m]`` (float64 ``(≥ m rounded up to 4, width)``, rows past ``m``
+    zero) into ``out[off:off + m, off:off + m]``, 4 × 4 tiles at a time."""
+    width = rows.shape[1]
+    for I in range(0, m, 4):
+        a0, a1, a2, a3 = rows[I], rows[I + 1], rows[I + 2], rows[I + 3]
+        for J in range(I, m, 4):
+            b0, b1, b2, b3 = rows[J], rows[J + 1], rows[J + 2], rows[J + 3]
+            c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = 0.0
+            c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = 0.0
             for k in range(width):
-                mean[k] += rows[i, k]
-        for k in range(width):
-            mean[k] /= n
-        for i in range(n):
-            for k in range(width):
-                rows[i, k] -= mean[k]
-    else:
-        for i in range(n):
-            m = 0.0
-            for k in range(width):
-                m += rows[i, k]
-            m /= width
-            for k in range(width):
-                rows[i, k] -= m
+                x0 = a0[k]
+                x1 = a1[k]
+                x2 = a2[k]
+                x3 = a3[k]
+                y0 = b0[k]
+                y1 = b1[k]
+                y2 = b2[k]
+                y3 = b3[k]
+                c00 += x0 * y0
+                c01 += x0 * y1
+                c02 += x0 * y2
+                c03 += x0 * y3
+                c10 += x1 * y0
+                c11 += x1 * y1
+                c12 += x1 * y2
+                c13 += x1 * y3
+                c20 += x2 * y0
+                c21 += x2 * y1
+                c22 += x2 * y2
+                c23 += x2 * y3
+                c30 += x3 * y0
+                c31 += x3 * y1
+                c32 += x3 * y2
+                c33 += x3 * y3
+            tile = (c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33)
+            for p in range(4):
+                i = I + p
+                if i >= m:
+                    break
+                for q in range(4):
+                    j = J + q
+                    if j >= m:
+                        break
+                    out[off + i, off + j] = tile[4 * p + q]
+                    out[off + j, off + i] = tile[4 * p + q]
+
+
+@njit(cache=True, nogil=True, fastmath=_FLAGS, inline="always")
+def _finish_gram(rows, n, centre_words, out):  # pragma: no cover - compiled
+    """``out (n, n)``: the Gram matrix of a sentence's gathered rows. ``centre_words``: ``rows[:n - 1]``
+    hold words 1..n-1 minus word 0, and the Gram of the mean-centred words is formed from theirs;
+    otherwise ``rows[:n]`` are the row-centred words and their Gram is the result."""
+    if not centre_words:
+        _tile_products(rows, n, out, 0)
+        return
+    for j in range(n):
+        out[0, j] = 0.0
+        out[j, 0] = 0.0
+    _tile_products(rows, n - 1, out, 1)
+    total = 0.0
+    means = np.empty(n)
     for i in range(n):
-        a = rows[i]
-        j = i
-        while j + 3 < n:
-            b0, b1, b2, b3 = rows[j], rows[j + 1], rows[j + 2], rows[j + 3]
-            c0 = 0.0
-            c1 = 0.0
-            c2 = 0.0
-            c3 = 0.0
-            for k in range(width):
-                ak = a[k]
-                c0 += ak * b0[k]
-                c1 += ak * b1[k]
-                c2 += ak * b2[k]
-                c3 += ak * b3[k]
-            out[i, j] = c0
-            out[i, j + 1] = c1
-            out[i, j + 2] = c2
-            out[i, j + 3] = c3
-            out[j, i] = c0
-            out[j + 1, i] = c1
-            out[j + 2, i] = c2
-            out[j + 3, i] = c3
-            j += 4
-        while j < n:
-            b0 = rows[j]
-            c0 = 0.0
-            for k in range(width):
-                c0 += a[k] * b0[k]
-            out[i, j] = c0
-            out[j, i] = c0
-            j += 1
+        r = 0.0
+        for j in range(n):
+            r += out[i, j]
+        means[i] = r / n
+        total += r
+    total /= n * n
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = out[i, j] - means[i] - means[j] + total
+
+
+@njit(cache=True, nogil=True)
+def _row_buffer(n, width, centre_words):  # pragma: no cover - compiled
+    """The zeroed gather buffer: ``n - 1`` (word-centred) or ``n`` rows, padded to a multiple of 4."""
+    m = n - 1 if centre_words else n
+    return np.zeros((max(4, (m + 3) // 4 * 4), width), dtype=np.float64)
 
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS)
@@ -89,42 +123,65 @@ def word_grams(values, layer, positions, width, centre_words, gram, energy):  # 
     energy (S,) float64, written with ``sum(x²)`` per sentence, or shape (0,) to skip it.
     """
     n_sent, n = positions.shape
-    rows = np.empty((n, width), dtype=np.float64)
-    mean = np.empty(width, dtype=np.float64)
+    rows = _row_buffer(n, width, centre_words)
+    first = np.empty(width, dtype=np.float64)
     with_energy = energy.shape[0] > 0
     for s in range(n_sent):
         total = 0.0
         for i in range(n):
             src = values[layer, positions[s, i]]
-            for k in range(width):
-                v = np.float64(src[k])
-                rows[i, k] = v
-                total += v * v
+            if centre_words:
+                if i == 0:
+                    for k in range(width):
+                        v = np.float64(src[k])
+                        first[k] = v
+                        total += v * v
+                else:
+                    row = rows[i - 1]
+                    for k in range(width):
+                        v = np.float64(src[k])
+                        row[k] = v - first[k]
+                        total += v * v
+            else:
+                row = rows[i]
+                mean = 0.0
+                for k in range(width):
+                    v = np.float64(src[k])
+                    row[k] = v
+                    total += v * v
+                    mean += v
+                mean /= width
+                for k in range(width):
+                    row[k] -= mean
         if with_energy:
             energy[s] = total
-        _centred_gram(rows, centre_words, mean, gram[s])
+        _finish_gram(rows, n, centre_words, gram[s])
 
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS)
-def cell_grams(values, positions, channels, times, centre_words, gram, energy):  # pragma: no cover - compiled
+def cell_grams(values, positions, channels, times, centre_words, gram, energy, rejected):  # pragma: no cover - compiled
     """Per subject and sentence the Gram matrix of an EEG cell's centred words, in float64.
 
     values (n_subjects, n_words_total, n_channels, n_times) float32 or float64, C-contiguous;
     positions (S, n) int64, each sentence's epochs in word order; channels (a,), times (b,) int64,
     the cell (a word's features: ``values[p, w][channels][:, times]``, channel-major); a NaN (a
     rejected epoch) counts as zero; centre_words as in :func:`word_grams`; gram (P, S, n, n) float64
-    and energy (P, S) float64 (or shape (0, 0) to skip it), written.
+    and energy (P, S) float64 (or shape (0, 0) to skip it), written; rejected (P, S) bool (or shape
+    (0, 0)), written: whether the sentence has a NaN in the cell (what :func:`cell_nans` finds).
     """
     n_subj = values.shape[0]
     n_sent, n = positions.shape
     width = channels.shape[0] * times.shape[0]
-    rows = np.empty((n, width), dtype=np.float64)
-    mean = np.empty(width, dtype=np.float64)
+    rows = _row_buffer(n, width, centre_words)
+    first = np.empty(width, dtype=np.float64)
     with_energy = energy.shape[0] > 0
+    with_rejected = rejected.shape[0] > 0
     for p in range(n_subj):
         for s in range(n_sent):
             total = 0.0
+            nan = False
             for i in range(n):
+                row = first if centre_words and i == 0 else rows[i - 1 if centre_words else i]
                 f = 0
                 for c in channels:
                     src = values[p, positions[s, i], c]
@@ -132,12 +189,26 @@ def cell_grams(values, positions, channels, times, centre_words, gram, energy): 
                         v = np.float64(src[t])
                         if v != v:
                             v = 0.0
-                        rows[i, f] = v
+                            nan = True
+                        row[f] = v
                         total += v * v
                         f += 1
+                if centre_words:
+                    if i > 0:
+                        for k in range(width):
+                            row[k] -= first[k]
+                else:
+                    mean = 0.0
+                    for k in range(width):
+                        mean += row[k]
+                    mean /= width
+                    for k in range(width):
+                        row[k] -= mean
             if with_energy:
                 energy[p, s] = total
-            _centred_gram(rows, centre_words, mean, gram[p, s])
+            if with_rejected:
+                rejected[p, s] = nan
+            _finish_gram(rows, n, centre_words, gram[p, s])
 
 
 @njit(cache=True, nogil=True)

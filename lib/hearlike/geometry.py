@@ -215,7 +215,8 @@ def gathered_geometry(values, layer: int, positions, width: int, *, needs=GEOMET
         positions.shape, needs)
 
 
-def cell_geometry(values, positions, channels, times, *, needs=GEOMETRY_PARTS) -> WordGeometry:
+def cell_geometry(values, positions, channels, times, *, needs=GEOMETRY_PARTS,
+                  rejected: np.ndarray | None = None) -> WordGeometry:
     """The float64 :class:`WordGeometry` of one EEG cell's words for every subject, leading dims
     ``(n_subjects, n_sentences)``, compiled like :func:`gathered_geometry`.
 
@@ -230,15 +231,29 @@ def cell_geometry(values, positions, channels, times, *, needs=GEOMETRY_PARTS) -
     channels, times : ndarray of int
         The cell's channel and sample indices.
     needs : sequence of str
+    rejected : ndarray of bool, shape (n_subjects, n_sentences), optional
+        Written, in the same pass: whether a subject's sentence has a NaN (a rejected epoch) in the
+        cell (:func:`cell_rejected`'s answer, without a scan of its own).
     """
     from ._geometry_loop import cell_grams
 
     positions = np.ascontiguousarray(positions, dtype=np.int64)
     channels = np.ascontiguousarray(channels, dtype=np.int64)
     times = np.ascontiguousarray(times, dtype=np.int64)
-    return _compiled_geometry(
-        lambda centre_words, gram, energy: cell_grams(values, positions, channels, times, centre_words, gram, energy),
-        (values.shape[0], *positions.shape), needs)
+    flags = np.empty((0, 0), dtype=bool)
+    if rejected is not None and (rejected.shape != (values.shape[0], positions.shape[0]) or rejected.dtype != bool
+                                 or not rejected.flags.c_contiguous):
+        raise ValueError(f"rejected must be a C-contiguous bool array of shape {(values.shape[0], positions.shape[0])}, "
+                         f"got {rejected.dtype} {rejected.shape}")
+
+    def run(centre_words, gram, energy):
+        nonlocal flags
+        cell_grams(values, positions, channels, times, centre_words, gram, energy, flags)
+        flags = np.empty((0, 0), dtype=bool)  # the first pass writes them
+
+    if rejected is not None:
+        flags = rejected
+    return _compiled_geometry(run, (values.shape[0], *positions.shape), needs)
 
 
 def cell_rejected(values, positions, channels, times) -> np.ndarray:

@@ -160,17 +160,20 @@ def compute_grid(
                           n_sentences=len(used), keep_sentences=keep_sentences)
     setup = dict(models=models, model_states=model_states, metrics=metric_names, cells=cells, eeg=np.asarray(epochs.values),
                  n_subjects=len(subjects), factor_pairs=factor_pairs, dtype=dtype, device=device, chunk=chunk)
+    # the parts of the words' geometry that the metrics read, computed once for all of them
+    needs = tuple(sorted({part for name in metric_names for part in METRICS[name].needs}))
     progress = tqdm(total=len(buckets) * len(metric_names) * len(models), desc="metric grid", unit="step",
                     disable=disabled(None))
     n_rejected = 0
     for n, idx in buckets.items():
         epoch_pos = np.stack([used[i]["epochs"] for i in idx])
-        valid = eeg_valid(setup["eeg"], cells, epoch_pos)
+        eeg_geom, valid = eeg_geometry(setup["eeg"], cells, epoch_pos, n, needs=needs, dtype=dtype, device=device,
+                                       chunk=chunk)
         n_rejected += int((~valid).sum())
         bucket = Bucket(n, np.asarray(idx), [used[i]["sentence_id"] for i in idx], epoch_pos,
                         torch.as_tensor(valid, device=device))
-        scored = _scored_bucket(bucket, [np.stack([used[i]["models"][m] for i in idx]) for m in models], setup,
-                                layers=layers, sums=sums, progress=progress)
+        scored = _scored_bucket(bucket, eeg_geom, [np.stack([used[i]["models"][m] for i in idx]) for m in models],
+                                setup, needs=needs, layers=layers, sums=sums, progress=progress)
         if n_perm:
             for s, null_sum, sentence_null in null.bucket_nulls(bucket, scored):
                 sums.add_null(s, bucket, null_sum, sentence_null)
@@ -213,18 +216,18 @@ def _config(model_states, epochs, *, windows, regions, metrics, n_permutations, 
     return config
 
 
-def _scored_bucket(bucket: Bucket, model_positions, setup: dict, *, layers, sums: GridSums, progress):
+def _scored_bucket(bucket: Bucket, eeg_geom, model_positions, setup: dict, *, needs, layers, sums: GridSums,
+                   progress):
     """Yield every (metric, model) of one bucket as :class:`Scored`, its observed scores added to ``sums``.
 
-    The words' geometry (one Gram matrix per layer or cell and sentence) is computed once for all
-    metrics; a metric's EEG reps are prepared from it once over its cells (the ``"factor"`` metrics
-    only over ``factor_pairs``), a model's once per metric; the caller's null consumes them lazily.
+    The words' geometry (one Gram matrix per layer or cell and sentence; the EEG's, ``eeg_geom``,
+    from :func:`eeg_geometry`) is computed once for all metrics; a metric's EEG reps are prepared
+    from it once over its cells (the ``"factor"`` metrics only over ``factor_pairs``), a model's
+    once per metric; the caller's null consumes them lazily.
     """
     n_subjects, cells = setup["n_subjects"], setup["cells"]
     options = dict(dtype=setup["dtype"], device=setup["device"], chunk=setup["chunk"])
     metrics = [METRICS[name] for name in setup["metrics"]]
-    needs = tuple(sorted({part for metric in metrics for part in metric.needs}))
-    eeg_geom = eeg_geometry(setup["eeg"], cells, bucket.epoch_pos, bucket.n, needs=needs, **options)
     model_geom = {}
     for k, metric in enumerate(metrics):
         pairs = setup["factor_pairs"] if metric.kind == "factor" else np.arange(len(cells))

@@ -282,19 +282,23 @@ def _compiled_gather(values: np.ndarray, ndim: int, *, dtype=torch.float64, devi
             and values.dtype in (np.float32, np.float64) and values.ndim == ndim and values.flags.c_contiguous)
 
 
-def eeg_geometry(values, cells, positions, n, *, needs, dtype, device, chunk) -> WordGeometry:
+def eeg_geometry(values, cells, positions, n, *, needs, dtype, device, chunk) -> tuple[WordGeometry, np.ndarray]:
     """The :class:`~hearlike.metrics.WordGeometry` of every (subject, window, region) cell, leading
-    dims ``(n_cells, n_sentences)``, shared by every metric.
+    dims ``(n_cells, n_sentences)``, shared by every metric, and :func:`eeg_valid`'s mask.
 
     ``cells`` is a list over (window, region) of ``(channel index, time index)``; the result is
     ordered subject-major then window, region. Rejected (NaN) epochs count as zeros here and are
-    masked by :func:`eeg_valid`.
+    masked by the second result, ``(n_cells, n_sentences)`` bool (the compiled gather finds the
+    NaN as it reads the cell).
     """
     n_subj = values.shape[0]
     n_sent = positions.shape[0]
     if _compiled_gather(values, 4, dtype=dtype, device=device):
-        return _flatten_cells(WordGeometry.cat(
-            [_unsqueeze(cell_geometry(values, positions, ch, tt, needs=needs), 1) for ch, tt in cells], dim=1))
+        rejected = [np.empty((n_subj, n_sent), dtype=bool) for _ in cells]
+        geometry = _flatten_cells(WordGeometry.cat(
+            [_unsqueeze(cell_geometry(values, positions, ch, tt, needs=needs, rejected=bad), 1)
+             for (ch, tt), bad in zip(cells, rejected)], dim=1))
+        return geometry, ~np.stack(rejected, axis=1).reshape(-1, n_sent)  # (subject, cell, S) as eeg_valid
     words = values[:, positions.reshape(-1)]  # (subject, S·n, channel, time)
     per_cell = []
     for ch, tt in cells:
@@ -308,7 +312,7 @@ def eeg_geometry(values, cells, positions, n, *, needs, dtype, device, chunk) ->
             parts.append(word_geometry(torch.nan_to_num(x, nan=0.0), needs=needs))
         per_cell.append(WordGeometry.cat(parts, dim=0))  # (subject, S, ...)
     joined = WordGeometry.cat([_unsqueeze(g, 1) for g in per_cell], dim=1)  # (subject, W·R, S, ...)
-    return _flatten_cells(joined)
+    return _flatten_cells(joined), eeg_valid(values, cells, positions)
 
 
 def _unsqueeze(g: WordGeometry, dim: int = 0) -> WordGeometry:

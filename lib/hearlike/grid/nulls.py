@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..metrics import permute_rep
+from . import cells
 from .cells import Bucket
 from .compare import Scored, compare_all
 from .shift import shift_null_bucket, shift_plan
@@ -103,11 +104,17 @@ def reordered_null(scored: Scored, perms: torch.Tensor, *, chunk: int) -> tuple[
     per_perm = n_sent * (n_cells * r * model_rep.shape[-2] if permute_eeg else n_layers * r * model_rep.shape[-2])
     per_perm += n_layers * n_cells * n_sent * (1 if metric.kind == "gram" else r * r)
     step = max(1, chunk // max(1, per_perm))
-    inverse = torch.argsort(perms, dim=-1)
     swap = perms.dim() == 2
+    compiled = not swap and _compiled_permuted(metric, model_rep, eeg_rep, perms)
+    inverse = None if swap or permute_eeg else torch.argsort(perms, dim=-1)
     for p0 in range(0, n_perm, step):
         p1 = min(n_perm, p0 + step)
-        if swap:
+        if compiled:
+            null = _permuted_inner(model_rep, eeg_rep, perms[p0:p1] if permute_eeg else inverse[p0:p1],
+                                   permute_eeg=permute_eeg)
+            null = null if metric.post is None else metric.post(null)
+            null = torch.where(scored.ok, null, 0.0)
+        elif swap:
             null = _swapped_scores(metric, model_rep, eeg_rep, perms[p0:p1], chunk=chunk)
             valid_k = scored.valid[:, perms[p0:p1]].transpose(0, 1).unsqueeze(1)  # (k, 1, C, S)
             null = torch.where(valid_k & torch.isfinite(null), null, 0.0)
@@ -122,6 +129,29 @@ def reordered_null(scored: Scored, perms: torch.Tensor, *, chunk: int) -> tuple[
         null_sum[p0:p1] = null.sum(dim=-1)
         sentence_null += null.sum(dim=0)
     return null_sum, sentence_null / max(n_perm, 1)
+
+
+def _compiled_permuted(metric, model_rep, eeg_rep, perms) -> bool:
+    """Whether :func:`_permuted_inner` computes this null: a ``"gram"`` metric with ``n × n`` word reps
+    (not word-pair reps), float64 on a CPU, numba available (:data:`hearlike.grid.cells.COMPILED_GATHER`)."""
+    n = perms.shape[-1]
+    return (cells.COMPILED_GATHER and metric.kind == "gram" and model_rep.shape[-2:] == (n, n)
+            and eeg_rep.shape[-2:] == (n, n) and model_rep.dtype == eeg_rep.dtype == torch.float64
+            and model_rep.device.type == eeg_rep.device.type == "cpu")
+
+
+def _permuted_inner(model_rep, eeg_rep, perms, *, permute_eeg: bool) -> torch.Tensor:
+    """``(k, L, C, S)`` inner products of ``model_rep (L, S, n, n)`` and ``eeg_rep (C, S, n, n)`` with
+    the words of one side reordered by ``perms (k, S, n)``: the EEG's (``permute_eeg``), or the
+    model's by the inverse permutations (the same numbers), one compiled loop (:mod:`._null_loop`)."""
+    from ._null_loop import permuted_inner
+
+    fixed, moved = (model_rep, eeg_rep) if permute_eeg else (eeg_rep, model_rep)
+    flat = [np.ascontiguousarray(t.flatten(-2).numpy()) for t in (fixed, moved)]
+    out = np.empty((perms.shape[0], flat[0].shape[0], flat[1].shape[0], flat[0].shape[1]))
+    permuted_inner(flat[0], flat[1], np.ascontiguousarray(perms.numpy(), dtype=np.int64), out)
+    out = torch.from_numpy(out)
+    return out if permute_eeg else out.transpose(1, 2)
 
 
 def _swapped_scores(metric, model_rep, eeg_rep, perms, *, chunk) -> torch.Tensor:

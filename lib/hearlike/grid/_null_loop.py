@@ -1,0 +1,48 @@
+"""The compiled loop of the word-permutation nulls of ``"gram"`` metrics (numba; imported on first
+use only, by :func:`hearlike.grid.nulls.reordered_null`).
+
+A ``"gram"`` metric scores a sentence by the inner product of two ``n × n`` reps; a word
+permutation ``π`` of one side reorders its rows and columns: ``Σ_ij fixed[i, j] moved[π(i), π(j)]``.
+The torch path gathers every permuted rep (``(P, C, S, n, n)``: twice, rows then columns) and
+contracts the stack with one ``einsum``; this loop permutes one ``n × n`` rep at a time into a
+scratch buffer in L1 and takes its inner products with every rep of the fixed side there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_FLAGS = {"reassoc", "contract"}
+
+
+@njit(cache=True, nogil=True, fastmath=_FLAGS)
+def permuted_inner(fixed, moved, perms, out):  # pragma: no cover - compiled
+    """``out[p, f, m, s] = Σ_ij fixed[f, s, i·n + j] · moved[m, s, π(i)·n + π(j)]``, ``π = perms[p, s]``.
+
+    fixed (F, S, n·n) float64, moved (M, S, n·n) float64, both C-contiguous (a sentence's ``n × n``
+    reps, flattened row-major); perms (P, S, n) int64; out (P, F, M, S) float64, written. Per
+    sentence and moved rep, its P permuted copies ``(P, n·n)`` and the sentence's fixed reps
+    ``(F, n·n)`` meet in one matrix product (BLAS).
+    """
+    n_fixed, n_sent, nn = fixed.shape
+    n_moved = moved.shape[0]
+    n_perm, _, n = perms.shape
+    shuffled = np.empty((n_perm, nn), dtype=np.float64)
+    here = np.empty((n_fixed, nn), dtype=np.float64)
+    for s in range(n_sent):
+        for f in range(n_fixed):
+            here[f] = fixed[f, s]
+        for m in range(n_moved):
+            src = moved[m, s]
+            for p in range(n_perm):
+                order = perms[p, s]
+                dst = shuffled[p]
+                for i in range(n):
+                    row = order[i] * n
+                    for j in range(n):
+                        dst[i * n + j] = src[row + order[j]]
+            inner = np.dot(shuffled, here.T)  # (P, F)
+            for p in range(n_perm):
+                for f in range(n_fixed):
+                    out[p, f, m, s] = inner[p, f]
