@@ -105,14 +105,21 @@ def test_cell_geometry_equals_the_torch_path_with_rejected_epochs(monkeypatch):
         assert not valid.all()  # a rejected epoch is in each set of sentences
 
 
-def test_one_cell_geometry_is_the_gathered_cell():
+@pytest.mark.parametrize("times", [np.arange(2, 7), np.array([1, 3, 4, 8]), np.array([5])])
+def test_one_cell_geometry_is_the_gathered_cell(times):
+    """Consecutive samples (a window: the contiguous, vectorised gather) or not; NaN as zero and
+    flagged per subject and sentence."""
     rng = np.random.default_rng(4)
     values = rng.standard_normal((2, 12, 6, 9))
-    channels, times = np.array([4, 1, 2]), np.arange(2, 7)
+    values[1, 7, 2, times[0]] = np.nan
+    channels = np.array([4, 1, 2])
     positions = rng.permutation(12).reshape(3, 4)
     x = values[:, positions.reshape(-1)][:, :, channels][:, :, :, times].reshape(2, 3, 4, -1)
-    want = word_geometry(torch.from_numpy(x))
-    _same_geometry(cell_geometry(values, positions, channels, times), want, GEOMETRY_PARTS)
+    want = word_geometry(torch.from_numpy(np.nan_to_num(x)))
+    rejected = np.empty((2, 3), dtype=bool)
+    _same_geometry(cell_geometry(values, positions, channels, times, rejected=rejected), want, GEOMETRY_PARTS)
+    np.testing.assert_array_equal(rejected, np.isnan(x).any(axis=(2, 3)))
+    assert rejected.sum() == 1
 
 
 @pytest.mark.parametrize("null_kind", ["swap", "shuffle"])
@@ -154,3 +161,21 @@ def test_permuted_inner_products_equal_the_permuted_reps_contracted(permute_eeg)
     assert got.shape == (n_perm, n_layers, n_cells, n_sent)
     _close(got, want)
     assert not torch.allclose(want, torch.einsum("lsij,csij->lcs", a, b).expand_as(want))  # the order matters
+
+
+def test_compiled_correlation_distances_equal_the_torch_formula():
+    """The compiled upper triangle of 1 - corr: the same numbers as geometry._correlation_upper,
+    a word without variance (a zero row: NaN against itself, -inf or NaN against others) included."""
+    from hearlike._geometry_loop import correlation_distances
+    from hearlike.geometry import _correlation_upper
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((5, 6, 9))
+    x[2, 3] = 0.0
+    x -= x.mean(axis=-1, keepdims=True)
+    cov = x @ np.swapaxes(x, -1, -2)
+    got = np.empty((5, 15))
+    correlation_distances(cov, got)
+    want = _correlation_upper(torch.from_numpy(cov)).numpy()
+    np.testing.assert_allclose(got, want, rtol=0, atol=4e-16)  # NaN where NaN
+    assert np.isnan(got[2]).sum() == 5 and np.isfinite(got[[0, 1, 3, 4]]).all()

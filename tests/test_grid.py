@@ -230,6 +230,11 @@ def test_bad_inputs_have_clear_messages():
     nan_states[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="model 'm' layer 'decoder.0' has NaN states"):
         hg.compute_grid({"m": nan_states}, epochs, **kw)
+    nan_states = states["m"].copy()
+    last = nan_states.sizes["layer"] - 1
+    nan_states[last, 3, 1] = np.nan  # the first NaN layer is named, whichever it is
+    with pytest.raises(ValueError, match=f"model 'm' layer '{nan_states['layer'].values[last]}' has NaN states"):
+        hg.compute_grid({"m": nan_states}, epochs, **kw)
 
 
 def test_cyclic_null_is_rotations_and_reflections_of_the_word_order():

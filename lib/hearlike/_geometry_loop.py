@@ -171,7 +171,12 @@ def cell_grams(values, positions, channels, times, centre_words, gram, energy, r
     """
     n_subj = values.shape[0]
     n_sent, n = positions.shape
-    width = channels.shape[0] * times.shape[0]
+    n_times = times.shape[0]
+    width = channels.shape[0] * n_times
+    t0 = times[0] if n_times > 0 and times[n_times - 1] - times[0] == n_times - 1 else -1
+    for q in range(1, n_times):
+        if times[q] != times[q - 1] + 1:
+            t0 = -1
     rows = _row_buffer(n, width, centre_words)
     first = np.empty(width, dtype=np.float64)
     with_energy = energy.shape[0] > 0
@@ -185,6 +190,21 @@ def cell_grams(values, positions, channels, times, centre_words, gram, energy, r
                 f = 0
                 for c in channels:
                     src = values[p, positions[s, i], c]
+                    if t0 >= 0:  # a window of consecutive samples: a contiguous run, vectorised
+                        src = src[t0:t0 + n_times]
+                        part = 0.0
+                        bad = 0
+                        for q in range(n_times):
+                            v = np.float64(src[q])
+                            isnan = v != v
+                            bad += isnan
+                            v = 0.0 if isnan else v
+                            row[f + q] = v
+                            part += v * v
+                        total += part
+                        nan = nan or bad > 0
+                        f += n_times
+                        continue
                     for t in times:
                         v = np.float64(src[t])
                         if v != v:
@@ -232,3 +252,21 @@ def cell_nans(values, positions, channels, times, out):  # pragma: no cover - co
                 if found:
                     break
             out[p, s] = found
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def correlation_distances(cov, out):  # pragma: no cover - compiled
+    """``out (B, n(n-1)/2)``: the upper triangle (row-major, diagonal excluded) of ``1 - corr`` from the
+    row-centred inner products ``cov (B, n, n)``, as :func:`hearlike.geometry._correlation_upper`
+    computes it (``norm = sqrt(max(diag, 0))``; a word without variance gives NaN or -inf, as there)."""
+    n_batch, n, _ = cov.shape
+    norm = np.empty(n, dtype=np.float64)
+    for b in range(n_batch):
+        c = cov[b]
+        for i in range(n):
+            norm[i] = np.sqrt(max(c[i, i], 0.0))
+        k = 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                out[b, k] = 1.0 - c[i, j] / (norm[i] * norm[j])
+                k += 1

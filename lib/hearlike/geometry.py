@@ -191,9 +191,11 @@ def gathered_geometry(values, layer: int, positions, width: int, *, needs=GEOMET
 
     The same numbers as :func:`word_geometry` of the gathered float64 words, to rounding (~1e-16
     relative: the sums run in another order), without the gathered copy: each sentence's words are
-    cast, centred and multiplied while they are in cache, 3-4x faster than the torch path on a CPU
-    (``bench/RESULTS.md``). The correlation distances come from the row-centred words' Gram matrix,
-    where :func:`word_geometry` subtracts ``d·mean_i·mean_j`` from the raw one.
+    cast, shifted and multiplied while they are in cache, 5-6x faster than the torch path on a CPU
+    (``bench/RESULTS.md``). The word-centred Gram is that of the words minus the first word, centred
+    on the ``n × n`` matrix (subtracting a word removes any common offset exactly, so no digits are
+    lost to it); the correlation distances come from the row-centred words' Gram matrix, where
+    :func:`word_geometry` subtracts ``d·mean_i·mean_j`` from the raw one.
 
     Parameters
     ----------
@@ -282,9 +284,16 @@ def _compiled_geometry(run, shape, needs) -> WordGeometry:
         if part in needs or (part == "gram" and "correlation" not in needs):  # energy alone: one pass
             grams[part] = np.empty((*lead, n, n))
             run(centre_words, grams[part], skip if len(grams) > 1 else energy)
+    correlation = None
+    if "correlation" in needs:
+        from ._geometry_loop import correlation_distances
+
+        correlation = np.empty((*lead, n * (n - 1) // 2))
+        correlation_distances(grams["correlation"].reshape(-1, n, n), correlation.reshape(-1, correlation.shape[-1]))
+        correlation = torch.from_numpy(correlation)
     return WordGeometry(
         torch.from_numpy(grams["gram"]) if "gram" in needs else None,
-        _correlation_upper(torch.from_numpy(grams["correlation"])) if "correlation" in needs else None,
+        correlation,
         torch.from_numpy(energy) if "energy" in needs else None,
         n, torch.float64,
     )

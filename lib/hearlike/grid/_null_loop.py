@@ -18,12 +18,12 @@ _FLAGS = {"reassoc", "contract"}
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS)
 def permuted_inner(fixed, moved, perms, out):  # pragma: no cover - compiled
-    """``out[p, f, m, s] = Σ_ij fixed[f, s, i·n + j] · moved[m, s, π(i)·n + π(j)]``, ``π = perms[p, s]``.
+    """``out[s, m, p, f] = Σ_ij fixed[f, s, i·n + j] · moved[m, s, π(i)·n + π(j)]``, ``π = perms[p, s]``.
 
     fixed (F, S, n·n) float64, moved (M, S, n·n) float64, both C-contiguous (a sentence's ``n × n``
-    reps, flattened row-major); perms (P, S, n) int64; out (P, F, M, S) float64, written. Per
+    reps, flattened row-major); perms (P, S, n) int64; out (S, M, P, F) float64, written. Per
     sentence and moved rep, its P permuted copies ``(P, n·n)`` and the sentence's fixed reps
-    ``(F, n·n)`` meet in one matrix product (BLAS).
+    ``(F, n·n)`` meet in one matrix product (BLAS) written in place.
     """
     n_fixed, n_sent, nn = fixed.shape
     n_moved = moved.shape[0]
@@ -42,7 +42,4 @@ def permuted_inner(fixed, moved, perms, out):  # pragma: no cover - compiled
                     row = order[i] * n
                     for j in range(n):
                         dst[i * n + j] = src[row + order[j]]
-            inner = np.dot(shuffled, here.T)  # (P, F)
-            for p in range(n_perm):
-                for f in range(n_fixed):
-                    out[p, f, m, s] = inner[p, f]
+            np.dot(shuffled, here.T, out[s, m])  # (P, F)

@@ -243,15 +243,17 @@ def model_geometry(values, model, layers, groups, positions, *, needs, dtype, de
             else:
                 geometry = _torch_layer_geometry(values[layer], positions, width, needs=needs, dtype=dtype,
                                                  device=device, chunk=chunk)
-            # a NaN state makes its sentence's geometry NaN: tested there (n² numbers, not n·d)
-            if any(bool(torch.isnan(t).any()) for t in (geometry.gram, geometry.correlation, geometry.energy)
-                   if t is not None):
-                raise ValueError(
-                    f"model {model!r} layer {layers[layer]!r} has NaN states for words used by the grid; "
-                    "re-extract the states or drop that layer"
-                )
             out.append(_unsqueeze(geometry))  # (1, S, ...)
-    return WordGeometry.cat(out, dim=0)
+    geometry = WordGeometry.cat(out, dim=0)
+    # a NaN state makes its sentence's geometry NaN: tested there (n² numbers per sentence, not n·d)
+    for part in (geometry.gram, geometry.correlation, geometry.energy):
+        if part is not None and bool(torch.isnan(part).any()):
+            layer = int(torch.isnan(part).flatten(1).any(1).nonzero()[0, 0])
+            raise ValueError(
+                f"model {model!r} layer {layers[layer]!r} has NaN states for words used by the grid; "
+                "re-extract the states or drop that layer"
+            )
+    return geometry
 
 
 def _torch_layer_geometry(values, positions, width, *, needs, dtype, device, chunk) -> WordGeometry:

@@ -148,9 +148,9 @@ def _permuted_inner(model_rep, eeg_rep, perms, *, permute_eeg: bool) -> torch.Te
 
     fixed, moved = (model_rep, eeg_rep) if permute_eeg else (eeg_rep, model_rep)
     flat = [np.ascontiguousarray(t.flatten(-2).numpy()) for t in (fixed, moved)]
-    out = np.empty((perms.shape[0], flat[0].shape[0], flat[1].shape[0], flat[0].shape[1]))
+    out = np.empty((flat[0].shape[1], flat[1].shape[0], perms.shape[0], flat[0].shape[0]))  # (S, moved, k, fixed)
     permuted_inner(flat[0], flat[1], np.ascontiguousarray(perms.numpy(), dtype=np.int64), out)
-    out = torch.from_numpy(out)
+    out = torch.from_numpy(out).permute(2, 3, 1, 0)  # (k, fixed, moved, S), a view
     return out if permute_eeg else out.transpose(1, 2)
 
 
