@@ -191,7 +191,7 @@ def gathered_geometry(values, layer: int, positions, width: int, *, needs=GEOMET
 
     The same numbers as :func:`word_geometry` of the gathered float64 words, to rounding (~1e-16
     relative: the sums run in another order), without the gathered copy: each sentence's words are
-    cast, shifted and multiplied while they are in cache, 5-6x faster than the torch path on a CPU
+    cast, shifted and multiplied while they are in cache, 3-6x faster than the torch path on a CPU
     (``bench/RESULTS.md``). The word-centred Gram is that of the words minus the first word, centred
     on the ``n × n`` matrix (subtracting a word removes any common offset exactly, so no digits are
     lost to it); the correlation distances come from the row-centred words' Gram matrix, where
