@@ -214,6 +214,26 @@ def test_same_seed_same_result_and_permutations_are_per_sentence():
     assert (np.sort(a, axis=1) == np.arange(6)).all()
 
 
+def test_word_permutations_are_uniform_per_sentence_and_drawn_for_all_sentences_at_once():
+    from hearlike.grid.nulls import word_permutations
+
+    ids = [f"s{i:02d}" for i in range(30)]
+    both = word_permutations(ids, 7, 50, seed=3)
+    assert both.shape == (50, 30, 7)
+    for s in (0, 17):  # a sentence's permutations whatever is drawn with it; a longer run starts with these
+        assert (both[:, s] == hg.sentence_permutations(ids[s], 7, 50, seed=3)).all()
+        assert (both[:20, s] == word_permutations(ids[s:s + 1], 7, 20, seed=3)[:, 0]).all()
+    # all 24 orders of 4 words equally often (a Sattolo-style off-by-one would never draw some)
+    draws = hg.sentence_permutations("s01", 4, 24_000, seed=9)
+    codes = (draws * np.array([64, 16, 4, 1])).sum(axis=1)
+    counts = np.unique(codes, return_counts=True)[1]
+    assert len(counts) == 24 and ss.chisquare(counts).pvalue > 1e-3
+    # and across sentences: the first draw of many sentences
+    first = word_permutations([f"q{i}" for i in range(24_000)], 4, 1, seed=9)[0]
+    counts = np.unique((first * np.array([64, 16, 4, 1])).sum(axis=1), return_counts=True)[1]
+    assert len(counts) == 24 and ss.chisquare(counts).pvalue > 1e-3
+
+
 def test_bad_inputs_have_clear_messages():
     lengths = [4, 4, 4]
     epochs, states = make_epochs(lengths), {"m": make_states(lengths, 1, 4)}

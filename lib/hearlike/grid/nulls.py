@@ -57,20 +57,68 @@ def sentence_swaps(sentence_ids: Sequence[str], n_permutations: int, *, seed: in
     return rng.permuted(base, axis=1)
 
 
-def _shuffled_orders(rng, n_words: int, n_permutations: int) -> np.ndarray:
-    base = np.tile(np.arange(n_words, dtype=np.int64), (n_permutations, 1))
-    return rng.permuted(base, axis=1)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _cyclic_orders(rng, n_words: int, n_permutations: int) -> np.ndarray:
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function (uint64 in, uint64 out, element-wise; wraps modulo 2**64)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _draws(sentence_ids: Sequence[str], seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Random uint64 ``(*shape[:1], S, *shape[1:])``: a SplitMix64 stream per sentence.
+
+    Sentence ``s`` starts its stream at ``mix(mix(seed) + crc32(id) * golden)``; draw ``k`` (row-major
+    over ``shape``) is ``mix(start + (k + 1) * golden)``. So a sentence's draws depend on the seed and
+    its own id only, and a longer run's first rows are a shorter run's.
+    """
+    keys = np.array([zlib.crc32(str(sid).encode()) for sid in sentence_ids], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        start = _mix(_mix(np.uint64(seed & (2**64 - 1))) + keys * _GOLDEN)
+        counter = np.arange(1, int(np.prod(shape)) + 1, dtype=np.uint64).reshape(shape[0], 1, *shape[1:])
+        return _mix(start.reshape(1, -1, *([1] * (len(shape) - 1))) + counter * _GOLDEN)
+
+
+def _shuffled_orders(sentence_ids, seed: int, n_words: int, n_permutations: int) -> np.ndarray:
+    # Fisher-Yates on every (permutation, sentence) row at once: position i swaps with
+    # j = floor(U * (i + 1)), U uniform on [0, 1) from a draw's top 53 bits
+    u = _draws(sentence_ids, seed, (n_permutations, n_words)).reshape(-1, n_words)
+    j = ((u >> np.uint64(11)).astype(np.float64) * (np.arange(1, n_words + 1) * 2.0**-53)).astype(np.int64)
+    start = np.arange(len(u), dtype=np.int64) * n_words  # the rows, flat
+    perm = np.tile(np.arange(n_words, dtype=np.int64), len(u))
+    for i in range(n_words - 1, 0, -1):
+        a, b = start + j[:, i], start + i
+        swapped = perm[a]
+        perm[a] = perm[b]
+        perm[b] = swapped
+    return perm.reshape(n_permutations, len(sentence_ids), n_words)
+
+
+def _cyclic_orders(sentence_ids, seed: int, n_words: int, n_permutations: int) -> np.ndarray:
     order = np.arange(n_words, dtype=np.int64)
     # transform t in 1..2n-1: shift t % n, reversed when t >= n (t = 0 is the identity)
-    t = rng.integers(1, 2 * n_words, size=n_permutations)
-    direction = np.where(t >= n_words, -1, 1)[:, None]
-    return (direction * order[None, :] + (t % n_words)[:, None]) % n_words
+    u = _draws(sentence_ids, seed, (n_permutations,))
+    t = (u % np.uint64(2 * n_words - 1)).astype(np.int64) + 1
+    direction = np.where(t >= n_words, -1, 1)[..., None]
+    return (direction * order + (t % n_words)[..., None]) % n_words
 
 
 _WORD_ORDERS = {"shuffle": _shuffled_orders, "cyclic": _cyclic_orders}
+
+
+def word_permutations(sentence_ids: Sequence[str], n_words: int, n_permutations: int, *, seed: int,
+                      null: str = "shuffle") -> np.ndarray:
+    """The word permutations of sentences of ``n_words`` words, ``(n_permutations, S, n_words)`` int64.
+
+    Column ``s`` is :func:`sentence_permutations` of ``sentence_ids[s]``: drawn for all sentences at
+    once (whole-array operations on counter-based draws, no generator per sentence), and the same
+    whatever other sentences are drawn with it.
+    """
+    if null not in _WORD_ORDERS:
+        raise ValueError(f"word permutations are 'shuffle' or 'cyclic', got {null!r}")
+    return _WORD_ORDERS[null](list(sentence_ids), int(seed), int(n_words), int(n_permutations))
 
 
 def sentence_permutations(sentence_id: str, n_words: int, n_permutations: int, *, seed: int,
@@ -78,13 +126,12 @@ def sentence_permutations(sentence_id: str, n_words: int, n_permutations: int, *
     """The word permutations used for one sentence, ``(n_permutations, n_words)`` int64.
 
     Seeded by ``(seed, crc32(sentence_id))`` so a sentence gets the same permutations whatever
-    other sentences, models or cells are in the grid. Row ``k`` is applied as ``eeg[perm[k]]``.
-    ``null`` picks the family of permutations: ``"shuffle"`` or ``"cyclic"`` (see :data:`NULLS`).
+    other sentences, models or cells are in the grid (a counter-based SplitMix64 stream per
+    sentence; a run with more permutations starts with these). Row ``k`` is applied as
+    ``eeg[perm[k]]``. ``null`` picks the family of permutations: ``"shuffle"`` or ``"cyclic"`` (see
+    :data:`NULLS`).
     """
-    if null not in _WORD_ORDERS:
-        raise ValueError(f"word permutations are 'shuffle' or 'cyclic', got {null!r}")
-    rng = np.random.default_rng([int(seed), zlib.crc32(str(sentence_id).encode())])
-    return _WORD_ORDERS[null](rng, n_words, n_permutations)
+    return word_permutations([sentence_id], n_words, n_permutations, seed=seed, null=null)[:, 0]
 
 
 def reordered_null(scored: Scored, perms: torch.Tensor, *, chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -234,8 +281,7 @@ class ShuffleNull(_ReorderingNull):
     name = "shuffle"
 
     def orders(self, bucket):
-        return np.stack([sentence_permutations(sid, bucket.n, self.n_permutations, seed=self.seed, null=self.name)
-                         for sid in bucket.sentence_ids], axis=1)
+        return word_permutations(bucket.sentence_ids, bucket.n, self.n_permutations, seed=self.seed, null=self.name)
 
 
 class CyclicNull(ShuffleNull):
