@@ -152,7 +152,7 @@ def measure(tool, data_kw, n_perm, metric, threads):
         eeg_valid(eeg, [(np.arange(1), np.arange(2))], np.arange(4).reshape(1, 4))
         from hearlike.grid._null_loop import permuted_inner
 
-        permuted_inner(np.ones((1, 1, 4)), np.ones((1, 1, 4)), np.zeros((1, 1, 2), np.int64), np.empty((1, 1, 1, 1)))
+        permuted_inner(np.ones((1, 1, 4)), np.ones((1, 1, 4)), np.zeros((1, 1, 2), np.int64), True, np.empty((1, 1, 1, 1)))
 
     data = make_data(**data_kw)
     run = _runner(tool)

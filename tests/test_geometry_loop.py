@@ -142,10 +142,12 @@ def test_the_grid_gives_the_same_numbers_with_and_without_the_compiled_gathers(m
         _close(got[var].values, want[var].values, rtol=1e-9)
 
 
+@pytest.mark.parametrize("symmetric", [True, False])
 @pytest.mark.parametrize("permute_eeg", [True, False])
-def test_permuted_inner_products_equal_the_permuted_reps_contracted(permute_eeg):
+def test_permuted_inner_products_equal_the_permuted_reps_contracted(permute_eeg, symmetric):
     """The compiled null of "gram" metrics: each sentence's EEG reps reordered by the permutations
-    (or the model's by their inverses) and contracted with the other side, as permute_rep + einsum."""
+    (or the model's by their inverses) and contracted with the other side, as permute_rep + einsum
+    (for symmetric reps the loop sums the upper triangle, off-diagonal terms twice)."""
     from hearlike.grid.nulls import _permuted_inner
     from hearlike.metrics import permute_rep
 
@@ -153,11 +155,13 @@ def test_permuted_inner_products_equal_the_permuted_reps_contracted(permute_eeg)
     n_layers, n_cells, n_sent, n, n_perm = 4, 3, 6, 7, 5
     a = torch.from_numpy(rng.standard_normal((n_layers, n_sent, n, n)))
     b = torch.from_numpy(rng.standard_normal((n_cells, n_sent, n, n)))
+    if symmetric:  # as Gram-type reps are; mutual k-NN's neighbour indicators are not
+        a, b = a + a.transpose(-1, -2), b + b.transpose(-1, -2)
     perms = torch.from_numpy(np.stack([[rng.permutation(n) for _ in range(n_sent)] for _ in range(n_perm)]))
     permuted = permute_rep(b.unsqueeze(0), perms.unsqueeze(1), kind="gram")  # (P, C, S, n, n)
     want = torch.einsum("lsij,pcsij->plcs", a, permuted)
     given = perms if permute_eeg else torch.argsort(perms, dim=-1)
-    got = _permuted_inner(a, b, given, permute_eeg=permute_eeg)
+    got = _permuted_inner(a, b, given, permute_eeg=permute_eeg, symmetric=symmetric)
     assert got.shape == (n_perm, n_layers, n_cells, n_sent)
     _close(got, want)
     assert not torch.allclose(want, torch.einsum("lsij,csij->lcs", a, b).expand_as(want))  # the order matters

@@ -30,13 +30,40 @@ _FLAGS = {"reassoc", "contract"}
 
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS, inline="always")
+def _diagonal_tile(rows, I, m, out, off):  # pragma: no cover - compiled
+    """The upper triangle of the diagonal tile ``rows[I:I + 4]`` (ten sums), mirrored into ``out``."""
+    a0, a1, a2, a3 = rows[I], rows[I + 1], rows[I + 2], rows[I + 3]
+    c00 = c01 = c02 = c03 = c11 = c12 = c13 = c22 = c23 = c33 = 0.0
+    for k in range(rows.shape[1]):
+        x0 = a0[k]
+        x1 = a1[k]
+        x2 = a2[k]
+        x3 = a3[k]
+        c00 += x0 * x0
+        c01 += x0 * x1
+        c02 += x0 * x2
+        c03 += x0 * x3
+        c11 += x1 * x1
+        c12 += x1 * x2
+        c13 += x1 * x3
+        c22 += x2 * x2
+        c23 += x2 * x3
+        c33 += x3 * x3
+    tile = (c00, c01, c02, c03, c01, c11, c12, c13, c02, c12, c22, c23, c03, c13, c23, c33)
+    for p in range(min(4, m - I)):
+        for q in range(min(4, m - I)):
+            out[off + I + p, off + I + q] = tile[4 * p + q]
+
+
+@njit(cache=True, nogil=True, fastmath=_FLAGS, inline="always")
 def _tile_products(rows, m, out, off):  # pragma: no cover - compiled
     """Write the Gram matrix of ``rows[:m]`` (float64 ``(≥ m rounded up to 4, width)``, rows past ``m``
-    zero) into ``out[off:off + m, off:off + m]``, 4 × 4 tiles at a time."""
+    zero) into ``out[off:off + m, off:off + m]``, 4 × 4 tiles at a time (ten sums on the diagonal)."""
     width = rows.shape[1]
     for I in range(0, m, 4):
+        _diagonal_tile(rows, I, m, out, off)
         a0, a1, a2, a3 = rows[I], rows[I + 1], rows[I + 2], rows[I + 3]
-        for J in range(I, m, 4):
+        for J in range(I + 4, m, 4):
             b0, b1, b2, b3 = rows[J], rows[J + 1], rows[J + 2], rows[J + 3]
             c00 = c01 = c02 = c03 = c10 = c11 = c12 = c13 = 0.0
             c20 = c21 = c22 = c23 = c30 = c31 = c32 = c33 = 0.0

@@ -17,29 +17,39 @@ _FLAGS = {"reassoc", "contract"}
 
 
 @njit(cache=True, nogil=True, fastmath=_FLAGS)
-def permuted_inner(fixed, moved, perms, out):  # pragma: no cover - compiled
+def permuted_inner(fixed, moved, perms, symmetric, out):  # pragma: no cover - compiled
     """``out[s, m, p, f] = Σ_ij fixed[f, s, i·n + j] · moved[m, s, π(i)·n + π(j)]``, ``π = perms[p, s]``.
 
     fixed (F, S, n·n) float64, moved (M, S, n·n) float64, both C-contiguous (a sentence's ``n × n``
-    reps, flattened row-major); perms (P, S, n) int64; out (S, M, P, F) float64, written. Per
-    sentence and moved rep, its P permuted copies ``(P, n·n)`` and the sentence's fixed reps
-    ``(F, n·n)`` meet in one matrix product (BLAS) written in place.
+    reps, flattened row-major); perms (P, S, n) int64; symmetric bool: both sides' reps are
+    symmetric (Gram-type reps), and the sum runs over the upper triangle, off-diagonal terms twice
+    (``n(n+1)/2`` products instead of ``n²``); out (S, M, P, F) float64, written. Per sentence and
+    moved rep, its P permuted copies and the sentence's fixed reps meet in one matrix product (BLAS)
+    written in place.
     """
     n_fixed, n_sent, nn = fixed.shape
     n_moved = moved.shape[0]
     n_perm, _, n = perms.shape
-    shuffled = np.empty((n_perm, nn), dtype=np.float64)
-    here = np.empty((n_fixed, nn), dtype=np.float64)
+    n_terms = n * (n + 1) // 2 if symmetric else n * n
+    shuffled = np.empty((n_perm, n_terms), dtype=np.float64)
+    here = np.empty((n_fixed, n_terms), dtype=np.float64)
     for s in range(n_sent):
         for f in range(n_fixed):
-            here[f] = fixed[f, s]
+            src = fixed[f, s]
+            t = 0
+            for i in range(n):
+                for j in range(i if symmetric else 0, n):
+                    here[f, t] = 2.0 * src[i * n + j] if symmetric and j > i else src[i * n + j]
+                    t += 1
         for m in range(n_moved):
             src = moved[m, s]
             for p in range(n_perm):
                 order = perms[p, s]
                 dst = shuffled[p]
+                t = 0
                 for i in range(n):
                     row = order[i] * n
-                    for j in range(n):
-                        dst[i * n + j] = src[row + order[j]]
+                    for j in range(i if symmetric else 0, n):
+                        dst[t] = src[row + order[j]]
+                        t += 1
             np.dot(shuffled, here.T, out[s, m])  # (P, F)

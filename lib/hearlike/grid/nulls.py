@@ -158,7 +158,7 @@ def reordered_null(scored: Scored, perms: torch.Tensor, *, chunk: int) -> tuple[
         p1 = min(n_perm, p0 + step)
         if compiled:
             null = _permuted_inner(model_rep, eeg_rep, perms[p0:p1] if permute_eeg else inverse[p0:p1],
-                                   permute_eeg=permute_eeg)
+                                   permute_eeg=permute_eeg, symmetric=metric.symmetric)
             null = null if metric.post is None else metric.post(null)
             null = torch.where(scored.ok, null, 0.0)
         elif swap:
@@ -187,16 +187,17 @@ def _compiled_permuted(metric, model_rep, eeg_rep, perms) -> bool:
             and model_rep.device.type == eeg_rep.device.type == "cpu")
 
 
-def _permuted_inner(model_rep, eeg_rep, perms, *, permute_eeg: bool) -> torch.Tensor:
+def _permuted_inner(model_rep, eeg_rep, perms, *, permute_eeg: bool, symmetric: bool = False) -> torch.Tensor:
     """``(k, L, C, S)`` inner products of ``model_rep (L, S, n, n)`` and ``eeg_rep (C, S, n, n)`` with
     the words of one side reordered by ``perms (k, S, n)``: the EEG's (``permute_eeg``), or the
-    model's by the inverse permutations (the same numbers), one compiled loop (:mod:`._null_loop`)."""
+    model's by the inverse permutations (the same numbers), one compiled loop (:mod:`._null_loop`).
+    ``symmetric``: both sides' reps are symmetric (the loop sums their upper triangles)."""
     from ._null_loop import permuted_inner
 
     fixed, moved = (model_rep, eeg_rep) if permute_eeg else (eeg_rep, model_rep)
     flat = [np.ascontiguousarray(t.flatten(-2).numpy()) for t in (fixed, moved)]
     out = np.empty((flat[0].shape[1], flat[1].shape[0], perms.shape[0], flat[0].shape[0]))  # (S, moved, k, fixed)
-    permuted_inner(flat[0], flat[1], np.ascontiguousarray(perms.numpy(), dtype=np.int64), out)
+    permuted_inner(flat[0], flat[1], np.ascontiguousarray(perms.numpy(), dtype=np.int64), symmetric, out)
     out = torch.from_numpy(out).permute(2, 3, 1, 0)  # (k, fixed, moved, S), a view
     return out if permute_eeg else out.transpose(1, 2)
 

@@ -45,6 +45,9 @@ class Metric:
         ``WordGeometry -> rep``: ``prepare`` from a :class:`WordGeometry` shared by all metrics.
     needs : tuple of str
         The parts of the :class:`WordGeometry` that ``prepare_geometry`` reads.
+    symmetric : bool
+        Whether a ``"gram"`` rep is a symmetric ``n × n`` matrix (the compiled null then sums its
+        upper triangle); False for mutual k-NN's neighbour indicators.
     """
 
     name: str
@@ -58,6 +61,7 @@ class Metric:
     min_words: int = 3
     prepare_geometry: Callable[[WordGeometry], Tensor] | None = field(default=None, repr=False)
     needs: tuple[str, ...] = GEOMETRY_PARTS
+    symmetric: bool = True
 
     def __call__(self, x: Tensor, y: Tensor) -> Tensor:
         """Score ``x (..., n, d)`` against ``y (..., n, p)`` -> ``(...)``; NaN where either has a NaN."""
@@ -80,11 +84,12 @@ def _gram_compare(post: Callable[[Tensor], Tensor] | None) -> Callable[[Tensor, 
     return lambda a, b: post(_inner(a, b))
 
 
-def _make(name, family, range_, reference, kind, prepare_geometry, *, post=None, compare=None, min_words=3):
+def _make(name, family, range_, reference, kind, prepare_geometry, *, post=None, compare=None, min_words=3,
+          symmetric=True):
     if compare is None:
         compare = _gram_compare(post)
     return Metric(name, family, range_, reference, kind, _of_x(prepare_geometry), compare, post, min_words,
-                  prepare_geometry, _NEEDS.get(prepare_geometry, ("gram",)))
+                  prepare_geometry, _NEEDS.get(prepare_geometry, ("gram",)), symmetric)
 
 
 METRICS: dict[str, Metric] = {
@@ -101,7 +106,7 @@ METRICS: dict[str, Metric] = {
               "Kendall 1945, Biometrika (τ-b); Nili et al. 2014, PLoS Comput. Biol.", "gram", _kendall_rsa,
               min_words=4),
         _make("mutual_knn", "geometric", (0.0, 1.0),
-              "Huh et al. 2024, ICML (platonic representation)", "gram", _mutual_knn),
+              "Huh et al. 2024, ICML (platonic representation)", "gram", _mutual_knn, symmetric=False),
         _make("linear_cka", "covariance", (0.0, 1.0),
               "Kornblith et al. 2019, ICML", "gram", _linear_cka, min_words=2),
         _make("rbf_cka", "covariance", (0.0, 1.0),
