@@ -91,10 +91,12 @@ def _symmetric_from_upper(vec: Tensor, n: int) -> Tensor:
 
     Then ``sum(A * B) == dot(vec_a, vec_b)`` for two such matrices.
     """
-    iu = torch.triu_indices(n, n, offset=1, device=vec.device)
-    out = vec.new_zeros(*vec.shape[:-1], n, n)
-    out[..., iu[0], iu[1]] = vec / math.sqrt(2.0)
-    return out + out.transpose(-1, -2)
+    # one gather from [0, vec / √2]: entry (i, j) reads its pair's slot, the diagonal the zero
+    iu = torch.triu_indices(n, n, offset=1)
+    slot = torch.zeros(n, n, dtype=torch.int64)
+    slot[iu[0], iu[1]] = slot[iu[1], iu[0]] = torch.arange(1, iu.shape[1] + 1)
+    padded = torch.cat([vec.new_zeros(*vec.shape[:-1], 1), vec / math.sqrt(2.0)], dim=-1)
+    return padded[..., slot.flatten().to(vec.device)].unflatten(-1, (n, n))
 
 
 def _pair_signs(v: Tensor) -> Tensor:
