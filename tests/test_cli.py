@@ -66,6 +66,12 @@ def test_the_null_kind_is_read_and_keys_the_grid_cache(tiny_params_file):
     assert params.null_kind == "shift"  # the study default
     swap = load_params(tiny_params_file, {"null_kind": "swap"})
     assert grid_config(swap)["null_kind"] == "swap" != grid_config(params)["null_kind"]
+    # the word permutations' draws key the grids whose null uses them (the others hash as before)
+    from hearlike.grid.nulls import PERMUTATIONS_VERSION
+
+    shuffle = load_params(tiny_params_file, {"null_kind": "shuffle"})
+    assert grid_config(shuffle)["permutations_version"] == PERMUTATIONS_VERSION
+    assert "permutations_version" not in grid_config(params) and "permutations_version" not in grid_config(swap)
     with pytest.raises(ValueError, match=r"`null_kind` is 'permute'; choose one of \['shuffle', 'cyclic', 'swap', 'shift'\]"):
         load_params(tiny_params_file, {"null_kind": "permute"})
 

@@ -48,7 +48,7 @@ from ..progress import disabled
 from .cells import (Bucket, align_words, check_inputs, eeg_cells, eeg_geometry, eeg_valid, layer_groups, layer_union,
                     length_buckets, model_geometry, region_cells)
 from .compare import Scored, observed_scores
-from .nulls import NULLS, make_null, sentence_permutations, sentence_swaps
+from .nulls import NULLS, make_null, sentence_permutations, sentence_swaps, word_permutations
 from .results import GridSums, grid_dataset
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = ["compute_grid", "eeg_rdms", "save_grid", "load_grid", "sentence_permutations", "sentence_swaps",
-           "DEFAULT_METRICS", "NULLS"]
+           "word_permutations", "DEFAULT_METRICS", "NULLS"]
 
 DEFAULT_METRICS: tuple[str, ...] = STUDY_METRICS
 

@@ -57,6 +57,11 @@ def sentence_swaps(sentence_ids: Sequence[str], n_permutations: int, *, seed: in
     return rng.permuted(base, axis=1)
 
 
+#: the version of the word permutations' draws, in the cache key of grids with a "shuffle" or "cyclic"
+#: null (2: a counter-based SplitMix64 stream per sentence; 1 was a NumPy generator per sentence), so
+#: no store mixes chunks drawn both ways
+PERMUTATIONS_VERSION = 2
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
