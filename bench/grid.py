@@ -150,9 +150,10 @@ def measure(tool, data_kw, n_perm, metric, threads):
         eeg = np.ones((1, 4, 1, 2), np.float32)  # the epochs' dtype
         cell_geometry(eeg, np.arange(4).reshape(1, 4), np.arange(1), np.arange(2), rejected=np.empty((1, 1), bool))
         eeg_valid(eeg, [(np.arange(1), np.arange(2))], np.arange(4).reshape(1, 4))
-        from hearlike.grid._null_loop import permuted_inner
+        from hearlike.grid._null_loop import fisher_yates, permuted_inner
 
         permuted_inner(np.ones((1, 1, 4)), np.ones((1, 1, 4)), np.zeros((1, 1, 2), np.int64), True, np.empty((1, 1, 1, 1)))
+        fisher_yates(np.zeros((1, 2), np.int64), np.empty((1, 2), np.int64))
 
     data = make_data(**data_kw)
     run = _runner(tool)

@@ -214,12 +214,16 @@ def test_same_seed_same_result_and_permutations_are_per_sentence():
     assert (np.sort(a, axis=1) == np.arange(6)).all()
 
 
-def test_word_permutations_are_uniform_per_sentence_and_drawn_for_all_sentences_at_once():
+def test_word_permutations_are_uniform_per_sentence_and_drawn_for_all_sentences_at_once(monkeypatch):
+    from hearlike.grid import cells
     from hearlike.grid.nulls import word_permutations
 
     ids = [f"s{i:02d}" for i in range(30)]
     both = word_permutations(ids, 7, 50, seed=3)
     assert both.shape == (50, 30, 7)
+    with monkeypatch.context() as m:  # the swaps in whole-array operations (no numba): the same orders
+        m.setattr(cells, "COMPILED_GATHER", False)
+        assert (word_permutations(ids, 7, 50, seed=3) == both).all()
     for s in (0, 17):  # a sentence's permutations whatever is drawn with it; a longer run starts with these
         assert (both[:, s] == hg.sentence_permutations(ids[s], 7, 50, seed=3)).all()
         assert (both[:20, s] == word_permutations(ids[s:s + 1], 7, 20, seed=3)[:, 0]).all()

@@ -96,7 +96,7 @@ def _symmetric_from_upper(vec: Tensor, n: int) -> Tensor:
     slot = torch.zeros(n, n, dtype=torch.int64)
     slot[iu[0], iu[1]] = slot[iu[1], iu[0]] = torch.arange(1, iu.shape[1] + 1)
     padded = torch.cat([vec.new_zeros(*vec.shape[:-1], 1), vec / math.sqrt(2.0)], dim=-1)
-    return padded[..., slot.flatten().to(vec.device)].unflatten(-1, (n, n))
+    return padded.index_select(-1, slot.flatten().to(vec.device)).unflatten(-1, (n, n))
 
 
 def _pair_signs(v: Tensor) -> Tensor:

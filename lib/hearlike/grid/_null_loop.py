@@ -53,3 +53,20 @@ def permuted_inner(fixed, moved, perms, symmetric, out):  # pragma: no cover - c
                         dst[t] = src[row + order[j]]
                         t += 1
             np.dot(shuffled, here.T, out[s, m])  # (P, F)
+
+
+@njit(cache=True, nogil=True)
+def fisher_yates(swaps, out):  # pragma: no cover - compiled
+    """``out (R, n)`` int64, written: per row the Fisher-Yates shuffle of ``0..n-1`` in which position
+    ``i`` (from ``n - 1`` down to 1) swaps with ``swaps[r, i]`` (int64, ``<= i``); what
+    :func:`hearlike.grid.nulls._shuffled_orders` does with whole-array operations, the same result."""
+    n_rows, n = out.shape
+    for r in range(n_rows):
+        row = out[r]
+        for k in range(n):
+            row[k] = k
+        for i in range(n - 1, 0, -1):
+            j = swaps[r, i]
+            tmp = row[j]
+            row[j] = row[i]
+            row[i] = tmp

@@ -91,6 +91,12 @@ def _shuffled_orders(sentence_ids, seed: int, n_words: int, n_permutations: int)
     # j = floor(U * (i + 1)), U uniform on [0, 1) from a draw's top 53 bits
     u = _draws(sentence_ids, seed, (n_permutations, n_words)).reshape(-1, n_words)
     j = ((u >> np.uint64(11)).astype(np.float64) * (np.arange(1, n_words + 1) * 2.0**-53)).astype(np.int64)
+    if cells.COMPILED_GATHER:  # the same swaps in a compiled loop
+        from ._null_loop import fisher_yates
+
+        perm = np.empty((len(u), n_words), dtype=np.int64)
+        fisher_yates(j, perm)
+        return perm.reshape(n_permutations, len(sentence_ids), n_words)
     start = np.arange(len(u), dtype=np.int64) * n_words  # the rows, flat
     perm = np.tile(np.arange(n_words, dtype=np.int64), len(u))
     for i in range(n_words - 1, 0, -1):
