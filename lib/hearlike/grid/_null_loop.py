@@ -1,5 +1,6 @@
-"""The compiled loop of the word-permutation nulls of ``"gram"`` metrics (numba; imported on first
-use only, by :func:`hearlike.grid.nulls.reordered_null`).
+"""The compiled loops of the word-permutation nulls (numba; imported on first use only): the nulls of
+``"gram"`` metrics (:func:`permuted_inner`, by :func:`hearlike.grid.nulls.reordered_null`) and the
+permutations' Fisher-Yates swaps (:func:`fisher_yates`, by :func:`hearlike.grid.nulls.word_permutations`).
 
 A ``"gram"`` metric scores a sentence by the inner product of two ``n × n`` reps; a word
 permutation ``π`` of one side reorders its rows and columns: ``Σ_ij fixed[i, j] moved[π(i), π(j)]``.
