@@ -289,12 +289,12 @@ def grid_config(params: Params) -> dict[str, Any]:
             "min_words", "n_permutations", "seed", "eeg", "extraction", "null_kind", "model_paths")
     values = params.to_dict()
     chosen = {k: values[k] for k in ("subjects", "runs") if values[k] is not None}  # unset: hashes as before
-    from .grid.nulls import PERMUTATIONS_VERSION
+    from .grid.nulls import PERMUTATIONS_VERSION, WORD_PERMUTATION_NULLS
     from .grid.store import STORE_LAYOUT
-
-    if values["null_kind"] in ("shuffle", "cyclic"):  # the word permutations' draws (the other nulls hash as before)
-        chosen["permutations_version"] = PERMUTATIONS_VERSION
     from .metrics import METRICS_VERSION
+
+    if values["null_kind"] in WORD_PERMUTATION_NULLS:  # the permutations' draws (the other nulls hash as before)
+        chosen["permutations_version"] = PERMUTATIONS_VERSION
 
     return {k: values[k] for k in keys} | chosen | {"data": data_fingerprint(params), "metrics_version": METRICS_VERSION,
                                                       "store_layout": STORE_LAYOUT}

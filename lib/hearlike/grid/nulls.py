@@ -117,6 +117,8 @@ def _cyclic_orders(sentence_ids, seed: int, n_words: int, n_permutations: int) -
 
 
 _WORD_ORDERS = {"shuffle": _shuffled_orders, "cyclic": _cyclic_orders}
+#: the nulls that draw word permutations (:func:`word_permutations`)
+WORD_PERMUTATION_NULLS = tuple(_WORD_ORDERS)
 
 
 def word_permutations(sentence_ids: Sequence[str], n_words: int, n_permutations: int, *, seed: int,
