@@ -2,10 +2,12 @@
 
 Two loops compute the same numbers with the same operations in the same order:
 
-- :func:`lane_nuclear_norms`, the fast one, takes the products :data:`LANES` at a time and runs
-  each step of their algorithm for every lane before the next step. The lanes are independent, so
-  the processor overlaps their chains of dependent square roots and divisions, which a single
-  matrix leaves waiting on each other (~1.8x faster at the grid's 11 x 11 matrices).
+- :func:`lane_nuclear_norms`, the fast one, takes the products up to :data:`LANES` at a time and
+  runs each step of their algorithm for every lane before the next step. The lanes are independent:
+  each step's loop over them runs in SIMD vectors, and their chains of dependent square roots and
+  divisions overlap, which a single matrix leaves waiting on each other. At the grid's 11 x 11
+  matrices: ~2.8 µs per product with 8 lanes (the compiler unrolled them into scalar code, no SIMD),
+  ~2.2 µs with 64 (``bench/RESULTS.md``).
 - :func:`product_nuclear_norms` takes one product at a time. It redoes the few products the lanes
   flag (an exact zero met by the QL iteration, or no convergence), and is the reference of the tests.
 """
@@ -20,9 +22,12 @@ from numba import njit
 #: QL sweeps per eigenvalue before giving up (NaN); 2-3 are typical, LAPACK allows 30 per eigenvalue
 _MAX_SWEEPS = 60
 _EPS = float(np.finfo(np.float64).eps)
-#: products computed side by side by :func:`lane_nuclear_norms` (a compile-time constant: each step's
-#: loop over the lanes is unrolled, which lets their independent arithmetic overlap)
-LANES = 8
+#: products computed side by side by :func:`lane_nuclear_norms`, at most: each step of the algorithm
+#: is a loop over the lanes, long enough that the compiler runs it in SIMD vectors (numba cannot
+#: prove the lane arrays apart, so it checks at run time; 8 constant lanes were unrolled to scalar code)
+LANES = 64
+#: a group of products is computed on its size rounded up to a multiple of this (whole vectors)
+_STEP = 8
 
 
 @njit(cache=True, nogil=True)
@@ -224,14 +229,16 @@ def lane_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, order, ou
     while start < order.shape[0]:
         rows = count_x[ix[order[start]]]
         cols = count_y[iy[order[start]]]
-        size = 1  # the group: up to LANES products of these sizes; the lanes left over repeat its last
+        size = 1  # the group: up to LANES products of these sizes; the lanes up to w repeat its last
         while (size < LANES and start + size < order.shape[0] and count_x[ix[order[start + size]]] == rows
                and count_y[iy[order[start + size]]] == cols):
             size += 1
-        for lane in range(LANES):
+        # the lanes computed: the group, rounded up to a multiple of _STEP (whole SIMD vectors)
+        w = min(LANES, (size + _STEP - 1) // _STEP * _STEP)
+        for lane in range(w):
             lanes[lane] = order[start + min(lane, size - 1)]
             flags[lane] = False
-        for lane in range(LANES):  # the used columns of both factors, lane-major
+        for lane in range(w):  # the used columns of both factors, lane-major
             b = lanes[lane]
             xb, yb, used_x, used_y = x[ix[b]], y[iy[b]], cols_x[ix[b]], cols_y[iy[b]]
             for t in range(n):
@@ -240,9 +247,9 @@ def lane_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, order, ou
                 for j in range(cols):
                     yg[t, j, lane] = yb[t, used_y[j]]
         k = min(rows, cols)
-        _lane_gram(xg, yg, m, a, n, rows, cols)
-        _lane_householder(a, d, e, k, work)
-        _lane_ql(d, e, k, work, steps, active, flags)
+        _lane_gram(xg, yg, m, a, n, rows, cols, w)
+        _lane_householder(a, d, e, k, work, w)
+        _lane_ql(d, e, k, work, steps, active, flags, w)
         for lane in range(size):
             total = 0.0
             for i in range(k):
@@ -254,53 +261,53 @@ def lane_nuclear_norms(x, y, ix, iy, cols_x, count_x, cols_y, count_y, order, ou
 
 
 @njit(cache=True, nogil=True)
-def _lane_gram(xg, yg, m, a, n, rows, cols):  # pragma: no cover - compiled
+def _lane_gram(xg, yg, m, a, n, rows, cols, w):  # pragma: no cover - compiled
     """Per lane the product ``m = xgᵀ yg (rows, cols)`` and the lower triangle of its smaller Gram into ``a``."""
     for i in range(rows):
         for j in range(cols):
-            for lane in range(LANES):
+            for lane in range(w):
                 m[i, j, lane] = 0.0
             for t in range(n):
-                for lane in range(LANES):
+                for lane in range(w):
                     m[i, j, lane] += xg[t, i, lane] * yg[t, j, lane]
     for i in range(min(rows, cols)):
         for j in range(i + 1):
-            for lane in range(LANES):
+            for lane in range(w):
                 a[i, j, lane] = 0.0
             if cols <= rows:
                 for t in range(rows):
-                    for lane in range(LANES):
+                    for lane in range(w):
                         a[i, j, lane] += m[t, i, lane] * m[t, j, lane]
             else:
                 for t in range(cols):
-                    for lane in range(LANES):
+                    for lane in range(w):
                         a[i, j, lane] += m[i, t, lane] * m[j, t, lane]
 
 
 @njit(cache=True, nogil=True)
-def _lane_householder(a, d, e, k, work):  # pragma: no cover - compiled
+def _lane_householder(a, d, e, k, work, w):  # pragma: no cover - compiled
     """:func:`_householder_tridiagonal` of each lane's ``a[:k, :k]``. A zero row, which the
     one-at-a-time loop skips, is divided by 1 instead of 0 here: every update it makes is then zero."""
     scale, h, hsafe, f_sum, hh, acc, fj, gj = work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7]
     for i in range(k - 1, 0, -1):
         last = i - 1
         if last == 0:
-            for lane in range(LANES):
+            for lane in range(w):
                 e[i, lane] = a[i, last, lane]
             continue
-        for lane in range(LANES):
+        for lane in range(w):
             scale[lane] = 0.0
             h[lane] = 0.0
         for j in range(last + 1):
-            for lane in range(LANES):
+            for lane in range(w):
                 scale[lane] += abs(a[i, j, lane])
-        for lane in range(LANES):
+        for lane in range(w):
             scale[lane] = scale[lane] if scale[lane] != 0.0 else 1.0
         for j in range(last + 1):
-            for lane in range(LANES):
+            for lane in range(w):
                 a[i, j, lane] /= scale[lane]
                 h[lane] += a[i, j, lane] * a[i, j, lane]
-        for lane in range(LANES):
+        for lane in range(w):
             f = a[i, last, lane]
             root = math.sqrt(h[lane])
             g = -root if f >= 0.0 else root
@@ -310,36 +317,36 @@ def _lane_householder(a, d, e, k, work):  # pragma: no cover - compiled
             hsafe[lane] = reduced if reduced != 0.0 else 1.0
             f_sum[lane] = 0.0
         for j in range(last + 1):  # p = A u / h into e[:i]
-            for lane in range(LANES):
+            for lane in range(w):
                 acc[lane] = 0.0
             for q in range(j + 1):
-                for lane in range(LANES):
+                for lane in range(w):
                     acc[lane] += a[j, q, lane] * a[i, q, lane]
             for q in range(j + 1, last + 1):
-                for lane in range(LANES):
+                for lane in range(w):
                     acc[lane] += a[q, j, lane] * a[i, q, lane]
-            for lane in range(LANES):
+            for lane in range(w):
                 e[j, lane] = acc[lane] / hsafe[lane]
                 f_sum[lane] += e[j, lane] * a[i, j, lane]
-        for lane in range(LANES):
+        for lane in range(w):
             hh[lane] = f_sum[lane] / (hsafe[lane] + hsafe[lane])
         for j in range(last + 1):  # A -= u qᵀ + q uᵀ
-            for lane in range(LANES):
+            for lane in range(w):
                 f = a[i, j, lane]
                 g = e[j, lane] - hh[lane] * f
                 e[j, lane] = g
                 fj[lane] = f
                 gj[lane] = g
             for q in range(j + 1):
-                for lane in range(LANES):
+                for lane in range(w):
                     a[j, q, lane] -= fj[lane] * e[q, lane] + gj[lane] * a[i, q, lane]
     for i in range(k):
-        for lane in range(LANES):
+        for lane in range(w):
             d[i, lane] = a[i, i, lane]
 
 
 @njit(cache=True, nogil=True)
-def _lane_ql(d, e, k, work, steps, active, flags):  # pragma: no cover - compiled
+def _lane_ql(d, e, k, work, steps, active, flags, w):  # pragma: no cover - compiled
     """:func:`_ql_eigenvalues` of each lane's ``(d[:k], e[1:k])``. Each sweep chases every lane whose
     top eigenvalue has not converged, each from its own split point; the others keep their values.
     A lane that meets an exact zero, or needs more than :data:`_MAX_SWEEPS` sweeps, is flagged and
@@ -347,21 +354,21 @@ def _lane_ql(d, e, k, work, steps, active, flags):  # pragma: no cover - compile
     s_, c_, g_, p_ = work[0], work[1], work[2], work[3]
     split, sweeps = steps[0], steps[1]
     for i in range(1, k):
-        for lane in range(LANES):
+        for lane in range(w):
             e[i - 1, lane] = e[i, lane]
-    for lane in range(LANES):
+    for lane in range(w):
         e[k - 1, lane] = 0.0
         sweeps[lane] = 0
     for first in range(k - 1):
         while True:
-            for lane in range(LANES):
+            for lane in range(w):
                 split[lane] = k - 1
             for j in range(k - 2, first - 1, -1):  # the first negligible off-diagonal from first on
-                for lane in range(LANES):
+                for lane in range(w):
                     small = abs(e[j, lane]) <= _EPS * (abs(d[j, lane]) + abs(d[j + 1, lane]))
                     split[lane] = j if small else split[lane]
             top = first
-            for lane in range(LANES):
+            for lane in range(w):
                 on = split[lane] != first and not flags[lane]
                 sweeps[lane] += 1 if on else 0
                 if sweeps[lane] > _MAX_SWEEPS:
@@ -372,7 +379,7 @@ def _lane_ql(d, e, k, work, steps, active, flags):  # pragma: no cover - compile
                     top = split[lane]
             if top == first:
                 break
-            for lane in range(LANES):  # Wilkinson's shift, as the one-at-a-time loop
+            for lane in range(w):  # Wilkinson's shift, as the one-at-a-time loop
                 on = active[lane]
                 mm = split[lane] if on else first + 1
                 ef = e[first, lane] if on else 1.0
@@ -383,8 +390,8 @@ def _lane_ql(d, e, k, work, steps, active, flags):  # pragma: no cover - compile
                 c_[lane] = 1.0
                 p_[lane] = 0.0
             for i in range(top - 1, first - 1, -1):  # chase the bulge: lanes with i < their split
-                for lane in range(LANES):
-                    on = active[lane] and i < split[lane]
+                for lane in range(w):
+                    on = active[lane] & (i < split[lane])
                     f = s_[lane] * e[i, lane]
                     b = c_[lane] * e[i, lane]
                     r = math.sqrt(f * f + g_[lane] * g_[lane])
@@ -401,8 +408,8 @@ def _lane_ql(d, e, k, work, steps, active, flags):  # pragma: no cover - compile
                     s_[lane] = s if on else s_[lane]
                     c_[lane] = c if on else c_[lane]
                     p_[lane] = p if on else p_[lane]
-                    flags[lane] = flags[lane] or (on and zero)
-            for lane in range(LANES):
+                    flags[lane] = flags[lane] | (on & zero)
+            for lane in range(w):
                 if active[lane]:
                     d[first, lane] -= p_[lane]
                     e[first, lane] = g_[lane]
