@@ -24,9 +24,9 @@ before, 1.4 s after sharing one word geometry (centred Gram, correlation RDM, en
 24 per-metric Gram products, their float64 casts and centrings were 80 % of the time. At 100
 permutations (15.7 s -> 7.5 s) the rest is the nuclear norms of Procrustes and SVCCA: one small
 ``eigvalsh`` per layer × cell × sentence × permutation (~70 %), inherent to those two metrics. Since
-2026-12-06 they are one compiled loop (:mod:`hearlike.metrics.nuclear`: up to 64 products side by side
-in SIMD loops since 2026-12-07, ~3× LAPACK per matrix, and no broadcast copies of the factors); ``HEARLIKE_COMPILED=0`` times the
-LAPACK path in the same run.
+2026-12-06 they are one compiled loop (:mod:`hearlike.metrics.nuclear`: products side by side, up to
+64 in SIMD loops since 2026-12-07, ~3× LAPACK per matrix, and no broadcast copies of the factors);
+``HEARLIKE_COMPILED=0`` times the LAPACK path in the same run.
 
     python bench/grid.py --quick              # tiny sizes in-process, seconds (tests/test_bench_grid.py)
     python bench/grid.py                      # the anchor at 0 and 100 permutations (~10 min on 2 busy cores)

@@ -9,6 +9,7 @@ Also the small building blocks on ``(..., n, n)`` matrices that the metrics shar
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -92,11 +93,18 @@ def _symmetric_from_upper(vec: Tensor, n: int) -> Tensor:
     Then ``sum(A * B) == dot(vec_a, vec_b)`` for two such matrices.
     """
     # one gather from [0, vec / √2]: entry (i, j) reads its pair's slot, the diagonal the zero
+    padded = torch.cat([vec.new_zeros(*vec.shape[:-1], 1), vec / math.sqrt(2.0)], dim=-1)
+    return padded.index_select(-1, _pair_slots(n).to(vec.device)).unflatten(-1, (n, n))
+
+
+@functools.cache
+def _pair_slots(n: int) -> Tensor:
+    """``(n·n,)`` int64: entry ``(i, j)`` of an ``n × n`` matrix (row-major) -> 1 + its pair's index in
+    the upper triangle (row-major, diagonal excluded), 0 on the diagonal; made once per ``n``."""
     iu = torch.triu_indices(n, n, offset=1)
     slot = torch.zeros(n, n, dtype=torch.int64)
     slot[iu[0], iu[1]] = slot[iu[1], iu[0]] = torch.arange(1, iu.shape[1] + 1)
-    padded = torch.cat([vec.new_zeros(*vec.shape[:-1], 1), vec / math.sqrt(2.0)], dim=-1)
-    return padded.index_select(-1, slot.flatten().to(vec.device)).unflatten(-1, (n, n))
+    return slot.flatten()
 
 
 def _pair_signs(v: Tensor) -> Tensor:
